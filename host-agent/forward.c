@@ -1,0 +1,228 @@
+/*
+ * Forwards: a guest bind, the policy's decision on it, and the host
+ * listeners that carry it out.  Every EXPOSE is answered with an EXPOSED
+ * verdict and one log line.
+ */
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/listener.h>
+
+#include "host.h"
+#include "log.h"
+#include "xmalloc.h"
+
+#define FORWARD_BACKLOG	511
+
+struct forward *
+forward_find(struct session *s, uint32_t id)
+{
+	struct forward	*f;
+
+	TAILQ_FOREACH(f, &s->forwards, entry)
+		if (f->id == id)
+			return f;
+	return NULL;
+}
+
+static void
+forward_accept_cb(struct evconnlistener *l, int fd, struct sockaddr *sa,
+    int salen, void *arg)
+{
+	(void)l;
+	(void)sa;
+	(void)salen;
+	conn_accept(arg, fd);
+}
+
+static void
+forward_accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	struct forward	*f = arg;
+
+	(void)l;
+	log_warn("guest %s: accept on forward %u", f->s->id, f->id);
+}
+
+/* Opens one host listener; returns the socket or -1 with errno set. */
+static int
+forward_socket(const struct ph_hostaddr *h)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		sl;
+	int			fd, one = 1, saved;
+
+	sl = addr_to_sockaddr(&h->addr, h->port, &ss);
+	fd = socket(h->addr.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd == -1)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == -1 ||
+	    (h->addr.family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
+	    IPV6_V6ONLY, &one, sizeof one) == -1) ||
+	    bind(fd, (struct sockaddr *)&ss, sl) == -1 ||
+	    listen(fd, FORWARD_BACKLOG) == -1) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Opens the listeners the policy decided on.  A dual-stack bind keeps
+ * whichever of its two addresses could be opened; the verdict is failed
+ * only when none could.
+ */
+static void
+forward_listen(struct forward *f)
+{
+	struct bind_decision	*d = &f->dec;
+	struct ph_hostaddr	 ok[PH_HOSTADDR_MAX];
+	char			 ha[PH_ADDRSTRLEN], why[PH_REASON_MAX] = "";
+	int			 i, fd, n = 0;
+
+	for (i = 0; i < d->naddr; i++) {
+		if ((fd = forward_socket(&d->host[i])) == -1) {
+			snprintf(why, sizeof why, "%s: %s",
+			    addr_fmt(&d->host[i].addr, d->host[i].port, ha,
+			    sizeof ha), errno == EADDRINUSE ? "address in use" :
+			    strerror(errno));
+			continue;
+		}
+		f->lis[n] = evconnlistener_new(host->base, forward_accept_cb,
+		    f, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+		if (f->lis[n] == NULL)
+			fatalx("evconnlistener_new");
+		evconnlistener_set_error_cb(f->lis[n], forward_accept_error_cb);
+		ok[n++] = d->host[i];
+	}
+	if (why[0] == '\0')
+		return;
+	if (n == 0) {
+		d->verdict = PH_FAILED;
+		strlcpy(d->reason, why, sizeof d->reason);
+	} else {
+		strlcat(d->reason, "; not opened: ", sizeof d->reason);
+		strlcat(d->reason, why, sizeof d->reason);
+	}
+	memcpy(d->host, ok, sizeof ok);
+	d->naddr = n;
+}
+
+static void
+forward_log(const struct forward *f)
+{
+	char	ga[PH_ADDRSTRLEN], ha[PH_ADDRSTRLEN * 2 + 8] = "";
+	char	one[PH_ADDRSTRLEN];
+	int	i;
+
+	addr_fmt(&f->req.addr, f->req.port, ga, sizeof ga);
+	for (i = 0; i < f->dec.naddr; i++) {
+		if (i > 0)
+			strlcat(ha, " ", sizeof ha);
+		strlcat(ha, addr_fmt(&f->dec.host[i].addr, f->dec.host[i].port,
+		    one, sizeof one), sizeof ha);
+	}
+	log_info("guest %s: %s %s%s%s -> %s%s%s (%s)", f->s->id,
+	    proto_name(f->req.proto), ga,
+	    f->process[0] != '\0' ? " " : "", f->process,
+	    ph_verdict_name(f->dec.verdict), ha[0] != '\0' ? " " : "", ha,
+	    f->dec.reason);
+}
+
+static void
+forward_reply(struct session *s, uint32_t id, const struct bind_decision *d)
+{
+	struct ph_msg	m = { .type = PH_EXPOSED };
+	int		i;
+
+	m.u.exposed.id = id;
+	m.u.exposed.verdict = d->verdict;
+	m.u.exposed.naddr = (uint8_t)d->naddr;
+	for (i = 0; i < d->naddr; i++)
+		m.u.exposed.host[i] = d->host[i];
+	strlcpy(m.u.exposed.reason, d->reason, sizeof m.u.exposed.reason);
+	session_send(s, &m);
+}
+
+static void
+forward_reject(struct session *s, const struct ph_expose *e, const char *why)
+{
+	struct bind_decision	d = { .verdict = PH_FAILED };
+
+	strlcpy(d.reason, why, sizeof d.reason);
+	log_warnx("guest %s: EXPOSE %u failed: %s", s->id, e->id, why);
+	forward_reply(s, e->id, &d);
+}
+
+void
+forward_expose(struct session *s, const struct ph_expose *e)
+{
+	struct forward	*f;
+
+	if (forward_find(s, e->id) != NULL) {
+		forward_reject(s, e, "duplicate forward id");
+		return;
+	}
+	if (s->nforwards >= HOST_MAX_FORWARDS) {
+		forward_reject(s, e, "too many forwards for this guest");
+		return;
+	}
+	if (e->proto != IPPROTO_TCP) {
+		forward_reject(s, e, "only tcp is forwarded");
+		return;
+	}
+	f = xcalloc(1, sizeof *f);
+	f->s = s;
+	f->id = e->id;
+	f->refs = 1;
+	f->req.proto = e->proto;
+	f->req.addr = e->addr;
+	f->req.port = e->port;
+	f->req.v6only = (e->flags & PH_EXPOSE_V6ONLY) != 0;
+	strlcpy(f->process, e->process, sizeof f->process);
+	policy_decide(&host->policy, &f->req, &f->dec);
+	if (f->dec.verdict == PH_BOUND || f->dec.verdict == PH_REWRITTEN)
+		forward_listen(f);
+	TAILQ_INSERT_TAIL(&s->forwards, f, entry);
+	s->nforwards++;
+	forward_log(f);
+	forward_reply(s, e->id, &f->dec);
+}
+
+/* Closes the listeners; connections already made go on to their end. */
+void
+forward_close(struct forward *f, const char *why)
+{
+	struct session	*s = f->s;
+	char		 ga[PH_ADDRSTRLEN];
+	int		 i;
+
+	for (i = 0; i < PH_HOSTADDR_MAX; i++) {
+		if (f->lis[i] != NULL)
+			evconnlistener_free(f->lis[i]);
+		f->lis[i] = NULL;
+	}
+	if (f->dec.verdict == PH_BOUND || f->dec.verdict == PH_REWRITTEN)
+		log_info("guest %s: %s %s closed: %s", s->id,
+		    proto_name(f->req.proto), addr_fmt(&f->req.addr,
+		    f->req.port, ga, sizeof ga), why);
+	TAILQ_REMOVE(&s->forwards, f, entry);
+	s->nforwards--;
+	f->s = NULL;
+	forward_unref(f);
+}
+
+void
+forward_unref(struct forward *f)
+{
+	if (--f->refs == 0)
+		free(f);
+}

@@ -1,0 +1,215 @@
+/*
+ * porthole-host: listens for guest agents, decides every guest bind by
+ * policy before it opens any socket, and relays each client connection
+ * into the VM.
+ */
+#include <sys/resource.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "host.h"
+#include "log.h"
+#include "version.h"
+#include "xmalloc.h"
+
+struct host	*host;
+
+static const struct option longopts[] = {
+	{ "bind-policy",	required_argument,	NULL, 'b' },
+	{ "debug",		no_argument,		NULL, 'd' },
+	{ "help",		no_argument,		NULL, 'h' },
+	{ "listen",		required_argument,	NULL, 'l' },
+	{ "loopback-only",	no_argument,		NULL, 'L' },
+	{ "check",		no_argument,		NULL, 'n' },
+	{ "verbose",		no_argument,		NULL, 'v' },
+	{ "version",		no_argument,		NULL, 'V' },
+	{ NULL,			0,			NULL, 0 }
+};
+
+static void __attribute__((noreturn))
+usage(int status)
+{
+	fprintf(status ? stderr : stdout,
+	    "usage: porthole-host [-dnvV] [-l endpoint]... "
+	    "[-b loopback|refuse|allow] [-L]\n");
+	exit(status);
+}
+
+static void
+host_add_endpoint(const char *s)
+{
+	struct guest_ep	*gep;
+	char		 err[256];
+
+	gep = xcalloc(1, sizeof *gep);
+	gep->fd = -1;
+	if (endpoint_parse(s, EP_LISTEN, &gep->ep, err, sizeof err) == -1) {
+		fprintf(stderr, "porthole-host: -l: %s\n", err);
+		exit(2);
+	}
+	TAILQ_INSERT_TAIL(&host->endpoints, gep, entry);
+}
+
+static void
+host_signal_cb(int sig, short ev, void *arg)
+{
+	(void)ev;
+	(void)arg;
+	switch (sig) {
+	case SIGINT:
+	case SIGTERM:
+		log_info("%s received, exiting", strsignal(sig));
+		event_base_loopbreak(host->base);
+		break;
+	case SIGHUP:
+		log_info("SIGHUP: no policy file to reload");
+		break;
+	}
+}
+
+/* Many forwarded connections need many descriptors: take what we may. */
+static void
+host_raise_nofile(void)
+{
+	struct rlimit	rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_warn("setrlimit RLIMIT_NOFILE");
+	}
+}
+
+static void
+host_print_config(void)
+{
+	struct guest_ep	*gep;
+	enum policy_mode mode = policy_effective(&host->policy);
+
+	TAILQ_FOREACH(gep, &host->endpoints, entry)
+		printf("listen %s\n", gep->ep.str);
+	printf("bind-policy %s%s\n", policy_mode_name(mode),
+	    host->policy.loopback_only ? " (loopback-only)" : "");
+}
+
+static void
+host_run(void)
+{
+	struct event	*sig[3];
+	struct guest_ep	*gep;
+	int		 sigs[3] = { SIGINT, SIGTERM, SIGHUP }, i;
+
+	host->base = event_base_new();
+	if (host->base == NULL)
+		fatalx("event_base_new");
+	for (i = 0; i < 3; i++) {
+		sig[i] = evsignal_new(host->base, sigs[i], host_signal_cb, NULL);
+		evsignal_add(sig[i], NULL);
+	}
+	TAILQ_FOREACH(gep, &host->endpoints, entry)
+		listener_start(gep);
+	log_info("porthole-host %s started, bind policy %s%s", PORTHOLE_VERSION,
+	    policy_mode_name(policy_effective(&host->policy)),
+	    host->policy.loopback_only ? " (loopback-only)" : "");
+	event_base_dispatch(host->base);
+
+	session_end_all("host agent exiting");
+	TAILQ_FOREACH(gep, &host->endpoints, entry)
+		listener_close(gep);
+	for (i = 0; i < 3; i++)
+		event_free(sig[i]);
+	event_base_free(host->base);
+}
+
+static void
+host_open_endpoints(void)
+{
+	struct guest_ep	*gep;
+	char		 err[512];
+
+	TAILQ_FOREACH(gep, &host->endpoints, entry)
+		if (listener_open(gep, err, sizeof err) == -1)
+			fatalx("cannot listen: %s", err);
+}
+
+int
+main(int argc, char **argv)
+{
+	int	ch, debug = 0, check = 0, verbose = 0;
+
+	host = xcalloc(1, sizeof *host);
+	TAILQ_INIT(&host->endpoints);
+	TAILQ_INIT(&host->sessions);
+	host->policy.mode = POLICY_LOOPBACK;
+	host->started = time(NULL);
+
+	while ((ch = getopt_long(argc, argv, "b:dhl:LnvV", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'b':
+			if (policy_mode_parse(optarg, &host->policy.mode) == -1) {
+				fprintf(stderr, "porthole-host: -b: \"%s\" is "
+				    "not loopback, refuse or allow\n", optarg);
+				exit(2);
+			}
+			break;
+		case 'd':
+			debug = 1;
+			break;
+		case 'h':
+			usage(0);
+		case 'l':
+			host_add_endpoint(optarg);
+			break;
+		case 'L':
+			host->policy.loopback_only = 1;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'V':
+			printf("porthole-host %s (protocol %u)\n",
+			    PORTHOLE_VERSION, PH_PROTO_VERSION);
+			exit(0);
+		default:
+			usage(2);
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "porthole-host: unexpected argument \"%s\"\n",
+		    argv[optind]);
+		usage(2);
+	}
+	if (TAILQ_EMPTY(&host->endpoints))
+		host_add_endpoint("vsock:6440");
+	if (check) {
+		host_print_config();
+		exit(0);
+	}
+
+	/* stderr until daemonised, so that start-up errors are seen */
+	log_init("porthole-host", 1, verbose);
+	if (host->policy.loopback_only && host->policy.mode == POLICY_ALLOW)
+		log_warnx("--loopback-only: bind policy allow capped at "
+		    "loopback");
+	signal(SIGPIPE, SIG_IGN);
+	host_raise_nofile();
+	host_open_endpoints();
+	if (!debug) {
+		if (daemon(0, 0) == -1)
+			fatal("daemon");
+		log_init("porthole-host", 0, verbose);
+	}
+	host_run();
+	return 0;
+}

@@ -1,0 +1,138 @@
+/* porthole-host: the host agent's private header, one banner per file. */
+#ifndef PH_HOST_H
+#define PH_HOST_H
+
+#include <sys/queue.h>
+#include <sys/tree.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "addr.h"
+#include "endpoint.h"
+#include "proto.h"
+
+struct bufferevent;
+struct evconnlistener;
+struct event;
+struct event_base;
+struct relay;
+
+#define HOST_HELLO_TIMEOUT	5	/* seconds from accept to first frame */
+#define HOST_DATA_TIMEOUT	10	/* seconds from OPEN to its DATA */
+#define HOST_MAX_PENDING	1024	/* connections yet to send a frame */
+#define HOST_MAX_FORWARDS	4096	/* per guest */
+#define HOST_OUTPUT_MAX		(1024 * 1024)	/* unread control output */
+
+/* policy.c */
+enum policy_mode {		/* ordered from tightest to loosest */
+	POLICY_REFUSE = 0,
+	POLICY_LOOPBACK = 1,
+	POLICY_ALLOW = 2
+};
+
+struct policy {
+	enum policy_mode	mode;		/* as asked for */
+	int			loopback_only;	/* caps mode at loopback */
+};
+
+struct bind_req {
+	uint8_t			proto;
+	struct ph_addr		addr;
+	uint16_t		port;
+	int			v6only;
+};
+
+struct bind_decision {
+	uint8_t			verdict;	/* enum ph_verdict */
+	int			naddr;
+	struct ph_hostaddr	host[PH_HOSTADDR_MAX];
+	char			reason[PH_REASON_MAX];
+};
+
+int		 policy_mode_parse(const char *, enum policy_mode *);
+const char	*policy_mode_name(enum policy_mode);
+enum policy_mode policy_effective(const struct policy *);
+void		 policy_decide(const struct policy *, const struct bind_req *,
+		    struct bind_decision *);
+
+/* host.c: the agent's global state */
+struct guest_ep {
+	TAILQ_ENTRY(guest_ep)	 entry;
+	struct endpoint		 ep;
+	int			 fd;
+	struct event		*ev;
+};
+
+struct host {
+	struct event_base	*base;
+	struct policy		 policy;
+	TAILQ_HEAD(, guest_ep)	 endpoints;
+	TAILQ_HEAD(, session)	 sessions;
+	int			 npending;
+	time_t			 started;
+};
+
+extern struct host	*host;
+
+/* listener.c: guest endpoints and the first frame on each connection */
+int		 listener_open(struct guest_ep *, char *, size_t);
+void		 listener_start(struct guest_ep *);
+void		 listener_close(struct guest_ep *);
+
+/* session.c: one control session per guest */
+struct forward;
+struct conn;
+
+struct session {
+	TAILQ_ENTRY(session)	 entry;
+	uint64_t		 token;		/* DATA must present it */
+	const struct guest_ep	*gep;		/* endpoint it came in on */
+	uint32_t		 cid;		/* vsock peer CID, or 0 */
+	char			 name[PH_NAME_MAX];
+	char			 id[PH_NAME_MAX + 128];	/* for logs */
+	char			 version[PH_NAME_MAX];
+	struct bufferevent	*bev;
+	struct event		*end_ev;	/* ends it from the loop */
+	char			 end_why[PH_REASON_MAX];
+	TAILQ_HEAD(, forward)	 forwards;
+	TAILQ_HEAD(, conn)	 conns;		/* waiting or relaying */
+	int			 nforwards;
+	time_t			 started;
+};
+
+void	 session_new(int, const struct guest_ep *, uint32_t,
+	    const struct ph_hello *);
+void	 session_end(struct session *, const char *);
+void	 session_fail(struct session *, const char *);
+void	 session_end_all(const char *);
+int	 session_send(struct session *, const struct ph_msg *);
+int	 session_matches(const struct session *, const struct guest_ep *,
+	    uint32_t, uint64_t);
+
+/* forward.c: the host listeners for one guest bind */
+struct forward {
+	TAILQ_ENTRY(forward)	 entry;
+	struct session		*s;		/* NULL once the session ended */
+	uint32_t		 id;		/* the guest's id for the bind */
+	struct bind_req		 req;
+	char			 process[PH_NAME_MAX];
+	struct bind_decision	 dec;
+	struct evconnlistener	*lis[PH_HOSTADDR_MAX];
+	int			 refs;		/* session + each conn */
+	uint64_t		 conns_active, conns_total;
+	uint64_t		 bytes_in, bytes_out;
+};
+
+struct forward	*forward_find(struct session *, uint32_t);
+void		 forward_expose(struct session *, const struct ph_expose *);
+void		 forward_close(struct forward *, const char *);
+void		 forward_unref(struct forward *);
+
+/* conn.c: one forwarded client connection */
+void	 conn_accept(struct forward *, int);
+void	 conn_join(int, const struct guest_ep *, uint32_t,
+	    const struct ph_data *);
+void	 conn_close_msg(struct session *, const struct ph_close *);
+void	 conn_session_gone(struct session *);
+
+#endif

@@ -1,0 +1,194 @@
+/*
+ * Guest endpoints.  Every connection a guest makes starts with one frame:
+ * HELLO for a control session or DATA for a data stream.  That frame is
+ * read exactly (header, then the length it gives), so that not one byte
+ * of what follows it is taken from the socket before its owner has it.
+ */
+#include <sys/socket.h>
+#include <linux/vm_sockets.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "host.h"
+#include "log.h"
+#include "xmalloc.h"
+
+struct pending {
+	int			 fd;
+	const struct guest_ep	*gep;
+	uint32_t		 cid;
+	struct event		*ev;
+	struct event		*deadline;	/* not renewed by reads */
+	size_t			 have;
+	uint8_t			 buf[PH_FIRST_FRAME_MAX];
+};
+
+static void
+pending_free(struct pending *p, int close_fd)
+{
+	event_free(p->ev);
+	event_free(p->deadline);
+	if (close_fd)
+		close(p->fd);
+	host->npending--;
+	free(p);
+}
+
+static void
+pending_drop(struct pending *p, const char *why)
+{
+	if (p->cid != 0)
+		log_warnx("%s: connection from cid %u dropped: %s",
+		    p->gep->ep.str, p->cid, why);
+	else
+		log_warnx("%s: connection dropped: %s", p->gep->ep.str, why);
+	pending_free(p, 1);
+}
+
+/* The whole first frame is in: hand the socket to its owner. */
+static void
+pending_dispatch(struct pending *p, const struct ph_frame_hdr *h)
+{
+	struct ph_msg	 m;
+	const char	*err;
+	int		 fd = p->fd;
+
+	if (ph_msg_decode(h->type, p->buf + PH_HDR_LEN, h->length, &m,
+	    &err) == -1) {
+		pending_drop(p, err);
+		return;
+	}
+	if (h->type == PH_HELLO)
+		session_new(fd, p->gep, p->cid, &m.u.hello);
+	else
+		conn_join(fd, p->gep, p->cid, &m.u.data);
+	pending_free(p, 0);
+}
+
+static void
+pending_read_cb(int fd, short ev, void *arg)
+{
+	struct pending		*p = arg;
+	struct ph_frame_hdr	 h;
+	const char		*err;
+	size_t			 need = PH_HDR_LEN;
+	ssize_t			 n;
+
+	(void)ev;
+	if (p->have >= PH_HDR_LEN) {
+		ph_hdr_decode(p->buf, p->have, &h);
+		need += h.length;
+	}
+	n = recv(fd, p->buf + p->have, need - p->have, MSG_DONTWAIT);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		pending_drop(p, n == 0 ? "closed before its first frame" :
+		    strerror(errno));
+		return;
+	}
+	p->have += (size_t)n;
+	if (p->have < PH_HDR_LEN)
+		return;
+	ph_hdr_decode(p->buf, p->have, &h);
+	if (p->have == PH_HDR_LEN) {
+		if (h.type != PH_HELLO && h.type != PH_DATA) {
+			pending_drop(p, "first frame is neither HELLO nor DATA");
+			return;
+		}
+		if (ph_hdr_check(&h, PH_FIRST_FRAME_MAX - PH_HDR_LEN,
+		    &err) == -1) {
+			pending_drop(p, err);
+			return;
+		}
+	}
+	if (p->have == PH_HDR_LEN + h.length)
+		pending_dispatch(p, &h);
+}
+
+static void
+pending_deadline_cb(int fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	pending_drop(arg, "no HELLO or DATA in time");
+}
+
+static void
+listener_accept_cb(int lfd, short ev, void *arg)
+{
+	struct guest_ep		*gep = arg;
+	struct sockaddr_storage	 ss;
+	struct sockaddr_vm	*svm = (struct sockaddr_vm *)&ss;
+	socklen_t		 sl = sizeof ss;
+	struct timeval		 tv = { HOST_HELLO_TIMEOUT, 0 };
+	struct pending		*p;
+	int			 fd;
+
+	(void)ev;
+	fd = accept4(lfd, (struct sockaddr *)&ss, &sl,
+	    SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd == -1) {
+		if (errno != EAGAIN && errno != EINTR &&
+		    errno != ECONNABORTED)
+			log_warn("%s: accept", gep->ep.str);
+		return;
+	}
+	if (host->npending >= HOST_MAX_PENDING) {
+		log_warnx("%s: too many connections without a first frame, "
+		    "dropping a new one", gep->ep.str);
+		close(fd);
+		return;
+	}
+	p = xcalloc(1, sizeof *p);
+	p->fd = fd;
+	p->gep = gep;
+	if (ss.ss_family == AF_VSOCK)
+		p->cid = svm->svm_cid;
+	p->ev = event_new(host->base, fd, EV_READ | EV_PERSIST,
+	    pending_read_cb, p);
+	p->deadline = evtimer_new(host->base, pending_deadline_cb, p);
+	if (p->ev == NULL || p->deadline == NULL)
+		fatalx("event_new");
+	event_add(p->ev, NULL);
+	evtimer_add(p->deadline, &tv);
+	host->npending++;
+}
+
+/* Opens the socket: before daemonising, so that errors reach the user. */
+int
+listener_open(struct guest_ep *gep, char *err, size_t errlen)
+{
+	if ((gep->fd = endpoint_listen(&gep->ep, err, errlen)) == -1)
+		return -1;
+	return 0;
+}
+
+/* Starts accepting, once the event loop exists. */
+void
+listener_start(struct guest_ep *gep)
+{
+	gep->ev = event_new(host->base, gep->fd, EV_READ | EV_PERSIST,
+	    listener_accept_cb, gep);
+	if (gep->ev == NULL)
+		fatalx("event_new");
+	event_add(gep->ev, NULL);
+	log_info("listening for guests on %s", gep->ep.str);
+}
+
+void
+listener_close(struct guest_ep *gep)
+{
+	if (gep->ev != NULL)
+		event_free(gep->ev);
+	if (gep->fd != -1) {
+		close(gep->fd);
+		endpoint_unlink(&gep->ep);
+	}
+	gep->ev = NULL;
+	gep->fd = -1;
+}

@@ -1,0 +1,309 @@
+/*
+ * Control sessions: one per guest.  A session starts with the HELLO that
+ * listener.c read, is answered with WELCOME, and then carries EXPOSE,
+ * UNEXPOSE, CLOSE and PING from the guest.  A frame that is malformed or
+ * out of place ends that session, with one log line saying why; nothing
+ * a guest sends ends the daemon.
+ */
+#include <sys/socket.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "host.h"
+#include "log.h"
+#include "version.h"
+#include "xmalloc.h"
+
+static void	session_read_cb(struct bufferevent *, void *);
+static void	session_event_cb(struct bufferevent *, short, void *);
+
+int
+session_matches(const struct session *s, const struct guest_ep *gep,
+    uint32_t cid, uint64_t token)
+{
+	return s->gep == gep && s->cid == cid && s->token == token;
+}
+
+int
+session_send(struct session *s, const struct ph_msg *m)
+{
+	uint8_t	buf[PH_FRAME_MAX];
+	size_t	len;
+
+	if ((len = ph_msg_encode(m, buf, sizeof buf)) == 0)
+		fatalx("cannot encode a %s frame", ph_type_name(m->type));
+	if (bufferevent_write(s->bev, buf, len) == -1)
+		fatalx("bufferevent_write");
+	if (evbuffer_get_length(bufferevent_get_output(s->bev)) >
+	    HOST_OUTPUT_MAX) {
+		session_fail(s, "guest does not read its control channel");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+session_send_error(struct session *s, uint32_t code, const char *why)
+{
+	struct ph_msg	m = { .type = PH_ERROR };
+
+	m.u.error.code = code;
+	strlcpy(m.u.error.message, why, sizeof m.u.error.message);
+	session_send(s, &m);
+}
+
+/* A guest's identity: the endpoint it came through, and its vsock CID. */
+static struct session *
+session_find_guest(const struct guest_ep *gep, uint32_t cid)
+{
+	struct session	*s;
+
+	TAILQ_FOREACH(s, &host->sessions, entry)
+		if (s->gep == gep && s->cid == cid)
+			return s;
+	return NULL;
+}
+
+static void
+session_end_cb(int fd, short ev, void *arg)
+{
+	struct session	*s = arg;
+
+	(void)fd;
+	(void)ev;
+	session_end(s, s->end_why);
+}
+
+/* Ends s from the event loop: for callers that still hold pointers. */
+void
+session_fail(struct session *s, const char *why)
+{
+	struct timeval	tv = { 0, 0 };
+
+	if (evtimer_pending(s->end_ev, NULL))
+		return;
+	strlcpy(s->end_why, why, sizeof s->end_why);
+	bufferevent_disable(s->bev, EV_READ);
+	evtimer_add(s->end_ev, &tv);
+}
+
+static void
+session_set_id(struct session *s, const struct ph_hello *h)
+{
+	strlcpy(s->name, h->name[0] != '\0' ? h->name : "guest",
+	    sizeof s->name);
+	strlcpy(s->version, h->version, sizeof s->version);
+	if (s->gep->ep.type == EP_VSOCK)
+		snprintf(s->id, sizeof s->id, "%s (cid %u)", s->name, s->cid);
+	else
+		snprintf(s->id, sizeof s->id, "%s (%s)", s->name,
+		    s->gep->ep.str);
+}
+
+static int
+session_refuse_version(int fd, const struct guest_ep *gep,
+    const struct ph_hello *h)
+{
+	struct ph_msg	m = { .type = PH_ERROR };
+	uint8_t		buf[PH_FRAME_MAX];
+	size_t		len;
+
+	if (h->vmin <= PH_PROTO_VERSION && h->vmax >= PH_PROTO_VERSION_MIN)
+		return 0;
+	log_warnx("%s: guest speaks protocol %u-%u, we speak %u-%u: refused",
+	    gep->ep.str, h->vmin, h->vmax, PH_PROTO_VERSION_MIN,
+	    PH_PROTO_VERSION);
+	m.u.error.code = PH_ERR_VERSION;
+	snprintf(m.u.error.message, sizeof m.u.error.message,
+	    "host speaks protocol versions %u-%u", PH_PROTO_VERSION_MIN,
+	    PH_PROTO_VERSION);
+	len = ph_msg_encode(&m, buf, sizeof buf);
+	(void)send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(fd);
+	return -1;
+}
+
+void
+session_new(int fd, const struct guest_ep *gep, uint32_t cid,
+    const struct ph_hello *h)
+{
+	struct session	*s, *old;
+	struct ph_msg	 m = { .type = PH_WELCOME };
+
+	if (session_refuse_version(fd, gep, h) == -1)
+		return;
+	if ((old = session_find_guest(gep, cid)) != NULL)
+		session_end(old, "replaced by a new session from the guest");
+	s = xcalloc(1, sizeof *s);
+	s->gep = gep;
+	s->cid = cid;
+	s->started = time(NULL);
+	while (s->token == 0)
+		arc4random_buf(&s->token, sizeof s->token);
+	session_set_id(s, h);
+	TAILQ_INIT(&s->forwards);
+	TAILQ_INIT(&s->conns);
+	s->bev = bufferevent_socket_new(host->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	s->end_ev = evtimer_new(host->base, session_end_cb, s);
+	if (s->bev == NULL || s->end_ev == NULL)
+		fatalx("cannot set up a session");
+	bufferevent_setcb(s->bev, session_read_cb, NULL, session_event_cb, s);
+	bufferevent_enable(s->bev, EV_READ);
+	TAILQ_INSERT_TAIL(&host->sessions, s, entry);
+
+	m.u.welcome.version = PH_PROTO_VERSION;
+	m.u.welcome.session = s->token;
+	m.u.welcome.max_payload = PH_PAYLOAD_MAX;
+	m.u.welcome.max_forwards = HOST_MAX_FORWARDS;
+	strlcpy(m.u.welcome.version_str, PORTHOLE_VERSION,
+	    sizeof m.u.welcome.version_str);
+	log_info("guest %s connected, agent %s", s->id,
+	    s->version[0] != '\0' ? s->version : "of unknown version");
+	session_send(s, &m);
+}
+
+void
+session_end(struct session *s, const char *why)
+{
+	struct forward	*f;
+
+	log_info("guest %s: session ended: %s", s->id, why);
+	while ((f = TAILQ_FIRST(&s->forwards)) != NULL)
+		forward_close(f, "guest session ended");
+	conn_session_gone(s);
+	TAILQ_REMOVE(&host->sessions, s, entry);
+	/* Best effort: let a last ERROR reach the guest. */
+	(void)evbuffer_write(bufferevent_get_output(s->bev),
+	    bufferevent_getfd(s->bev));
+	bufferevent_free(s->bev);
+	event_free(s->end_ev);
+	free(s);
+}
+
+void
+session_end_all(const char *why)
+{
+	struct session	*s;
+
+	while ((s = TAILQ_FIRST(&host->sessions)) != NULL)
+		session_end(s, why);
+}
+
+static void
+session_unexpected(struct session *s, const struct ph_msg *m)
+{
+	char	why[PH_REASON_MAX];
+
+	snprintf(why, sizeof why, "protocol error: unexpected %s from guest",
+	    ph_type_name(m->type));
+	session_send_error(s, PH_ERR_PROTOCOL, why);
+	session_fail(s, why);
+}
+
+static void
+session_dispatch(struct session *s, const struct ph_msg *m)
+{
+	struct ph_msg	 pong = { .type = PH_PONG };
+	struct forward	*f;
+	char		 safe[PH_REASON_MAX * 4];
+
+	switch (m->type) {
+	case PH_EXPOSE:
+		forward_expose(s, &m->u.expose);
+		break;
+	case PH_UNEXPOSE:
+		if ((f = forward_find(s, m->u.unexpose.id)) != NULL)
+			forward_close(f, "guest closed the port");
+		else
+			log_debug("guest %s: UNEXPOSE of unknown forward %u",
+			    s->id, m->u.unexpose.id);
+		break;
+	case PH_CLOSE:
+		conn_close_msg(s, &m->u.close);
+		break;
+	case PH_PING:
+		pong.u.ping.nonce = m->u.ping.nonce;
+		session_send(s, &pong);
+		break;
+	case PH_PONG:
+		break;
+	case PH_ERROR:
+		log_warnx("guest %s reports error %u: %s", s->id,
+		    m->u.error.code, log_safe(m->u.error.message, safe,
+		    sizeof safe));
+		break;
+	default:
+		session_unexpected(s, m);
+		break;
+	}
+}
+
+/* Returns -1 when the session must stop reading (it is ending). */
+static int
+session_read_frame(struct session *s, struct evbuffer *in)
+{
+	struct ph_frame_hdr	 h;
+	struct ph_msg		 m;
+	uint8_t			 hdr[PH_HDR_LEN], *p;
+	const char		*err;
+	char			 why[PH_REASON_MAX];
+
+	if (evbuffer_get_length(in) < PH_HDR_LEN)
+		return -1;
+	evbuffer_copyout(in, hdr, sizeof hdr);
+	ph_hdr_decode(hdr, sizeof hdr, &h);
+	if (ph_hdr_check(&h, PH_PAYLOAD_MAX, &err) == -1)
+		goto bad;
+	if (evbuffer_get_length(in) < PH_HDR_LEN + (size_t)h.length)
+		return -1;
+	p = evbuffer_pullup(in, PH_HDR_LEN + h.length);
+	if (ph_msg_decode(h.type, p + PH_HDR_LEN, h.length, &m, &err) == -1) {
+		if (h.type > PH_TYPE_MAX) {
+			snprintf(why, sizeof why, "unknown frame type %u "
+			    "skipped", h.type);
+			log_debug("guest %s: %s", s->id, why);
+			evbuffer_drain(in, PH_HDR_LEN + h.length);
+			session_send_error(s, PH_ERR_UNKNOWN_TYPE, why);
+			return 0;
+		}
+		goto bad;
+	}
+	evbuffer_drain(in, PH_HDR_LEN + h.length);
+	session_dispatch(s, &m);
+	return 0;
+bad:
+	snprintf(why, sizeof why, "protocol error: %s", err);
+	session_send_error(s, PH_ERR_PROTOCOL, why);
+	session_fail(s, why);
+	return -1;
+}
+
+static void
+session_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct session	*s = arg;
+	struct evbuffer	*in = bufferevent_get_input(bev);
+
+	while (!evtimer_pending(s->end_ev, NULL) &&
+	    session_read_frame(s, in) == 0)
+		;
+}
+
+static void
+session_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct session	*s = arg;
+
+	(void)bev;
+	if (what & BEV_EVENT_EOF)
+		session_end(s, "guest closed the control channel");
+	else if (what & BEV_EVENT_ERROR)
+		session_end(s, strerror(EVUTIL_SOCKET_ERROR()));
+}

@@ -1,0 +1,43 @@
+#!/bin/sh
+# Makes sure the Debian packages a make target needs are installed.
+# As root they are installed with apt-get; otherwise the exact command is
+# printed and we stop.  Usage: mk/deps.sh build|check|demo|fuzz|bench
+set -eu
+
+build="gcc make pkg-config libevent-dev libbsd-dev libmnl-dev libjansson-dev check"
+case "${1:-build}" in
+build)	pkgs="$build" ;;
+demo)	pkgs="$build iproute2 curl python3 procps" ;;
+check)	pkgs="$build iproute2 curl python3 procps iperf3 coreutils" ;;
+fuzz)	pkgs="$build clang" ;;
+bench)	pkgs="$build iproute2 python3 procps iperf3 socat haproxy util-linux" ;;
+*)	echo "mk/deps.sh: unknown target $1" >&2; exit 2 ;;
+esac
+
+missing=
+for p in $pkgs; do
+	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	case "$st" in
+	*" installed") ;;
+	*) missing="$missing $p" ;;
+	esac
+done
+[ -z "$missing" ] && exit 0
+
+cmd="apt-get install -y --no-install-recommends$missing"
+if [ "$(id -u)" != 0 ]; then
+	echo "porthole: missing Debian packages:$missing" >&2
+	echo "porthole: as root, run: $cmd" >&2
+	exit 1
+fi
+echo "porthole: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+# A fresh machine may have no package lists yet, or stale ones.
+if ! $cmd >/tmp/porthole-apt.log 2>&1; then
+	apt-get update -q >>/tmp/porthole-apt.log 2>&1 || true
+	if ! $cmd >>/tmp/porthole-apt.log 2>&1; then
+		tail -20 /tmp/porthole-apt.log >&2
+		echo "porthole: apt-get failed (log in /tmp/porthole-apt.log)" >&2
+		exit 1
+	fi
+fi

@@ -1,0 +1,239 @@
+/*
+ * Endpoint parsing and socket set-up.  vsock addresses are (CID, port)
+ * pairs of u32; a Unix endpoint is a filesystem path, which is what
+ * Firecracker, Cloud Hypervisor, vfkit and libkrun map guest vsock ports
+ * to on the host.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <linux/vm_sockets.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "endpoint.h"
+
+static int
+parse_u32(const char *s, const char *what, uint32_t max, uint32_t *out,
+    char *err, size_t errlen)
+{
+	const char	*errstr;
+	long long	 v;
+
+	v = strtonum(s, 0, max, &errstr);
+	if (errstr != NULL) {
+		snprintf(err, errlen, "%s \"%s\" is %s", what, s, errstr);
+		return -1;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int
+parse_cid(const char *s, enum endpoint_role role, uint32_t *cid, char *err,
+    size_t errlen)
+{
+	if (strcmp(s, "host") == 0)
+		*cid = PH_CID_HOST;
+	else if (strcmp(s, "local") == 0)
+		*cid = PH_CID_LOCAL;
+	else if (strcmp(s, "any") == 0 && role == EP_LISTEN)
+		*cid = PH_CID_ANY;
+	else if (parse_u32(s, "vsock CID", PH_CID_ANY - 1, cid, err,
+	    errlen) == -1)
+		return -1;
+	return 0;
+}
+
+static int
+parse_vsock(const char *s, enum endpoint_role role, struct endpoint *ep,
+    char *err, size_t errlen)
+{
+	char		 buf[64], *colon;
+
+	if (strlcpy(buf, s, sizeof buf) >= sizeof buf) {
+		snprintf(err, errlen, "vsock address too long");
+		return -1;
+	}
+	ep->type = EP_VSOCK;
+	ep->cid = role == EP_LISTEN ? PH_CID_ANY : PH_CID_HOST;
+	if ((colon = strchr(buf, ':')) != NULL) {
+		*colon = '\0';
+		if (parse_cid(buf, role, &ep->cid, err, errlen) == -1)
+			return -1;
+		s = colon + 1;
+	} else
+		s = buf;
+	if (*s == '\0') {
+		snprintf(err, errlen, "vsock endpoint has no port");
+		return -1;
+	}
+	/* VMADDR_PORT_ANY (-1) is not a port one can name. */
+	return parse_u32(s, "vsock port", 0xfffffffeU, &ep->port, err, errlen);
+}
+
+int
+endpoint_parse(const char *s, enum endpoint_role role, struct endpoint *ep,
+    char *err, size_t errlen)
+{
+	memset(ep, 0, sizeof *ep);
+	if (strncmp(s, "vsock:", 6) == 0) {
+		if (parse_vsock(s + 6, role, ep, err, errlen) == -1)
+			return -1;
+		if (ep->cid == PH_CID_ANY)
+			snprintf(ep->str, sizeof ep->str, "vsock:%u", ep->port);
+		else
+			snprintf(ep->str, sizeof ep->str, "vsock:%u:%u",
+			    ep->cid, ep->port);
+		return 0;
+	}
+	if (strncmp(s, "unix:", 5) == 0) {
+		s += 5;
+		if (*s == '\0') {
+			snprintf(err, errlen, "unix endpoint has no path");
+			return -1;
+		}
+		if (strlcpy(ep->path, s, sizeof ep->path) >= sizeof ep->path) {
+			snprintf(err, errlen, "unix socket path longer than "
+			    "%zu bytes", sizeof ep->path - 1);
+			return -1;
+		}
+		ep->type = EP_UNIX;
+		snprintf(ep->str, sizeof ep->str, "unix:%s", ep->path);
+		return 0;
+	}
+	snprintf(err, errlen, "\"%.64s\" is not an endpoint (vsock:PORT, "
+	    "vsock:CID:PORT or unix:PATH)", s);
+	return -1;
+}
+
+static socklen_t
+endpoint_sockaddr(const struct endpoint *ep, struct sockaddr_storage *ss)
+{
+	struct sockaddr_vm	*svm = (struct sockaddr_vm *)ss;
+	struct sockaddr_un	*sun = (struct sockaddr_un *)ss;
+
+	memset(ss, 0, sizeof *ss);
+	if (ep->type == EP_VSOCK) {
+		svm->svm_family = AF_VSOCK;
+		svm->svm_cid = ep->cid;
+		svm->svm_port = ep->port;
+		return sizeof *svm;
+	}
+	sun->sun_family = AF_UNIX;
+	strlcpy(sun->sun_path, ep->path, sizeof sun->sun_path);
+	return sizeof *sun;
+}
+
+static int
+endpoint_socket(const struct endpoint *ep)
+{
+	int	family = ep->type == EP_VSOCK ? AF_VSOCK : AF_UNIX;
+
+	return socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+}
+
+/*
+ * A Unix socket file left by an agent that died is removed; one that
+ * somebody still listens on, or a file that is not a socket, is not.
+ */
+static int
+unix_clear_stale(const struct endpoint *ep, char *err, size_t errlen)
+{
+	struct sockaddr_storage	 ss;
+	struct stat		 st;
+	socklen_t		 sl;
+	int			 fd, r;
+
+	if (lstat(ep->path, &st) == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "%s exists and is not a socket",
+		    ep->path);
+		return -1;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	sl = endpoint_sockaddr(ep, &ss);
+	r = connect(fd, (struct sockaddr *)&ss, sl);
+	close(fd);
+	if (r == 0) {
+		snprintf(err, errlen, "another process is listening on %s",
+		    ep->path);
+		return -1;
+	}
+	if (errno != ECONNREFUSED)
+		return -1;
+	return unlink(ep->path);
+}
+
+/* Returns a listening, non-blocking socket, or -1 with err set. */
+int
+endpoint_listen(const struct endpoint *ep, char *err, size_t errlen)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sl;
+	mode_t			 old;
+	int			 fd, r;
+
+	*err = '\0';
+	if (ep->type == EP_UNIX && unix_clear_stale(ep, err, errlen) == -1)
+		goto fail;
+	if ((fd = endpoint_socket(ep)) == -1)
+		goto fail;
+	sl = endpoint_sockaddr(ep, &ss);
+	/* Only the owner (and the VMM running as the owner) may connect. */
+	old = umask(0177);
+	r = bind(fd, (struct sockaddr *)&ss, sl);
+	umask(old);
+	if (r == -1 || listen(fd, 128) == -1) {
+		r = errno;
+		close(fd);
+		errno = r;
+		goto fail;
+	}
+	return fd;
+fail:
+	if (*err == '\0')
+		snprintf(err, errlen, "%s: %s", ep->str, strerror(errno));
+	return -1;
+}
+
+/*
+ * Starts a non-blocking connect.  Returns the socket with *pending set
+ * when the connection is still under way (wait for it to be writable,
+ * then check SO_ERROR), or -1 with errno set.
+ */
+int
+endpoint_connect(const struct endpoint *ep, int *pending)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sl;
+	int			 fd, saved;
+
+	*pending = 0;
+	if ((fd = endpoint_socket(ep)) == -1)
+		return -1;
+	sl = endpoint_sockaddr(ep, &ss);
+	if (connect(fd, (struct sockaddr *)&ss, sl) == 0)
+		return fd;
+	if (errno == EINPROGRESS) {
+		*pending = 1;
+		return fd;
+	}
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
+}
+
+void
+endpoint_unlink(const struct endpoint *ep)
+{
+	if (ep->type == EP_UNIX)
+		unlink(ep->path);
+}

@@ -1,0 +1,181 @@
+/*
+ * The porthole wire protocol, shared by porthole-host and porthole-guest.
+ *
+ * Every frame is an 8-byte header in network byte order,
+ *
+ *	u16 type, u16 flags, u32 length
+ *
+ * followed by length bytes of payload.  The guest opens every connection;
+ * the first frame on a connection is either HELLO (a control session) or
+ * DATA (a data stream for one forwarded connection, raw bytes after it).
+ *
+ * Field encodings: integers big-endian; a string is a u16 length and that
+ * many printable ASCII bytes; an address is a u8 family (4 or 6) and 4 or
+ * 16 bytes.  Decoders ignore bytes after the fields they know, so a later
+ * version may append fields.  Unknown flags bits are ignored.
+ *
+ * When you change a message, bump PH_PROTO_VERSION and keep decoding the
+ * old layout while it is in the supported range.
+ */
+#ifndef PH_PROTO_H
+#define PH_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+
+#define PH_PROTO_VERSION	1	/* the one version this code speaks */
+#define PH_PROTO_VERSION_MIN	1
+
+#define PH_HDR_LEN		8
+#define PH_PAYLOAD_MAX		4096	/* control frames are small */
+#define PH_FRAME_MAX		(PH_HDR_LEN + PH_PAYLOAD_MAX)
+/* The longest frame that may start a connection (HELLO or DATA). */
+#define PH_FIRST_FRAME_MAX	(PH_HDR_LEN + 256)
+
+#define PH_NAME_MAX		64	/* guest name, agent version, process */
+#define PH_REASON_MAX		256
+#define PH_BOOTID_LEN		16
+#define PH_HOSTADDR_MAX		2	/* a dual-stack bind gets two */
+
+enum ph_type {
+	PH_HELLO = 1,		/* guest: versions, boot id, name */
+	PH_WELCOME = 2,		/* host: chosen version, session, limits */
+	PH_EXPOSE = 3,		/* guest: a bind appeared */
+	PH_UNEXPOSE = 4,	/* guest: a bind is gone */
+	PH_EXPOSED = 5,		/* host: verdict on an EXPOSE */
+	PH_OPEN = 6,		/* host: a client connected, open a stream */
+	PH_CLOSE = 7,		/* either: a connection failed or was reset */
+	PH_DATA = 8,		/* guest, first frame of a data stream */
+	PH_PING = 9,
+	PH_PONG = 10,
+	PH_ERROR = 11,		/* either: protocol error, said before closing */
+	PH_TYPE_MAX = 11
+};
+
+enum ph_verdict {
+	PH_BOUND = 1,		/* listening on the address the guest asked */
+	PH_REWRITTEN = 2,	/* listening, on another address */
+	PH_REFUSED = 3,		/* refused by policy */
+	PH_FAILED = 4		/* allowed, but the host could not listen */
+};
+
+enum ph_close_how {
+	PH_CLOSE_REFUSED = 1,	/* guest could not reach the target */
+	PH_CLOSE_RESET = 2,	/* the far side reset the connection */
+	PH_CLOSE_ABORT = 3	/* anything else: drop the connection */
+};
+
+enum ph_error_code {
+	PH_ERR_PROTOCOL = 1,	/* malformed or unexpected frame: closing */
+	PH_ERR_VERSION = 2,	/* no common protocol version: closing */
+	PH_ERR_UNKNOWN_TYPE = 3,	/* a frame type we do not know: skipped */
+	PH_ERR_LIMIT = 4,	/* a limit was hit */
+	PH_ERR_SHUTDOWN = 5	/* the peer is going away */
+};
+
+#define PH_EXPOSE_V6ONLY	0x01	/* an IPv6 bind that takes no IPv4 */
+
+struct ph_frame_hdr {
+	uint16_t	type;
+	uint16_t	flags;
+	uint32_t	length;
+};
+
+struct ph_hello {
+	uint16_t	vmin, vmax;
+	uint8_t		boot_id[PH_BOOTID_LEN];
+	char		version[PH_NAME_MAX];
+	char		name[PH_NAME_MAX];
+};
+
+struct ph_welcome {
+	uint16_t	version;
+	uint64_t	session;	/* token a data stream must present */
+	uint32_t	max_payload;
+	uint32_t	max_forwards;
+	char		version_str[PH_NAME_MAX];
+};
+
+struct ph_expose {
+	uint32_t	id;
+	uint8_t		proto;		/* IPPROTO_TCP or IPPROTO_UDP */
+	uint8_t		flags;		/* PH_EXPOSE_* */
+	struct ph_addr	addr;
+	uint16_t	port;
+	char		process[PH_NAME_MAX];
+};
+
+struct ph_unexpose {
+	uint32_t	id;
+};
+
+struct ph_hostaddr {
+	struct ph_addr	addr;
+	uint16_t	port;
+};
+
+struct ph_exposed {
+	uint32_t		id;
+	uint8_t			verdict;	/* enum ph_verdict */
+	uint8_t			naddr;
+	struct ph_hostaddr	host[PH_HOSTADDR_MAX];
+	char			reason[PH_REASON_MAX];
+};
+
+struct ph_open {
+	uint64_t	conn;
+	uint32_t	forward;
+};
+
+struct ph_close {
+	uint64_t	conn;
+	uint8_t		how;		/* enum ph_close_how */
+	char		reason[PH_REASON_MAX];
+};
+
+struct ph_data {
+	uint64_t	session;
+	uint64_t	conn;
+};
+
+struct ph_ping {
+	uint64_t	nonce;
+};
+
+struct ph_error {
+	uint32_t	code;		/* enum ph_error_code */
+	char		message[PH_REASON_MAX];
+};
+
+struct ph_msg {
+	uint16_t	type;
+	union {
+		struct ph_hello		hello;
+		struct ph_welcome	welcome;
+		struct ph_expose	expose;
+		struct ph_unexpose	unexpose;
+		struct ph_exposed	exposed;
+		struct ph_open		open;
+		struct ph_close		close;
+		struct ph_data		data;
+		struct ph_ping		ping;	/* PING and PONG */
+		struct ph_error		error;
+	} u;
+};
+
+/* proto.c */
+int		 ph_hdr_decode(const uint8_t *, size_t, struct ph_frame_hdr *);
+int		 ph_hdr_check(const struct ph_frame_hdr *, uint32_t,
+		    const char **);
+int		 ph_msg_decode(uint16_t, const uint8_t *, size_t,
+		    struct ph_msg *, const char **);
+int		 ph_frame_decode(const uint8_t *, size_t, uint32_t,
+		    struct ph_msg *, size_t *, const char **);
+size_t		 ph_msg_encode(const struct ph_msg *, uint8_t *, size_t);
+const char	*ph_type_name(uint16_t);
+const char	*ph_verdict_name(uint8_t);
+const char	*ph_close_name(uint8_t);
+
+#endif

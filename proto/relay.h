@@ -1,0 +1,57 @@
+/*
+ * A relay joins an outside socket ("ext": the client on the host, the
+ * target server in the guest) with a data stream to the other agent.
+ *
+ * Bytes move both ways with bounded memory: a direction holds at most one
+ * buffer, and stops reading its source while that buffer is full.  EOF on
+ * one side becomes shutdown(SHUT_WR) on the other once the data in flight
+ * is written.  The stream cannot carry a TCP reset, so a reset of ext is
+ * reported to the owner (who tells the other agent on the control
+ * channel) and a reset the other agent reports is applied with
+ * relay_reset().
+ */
+#ifndef PH_RELAY_H
+#define PH_RELAY_H
+
+#include <stdint.h>
+
+struct event_base;
+struct relay;
+
+enum relay_side {
+	RELAY_EXT = 0,
+	RELAY_STREAM = 1
+};
+
+enum relay_end {
+	RELAY_END_CLOSED,	/* both directions ended with EOF */
+	RELAY_END_EXT_RESET,	/* ext reset or failed; peer was told */
+	RELAY_END_PEER_RESET,	/* the other agent said its side reset */
+	RELAY_END_STREAM_LOST,	/* the data stream failed: ext was reset */
+	RELAY_END_ABORTED	/* the owner ended it */
+};
+
+struct relay_cbs {
+	/*
+	 * ext was reset; return 0 once the other agent has been told (the
+	 * relay then waits for it to close the stream) or -1 if it cannot
+	 * be told (the stream is closed at once).
+	 */
+	int	(*ext_reset)(struct relay *, void *);
+	/* The relay is over; it is freed when this returns. */
+	void	(*done)(struct relay *, enum relay_end, void *);
+};
+
+struct relay_stats {
+	uint64_t	bytes_out;	/* read from ext, sent on the stream */
+	uint64_t	bytes_in;	/* read from the stream, sent to ext */
+};
+
+struct relay	*relay_new(struct event_base *, int, int,
+		    const struct relay_cbs *, void *);
+void		 relay_reset(struct relay *);
+void		 relay_abort(struct relay *);
+const struct relay_stats *relay_stats(const struct relay *);
+const char	*relay_end_name(enum relay_end);
+
+#endif
