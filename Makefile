@@ -28,7 +28,7 @@ PROTO_SRCS =	proto/addr.c proto/buf.c proto/endpoint.c proto/log.c \
 		proto/proto.c proto/relay.c proto/xmalloc.c
 HOST_SRCS =	host-agent/conn.c host-agent/forward.c host-agent/host.c \
 		host-agent/listener.c host-agent/policy.c host-agent/session.c
-GUEST_SRCS =	guest-agent/dial.c guest-agent/guest.c \
+GUEST_SRCS =	guest-agent/dial.c guest-agent/guest.c guest-agent/proc.c \
 		guest-agent/gsession.c guest-agent/watch.c
 
 PROTO_OBJS =	$(PROTO_SRCS:.c=.o)

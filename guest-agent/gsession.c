@@ -1,0 +1,393 @@
+/*
+ * The control channel to the host agent.  The guest always dials: it
+ * connects, says HELLO, waits for WELCOME, then sends EXPOSE for every
+ * bind it knows, so that a restarted host (or guest) is back in sync at
+ * once.  When the channel fails it reconnects with capped exponential
+ * backoff.  Frames from the host are parsed as strictly as the host
+ * parses ours; a bad one ends the channel, which is then re-dialled.
+ */
+#include <sys/socket.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "guest.h"
+#include "log.h"
+#include "version.h"
+
+enum gs_state {
+	GS_IDLE,		/* waiting for the backoff timer */
+	GS_CONNECTING,		/* connect() under way */
+	GS_HELLO,		/* HELLO sent, waiting for WELCOME */
+	GS_UP			/* established */
+};
+
+static struct {
+	enum gs_state		 state;
+	int			 fd;
+	struct event		*connect_ev;	/* writable or timeout */
+	struct event		*timer;		/* backoff, WELCOME timeout */
+	struct bufferevent	*bev;
+	uint64_t		 token;
+	int			 backoff_ms;
+	int			 failures;	/* in a row, for logging */
+} gs = { .fd = -1 };
+
+static void	gsession_connect(void);
+static void	gsession_read_cb(struct bufferevent *, void *);
+static void	gsession_event_cb(struct bufferevent *, short, void *);
+
+int
+gsession_established(void)
+{
+	return gs.state == GS_UP;
+}
+
+uint64_t
+gsession_token(void)
+{
+	return gs.token;
+}
+
+/* Sends m now or not at all: a lost frame is resent on the next sync. */
+int
+gsession_send(const struct ph_msg *m)
+{
+	uint8_t	buf[PH_FRAME_MAX];
+	size_t	len;
+
+	if (gs.bev == NULL)
+		return -1;
+	if ((len = ph_msg_encode(m, buf, sizeof buf)) == 0)
+		fatalx("cannot encode a %s frame", ph_type_name(m->type));
+	if (bufferevent_write(gs.bev, buf, len) == -1)
+		fatalx("bufferevent_write");
+	return 0;
+}
+
+void
+gsession_expose(const struct gbind *b)
+{
+	struct ph_msg	m = { .type = PH_EXPOSE };
+
+	if (gs.state != GS_UP)
+		return;
+	m.u.expose.id = b->id;
+	m.u.expose.proto = b->proto;
+	m.u.expose.flags = b->v6only ? PH_EXPOSE_V6ONLY : 0;
+	m.u.expose.addr = b->addr;
+	m.u.expose.port = b->port;
+	strlcpy(m.u.expose.process, b->process, sizeof m.u.expose.process);
+	gsession_send(&m);
+}
+
+void
+gsession_unexpose(const struct gbind *b)
+{
+	struct ph_msg	m = { .type = PH_UNEXPOSE };
+
+	if (gs.state != GS_UP)
+		return;
+	m.u.unexpose.id = b->id;
+	gsession_send(&m);
+}
+
+static void
+gsession_schedule(void)
+{
+	struct timeval	tv;
+	int		ms;
+
+	/* A little jitter, so that many guests do not dial in step. */
+	ms = gs.backoff_ms + (int)arc4random_uniform(gs.backoff_ms / 4 + 1);
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	gs.backoff_ms *= 2;
+	if (gs.backoff_ms > GUEST_BACKOFF_MAX_MS)
+		gs.backoff_ms = GUEST_BACKOFF_MAX_MS;
+	gs.state = GS_IDLE;
+	evtimer_add(gs.timer, &tv);
+}
+
+static void
+forget_verdict(struct gbind *b, void *arg)
+{
+	(void)arg;
+	b->verdict = 0;
+}
+
+/* Drops the channel and schedules the next attempt. */
+static void
+gsession_drop(const char *why)
+{
+	if (gs.state == GS_UP || gs.failures == 0)
+		log_warnx("host %s: %s; reconnecting", guest->ep.str, why);
+	else
+		log_debug("host %s: %s", guest->ep.str, why);
+	gs.failures++;
+	if (gs.connect_ev != NULL)
+		event_free(gs.connect_ev);
+	gs.connect_ev = NULL;
+	if (gs.bev != NULL)
+		bufferevent_free(gs.bev);
+	else if (gs.fd != -1)
+		close(gs.fd);
+	gs.bev = NULL;
+	gs.fd = -1;
+	gs.token = 0;
+	evtimer_del(gs.timer);
+	watch_foreach(forget_verdict, NULL);	/* that session's answers */
+	gsession_schedule();
+}
+
+static void
+gsession_hello(void)
+{
+	struct ph_msg	m = { .type = PH_HELLO };
+	struct timeval	tv = { GUEST_WELCOME_TIMEOUT, 0 };
+
+	m.u.hello.vmin = PH_PROTO_VERSION_MIN;
+	m.u.hello.vmax = PH_PROTO_VERSION;
+	memcpy(m.u.hello.boot_id, guest->boot_id, PH_BOOTID_LEN);
+	strlcpy(m.u.hello.version, PORTHOLE_VERSION, sizeof m.u.hello.version);
+	strlcpy(m.u.hello.name, guest->name, sizeof m.u.hello.name);
+	gs.bev = bufferevent_socket_new(guest->base, gs.fd,
+	    BEV_OPT_CLOSE_ON_FREE);
+	if (gs.bev == NULL)
+		fatalx("bufferevent_socket_new");
+	bufferevent_setcb(gs.bev, gsession_read_cb, NULL, gsession_event_cb,
+	    NULL);
+	bufferevent_enable(gs.bev, EV_READ);
+	gs.state = GS_HELLO;
+	gsession_send(&m);
+	evtimer_add(gs.timer, &tv);
+}
+
+static void
+gsession_connected_cb(int fd, short ev, void *arg)
+{
+	int		err = 0;
+	socklen_t	len = sizeof err;
+
+	(void)arg;
+	event_free(gs.connect_ev);
+	gs.connect_ev = NULL;
+	if (ev & EV_TIMEOUT) {
+		gsession_drop("connect timed out");
+		return;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		err = errno;
+	if (err != 0) {
+		errno = err;
+		gsession_drop(strerror(err));
+		return;
+	}
+	gsession_hello();
+}
+
+static void
+gsession_connect(void)
+{
+	struct timeval	tv = { GUEST_CONNECT_TIMEOUT, 0 };
+	int		pending;
+
+	gs.state = GS_CONNECTING;
+	if ((gs.fd = endpoint_connect(&guest->ep, &pending)) == -1) {
+		gsession_drop(strerror(errno));
+		return;
+	}
+	if (!pending) {
+		gsession_hello();
+		return;
+	}
+	gs.connect_ev = event_new(guest->base, gs.fd, EV_WRITE,
+	    gsession_connected_cb, NULL);
+	if (gs.connect_ev == NULL)
+		fatalx("event_new");
+	event_add(gs.connect_ev, &tv);
+}
+
+static void
+gsession_timer_cb(int fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	if (gs.state == GS_HELLO)
+		gsession_drop("no WELCOME from the host in time");
+	else if (gs.state == GS_IDLE)
+		gsession_connect();
+}
+
+static void
+sync_one(struct gbind *b, void *arg)
+{
+	(void)arg;
+	gsession_expose(b);
+}
+
+static void
+gsession_welcome(const struct ph_welcome *w)
+{
+	char	safe[PH_NAME_MAX * 4];
+
+	evtimer_del(gs.timer);
+	gs.token = w->session;
+	gs.state = GS_UP;
+	gs.backoff_ms = GUEST_BACKOFF_MIN_MS;
+	gs.failures = 0;
+	log_info("connected to host %s (porthole-host %s, protocol %u)",
+	    guest->ep.str, log_safe(w->version_str, safe, sizeof safe),
+	    w->version);
+	watch_foreach(sync_one, NULL);
+}
+
+static void
+gsession_exposed(const struct ph_exposed *x)
+{
+	struct gbind	*b = watch_find(x->id);
+	char		 ga[PH_ADDRSTRLEN], ha[PH_ADDRSTRLEN * 2 + 2] = "";
+	char		 one[PH_ADDRSTRLEN], safe[PH_REASON_MAX * 4];
+	int		 i;
+
+	if (b == NULL)
+		return;		/* the bind went away meanwhile */
+	b->verdict = x->verdict;
+	b->reply = *x;
+	for (i = 0; i < x->naddr; i++) {
+		strlcat(ha, i > 0 ? " " : "on host ", sizeof ha);
+		strlcat(ha, addr_fmt(&x->host[i].addr, x->host[i].port, one,
+		    sizeof one), sizeof ha);
+	}
+	addr_fmt(&b->addr, b->port, ga, sizeof ga);
+	log_safe(x->reason, safe, sizeof safe);
+	if (x->verdict == PH_REFUSED || x->verdict == PH_FAILED)
+		log_warnx("%s %s: %s by host: %s", proto_name(b->proto), ga,
+		    ph_verdict_name(x->verdict), safe);
+	else
+		log_info("%s %s: %s %s: %s", proto_name(b->proto), ga,
+		    ph_verdict_name(x->verdict), ha, safe);
+}
+
+static void
+gsession_dispatch(const struct ph_msg *m)
+{
+	struct ph_msg	pong = { .type = PH_PONG };
+	char		safe[PH_REASON_MAX * 4];
+
+	if (gs.state == GS_HELLO && m->type != PH_WELCOME &&
+	    m->type != PH_ERROR) {
+		gsession_drop("host did not answer HELLO with WELCOME");
+		return;
+	}
+	switch (m->type) {
+	case PH_WELCOME:
+		if (gs.state != GS_HELLO) {
+			gsession_drop("unexpected WELCOME");
+			return;
+		}
+		gsession_welcome(&m->u.welcome);
+		break;
+	case PH_EXPOSED:
+		gsession_exposed(&m->u.exposed);
+		break;
+	case PH_OPEN:
+		dial_open(&m->u.open);
+		break;
+	case PH_CLOSE:
+		dial_close(&m->u.close);
+		break;
+	case PH_PING:
+		pong.u.ping.nonce = m->u.ping.nonce;
+		gsession_send(&pong);
+		break;
+	case PH_PONG:
+		break;
+	case PH_ERROR:
+		log_warnx("host %s reports error %u: %s", guest->ep.str,
+		    m->u.error.code, log_safe(m->u.error.message, safe,
+		    sizeof safe));
+		if (m->u.error.code != PH_ERR_UNKNOWN_TYPE)
+			gsession_drop("host reported an error");
+		break;
+	default:
+		gsession_drop("unexpected frame from host");
+		break;
+	}
+}
+
+/* Returns -1 when no whole frame is left or the channel was dropped. */
+static int
+gsession_read_frame(struct evbuffer *in)
+{
+	struct ph_frame_hdr	 h;
+	struct ph_msg		 m;
+	uint8_t			 hdr[PH_HDR_LEN], *p;
+	const char		*err;
+	char			 why[PH_REASON_MAX];
+
+	if (evbuffer_get_length(in) < PH_HDR_LEN)
+		return -1;
+	evbuffer_copyout(in, hdr, sizeof hdr);
+	ph_hdr_decode(hdr, sizeof hdr, &h);
+	if (ph_hdr_check(&h, PH_PAYLOAD_MAX, &err) == -1)
+		goto bad;
+	if (evbuffer_get_length(in) < PH_HDR_LEN + (size_t)h.length)
+		return -1;
+	p = evbuffer_pullup(in, PH_HDR_LEN + h.length);
+	if (ph_msg_decode(h.type, p + PH_HDR_LEN, h.length, &m, &err) == -1) {
+		if (h.type > PH_TYPE_MAX) {
+			log_debug("host sent unknown frame type %u: skipped",
+			    h.type);
+			evbuffer_drain(in, PH_HDR_LEN + h.length);
+			return 0;
+		}
+		goto bad;
+	}
+	evbuffer_drain(in, PH_HDR_LEN + h.length);
+	gsession_dispatch(&m);
+	/* A drop frees the buffer we were reading. */
+	return gs.bev == NULL ? -1 : 0;
+bad:
+	snprintf(why, sizeof why, "protocol error from host: %s", err);
+	gsession_drop(why);
+	return -1;
+}
+
+static void
+gsession_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct evbuffer	*in = bufferevent_get_input(bev);
+
+	(void)arg;
+	while (gsession_read_frame(in) == 0)
+		;
+}
+
+static void
+gsession_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	(void)arg;
+	if (what & BEV_EVENT_EOF)
+		gsession_drop("host closed the control channel");
+	else if (what & BEV_EVENT_ERROR)
+		gsession_drop(strerror(EVUTIL_SOCKET_ERROR()));
+}
+
+void
+gsession_start(void)
+{
+	gs.backoff_ms = GUEST_BACKOFF_MIN_MS;
+	gs.timer = evtimer_new(guest->base, gsession_timer_cb, NULL);
+	if (gs.timer == NULL)
+		fatalx("evtimer_new");
+	gsession_connect();
+}

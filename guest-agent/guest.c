@@ -1,0 +1,212 @@
+/*
+ * porthole-guest: watches the VM's listening sockets and asks the host
+ * agent to forward them.  It only ever connects out; it accepts nothing.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "guest.h"
+#include "log.h"
+#include "version.h"
+#include "xmalloc.h"
+
+struct guest	*guest;
+
+static const struct option longopts[] = {
+	{ "connect",	required_argument,	NULL, 'c' },
+	{ "debug",	no_argument,		NULL, 'd' },
+	{ "help",	no_argument,		NULL, 'h' },
+	{ "ignore",	required_argument,	NULL, 'i' },
+	{ "name",	required_argument,	NULL, 'N' },
+	{ "verbose",	no_argument,		NULL, 'v' },
+	{ "version",	no_argument,		NULL, 'V' },
+	{ NULL,		0,			NULL, 0 }
+};
+
+static void __attribute__((noreturn))
+usage(int status)
+{
+	fprintf(status ? stderr : stdout,
+	    "usage: porthole-guest [-dvV] [-c endpoint] [-i port[/tcp|/udp]]... "
+	    "[-N name]\n");
+	exit(status);
+}
+
+static void __attribute__((noreturn))
+bad_arg(const char *opt, const char *fmt, const char *arg)
+{
+	fprintf(stderr, "porthole-guest: %s: ", opt);
+	fprintf(stderr, fmt, arg);
+	fputc('\n', stderr);
+	exit(2);
+}
+
+int
+guest_ignored(uint8_t proto, uint16_t port)
+{
+	int	i;
+
+	for (i = 0; i < guest->nignore; i++)
+		if (guest->ignore[i].port == port &&
+		    (guest->ignore[i].proto == 0 ||
+		    guest->ignore[i].proto == proto))
+			return 1;
+	return 0;
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* -i PORT, PORT/tcp or PORT/udp */
+static void
+guest_add_ignore(const char *arg)
+{
+	char		 buf[32], *slash;
+	const char	*errstr;
+	struct ignore	*ig;
+
+	if (guest->nignore >= GUEST_MAX_IGNORE)
+		bad_arg("-i", "more than 64 ports ignored%s", "");
+	if (strlcpy(buf, arg, sizeof buf) >= sizeof buf)
+		bad_arg("-i", "\"%s\" is not PORT[/tcp|/udp]", arg);
+	ig = &guest->ignore[guest->nignore];
+	ig->proto = 0;
+	if ((slash = strchr(buf, '/')) != NULL) {
+		*slash++ = '\0';
+		if (strcmp(slash, "tcp") == 0)
+			ig->proto = IPPROTO_TCP;
+		else if (strcmp(slash, "udp") == 0)
+			ig->proto = IPPROTO_UDP;
+		else
+			bad_arg("-i", "\"%s\" is not PORT[/tcp|/udp]", arg);
+	}
+	ig->port = (uint16_t)strtonum(buf, 1, 65535, &errstr);
+	if (errstr != NULL)
+		bad_arg("-i", "port \"%s\" is not 1-65535", buf);
+	guest->nignore++;
+}
+
+/* The kernel's boot id: the host can tell a rebooted VM from a restart. */
+static void
+guest_boot_id(void)
+{
+	char	 buf[64], *p;
+	ssize_t	 n;
+	int	 fd, j = 0, v;
+
+	arc4random_buf(guest->boot_id, sizeof guest->boot_id);
+	fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+	if (fd == -1)
+		return;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	/* "xxxxxxxx-xxxx-...": 32 hex digits, dashes skipped */
+	for (p = buf; *p != '\0' && j < PH_BOOTID_LEN * 2; p++) {
+		if (*p == '-' || *p == '\n')
+			continue;
+		if ((v = hexval(*p)) == -1)
+			return;
+		if (j % 2 == 0)
+			guest->boot_id[j / 2] = (uint8_t)(v << 4);
+		else
+			guest->boot_id[j / 2] |= (uint8_t)v;
+		j++;
+	}
+}
+
+static void
+guest_signal_cb(int sig, short ev, void *arg)
+{
+	(void)ev;
+	(void)arg;
+	log_info("%s received, exiting", strsignal(sig));
+	event_base_loopbreak(guest->base);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct event	*sigint, *sigterm;
+	const char	*connect_to = "vsock:2:6440";
+	char		 err[256];
+	int		 ch, debug = 0, verbose = 0;
+
+	guest = xcalloc(1, sizeof *guest);
+	if (gethostname(guest->name, sizeof guest->name) == -1)
+		strlcpy(guest->name, "guest", sizeof guest->name);
+	while ((ch = getopt_long(argc, argv, "c:dhi:N:vV", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			connect_to = optarg;
+			break;
+		case 'd':
+			debug = 1;
+			break;
+		case 'h':
+			usage(0);
+		case 'i':
+			guest_add_ignore(optarg);
+			break;
+		case 'N':
+			if (strlcpy(guest->name, optarg, sizeof guest->name) >=
+			    sizeof guest->name)
+				bad_arg("-N", "name \"%s\" is too long", optarg);
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'V':
+			printf("porthole-guest %s (protocol %u)\n",
+			    PORTHOLE_VERSION, PH_PROTO_VERSION);
+			exit(0);
+		default:
+			usage(2);
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "porthole-guest: unexpected argument \"%s\"\n",
+		    argv[optind]);
+		usage(2);
+	}
+	if (endpoint_parse(connect_to, EP_CONNECT, &guest->ep, err,
+	    sizeof err) == -1)
+		bad_arg("-c", "%s", err);
+
+	log_init("porthole-guest", debug, verbose);
+	signal(SIGPIPE, SIG_IGN);
+	guest_boot_id();
+	if ((guest->base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	sigint = evsignal_new(guest->base, SIGINT, guest_signal_cb, NULL);
+	sigterm = evsignal_new(guest->base, SIGTERM, guest_signal_cb, NULL);
+	evsignal_add(sigint, NULL);
+	evsignal_add(sigterm, NULL);
+	log_info("porthole-guest %s started, host %s, guest name %s",
+	    PORTHOLE_VERSION, guest->ep.str, guest->name);
+	gsession_start();
+	watch_start();
+	event_base_dispatch(guest->base);
+	event_free(sigint);
+	event_free(sigterm);
+	event_base_free(guest->base);
+	return 0;
+}

@@ -1,0 +1,79 @@
+/* porthole-guest: the guest agent's private header, one banner per file. */
+#ifndef PH_GUEST_H
+#define PH_GUEST_H
+
+#include <sys/queue.h>
+#include <sys/tree.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "endpoint.h"
+#include "proto.h"
+
+struct event_base;
+
+#define GUEST_CONNECT_TIMEOUT	5	/* seconds, host and target */
+#define GUEST_WELCOME_TIMEOUT	5
+#define GUEST_BACKOFF_MIN_MS	100
+#define GUEST_BACKOFF_MAX_MS	2000
+#define GUEST_SCAN_MS		1000	/* the slow poll */
+#define GUEST_MAX_IGNORE	64
+
+/* guest.c: the agent's global state */
+struct ignore {
+	uint16_t	port;
+	uint8_t		proto;		/* 0: both */
+};
+
+struct guest {
+	struct event_base	*base;
+	struct endpoint		 ep;
+	char			 name[PH_NAME_MAX];
+	uint8_t			 boot_id[PH_BOOTID_LEN];
+	struct ignore		 ignore[GUEST_MAX_IGNORE];
+	int			 nignore;
+};
+
+extern struct guest	*guest;
+
+int	guest_ignored(uint8_t, uint16_t);
+
+/* watch.c: the VM's listening sockets, from NETLINK_SOCK_DIAG */
+struct gbind {
+	RB_ENTRY(gbind)		 by_key;
+	RB_ENTRY(gbind)		 by_id;
+	uint32_t		 id;
+	uint8_t			 proto;
+	struct ph_addr		 addr;
+	uint16_t		 port;
+	int			 v6only;
+	char			 process[PH_NAME_MAX];
+	unsigned int		 gen;		/* last scan that saw it */
+	/* the host's answer, once it came */
+	uint8_t			 verdict;	/* 0 until EXPOSED */
+	struct ph_exposed	 reply;
+};
+
+void		 watch_start(void);
+void		 watch_scan(void);
+struct gbind	*watch_find(uint32_t);
+void		 watch_foreach(void (*)(struct gbind *, void *), void *);
+void		 watch_target(const struct gbind *, struct ph_addr *);
+
+/* proc.c: which process owns a socket */
+int		 proc_is_own_socket(uint64_t);
+void		 proc_socket_owner(uint64_t, char *, size_t);
+
+/* gsession.c: the control channel to the host agent */
+void		 gsession_start(void);
+void		 gsession_expose(const struct gbind *);
+void		 gsession_unexpose(const struct gbind *);
+int		 gsession_send(const struct ph_msg *);
+int		 gsession_established(void);
+uint64_t	 gsession_token(void);
+
+/* dial.c: connections the host asks for */
+void		 dial_open(const struct ph_open *);
+void		 dial_close(const struct ph_close *);
+
+#endif

@@ -1,0 +1,253 @@
+/*
+ * The bind watcher.  A NETLINK_SOCK_DIAG dump asks the kernel for
+ * listening TCP sockets only (IPv4 and IPv6), so a scan costs the same
+ * however many connections the VM has.  Each scan is diffed against the
+ * last: a new bind is sent as EXPOSE, a gone one as UNEXPOSE.  Sockets
+ * that share an address and port (SO_REUSEPORT) are one bind.
+ */
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <linux/inet_diag.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <libmnl/libmnl.h>
+
+#include "compat.h"
+#include "guest.h"
+#include "log.h"
+#include "xmalloc.h"
+
+static int
+bind_key_cmp(struct gbind *a, struct gbind *b)
+{
+	int	c;
+
+	if (a->proto != b->proto)
+		return a->proto < b->proto ? -1 : 1;
+	if (a->port != b->port)
+		return a->port < b->port ? -1 : 1;
+	if ((c = addr_cmp(&a->addr, &b->addr)) != 0)
+		return c;
+	return 0;
+}
+
+static int
+bind_id_cmp(struct gbind *a, struct gbind *b)
+{
+	return a->id < b->id ? -1 : a->id > b->id;
+}
+
+RB_HEAD(bind_keys, gbind);
+RB_HEAD(bind_ids, gbind);
+PH_RB_PROTOTYPE(bind_keys, gbind, by_key, bind_key_cmp);
+PH_RB_PROTOTYPE(bind_ids, gbind, by_id, bind_id_cmp);
+PH_RB_GENERATE(bind_keys, gbind, by_key, bind_key_cmp)
+PH_RB_GENERATE(bind_ids, gbind, by_id, bind_id_cmp)
+
+static struct bind_keys	 keys = RB_INITIALIZER(&keys);
+static struct bind_ids	 ids = RB_INITIALIZER(&ids);
+static struct mnl_socket *nl;
+static unsigned int	 gen, seq;
+static uint32_t		 next_id = 1;
+static struct event	*scan_ev;
+
+struct gbind *
+watch_find(uint32_t id)
+{
+	struct gbind	key = { .id = id };
+
+	return RB_FIND(bind_ids, &ids, &key);
+}
+
+void
+watch_foreach(void (*cb)(struct gbind *, void *), void *arg)
+{
+	struct gbind	*b;
+
+	RB_FOREACH(b, bind_ids, &ids)
+		cb(b, arg);
+}
+
+/* Where to dial for a bind: loopback for a wildcard, else its address. */
+void
+watch_target(const struct gbind *b, struct ph_addr *a)
+{
+	if (addr_is_any(&b->addr))
+		addr_loopback(b->addr.family, a);
+	else
+		*a = b->addr;
+}
+
+static void
+watch_new(const struct gbind *key, uint64_t inode)
+{
+	struct gbind	*b;
+	char		 ga[PH_ADDRSTRLEN];
+
+	if (proc_is_own_socket(inode))
+		return;
+	b = xcalloc(1, sizeof *b);
+	*b = *key;
+	b->id = next_id++;
+	b->gen = gen;
+	proc_socket_owner(inode, b->process, sizeof b->process);
+	RB_INSERT(bind_keys, &keys, b);
+	RB_INSERT(bind_ids, &ids, b);
+	log_info("new bind: %s %s%s%s%s", proto_name(b->proto),
+	    addr_fmt(&b->addr, b->port, ga, sizeof ga),
+	    b->addr.family == AF_INET6 && !b->v6only &&
+	    addr_is_any(&b->addr) ? " (dual-stack)" : "",
+	    b->process[0] != '\0' ? " by " : "", b->process);
+	gsession_expose(b);
+}
+
+static void
+watch_seen(uint8_t proto, const struct inet_diag_msg *m, int v6only)
+{
+	struct gbind	 key, *b;
+
+	memset(&key, 0, sizeof key);
+	key.proto = proto;
+	key.port = ntohs(m->id.idiag_sport);
+	key.addr.family = m->idiag_family;
+	if (m->idiag_family == AF_INET)
+		memcpy(&key.addr.u.v4, m->id.idiag_src, 4);
+	else
+		memcpy(&key.addr.u.v6, m->id.idiag_src, 16);
+	key.v6only = v6only;
+	if (key.port == 0 || guest_ignored(proto, key.port))
+		return;
+	if ((b = RB_FIND(bind_keys, &keys, &key)) != NULL)
+		b->gen = gen;
+	else
+		watch_new(&key, m->idiag_inode);
+}
+
+static int
+watch_attr_cb(const struct nlattr *a, void *arg)
+{
+	int	*v6only = arg;
+
+	if (mnl_attr_get_type(a) == INET_DIAG_SKV6ONLY &&
+	    mnl_attr_validate(a, MNL_TYPE_U8) == 0)
+		*v6only = mnl_attr_get_u8(a) != 0;
+	return MNL_CB_OK;
+}
+
+static int
+watch_msg_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	const struct inet_diag_msg	*m;
+	uint8_t				 proto = *(uint8_t *)arg;
+	int				 v6only = 0;
+
+	if (nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY ||
+	    mnl_nlmsg_get_payload_len(nlh) < sizeof *m)
+		return MNL_CB_OK;
+	m = mnl_nlmsg_get_payload(nlh);
+	if (m->idiag_family != AF_INET && m->idiag_family != AF_INET6)
+		return MNL_CB_OK;
+	mnl_attr_parse(nlh, sizeof *m, watch_attr_cb, &v6only);
+	watch_seen(proto, m, v6only);
+	return MNL_CB_OK;
+}
+
+static int
+watch_dump(int family, uint8_t proto, uint32_t states)
+{
+	static uint8_t		 buf[32768];
+	struct nlmsghdr		*nlh;
+	struct inet_diag_req_v2	*req;
+	ssize_t			 n;
+	int			 r;
+
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = ++seq;
+	req = mnl_nlmsg_put_extra_header(nlh, sizeof *req);
+	req->sdiag_family = family;
+	req->sdiag_protocol = proto;
+	req->idiag_states = states;
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) == -1) {
+		log_warn("sock_diag: send");
+		return -1;
+	}
+	while ((n = mnl_socket_recvfrom(nl, buf, sizeof buf)) > 0) {
+		r = mnl_cb_run(buf, n, seq, mnl_socket_get_portid(nl),
+		    watch_msg_cb, &proto);
+		if (r == MNL_CB_STOP)
+			return 0;
+		if (r == MNL_CB_ERROR) {
+			log_warn("sock_diag: dump");
+			return -1;
+		}
+	}
+	log_warn("sock_diag: receive");
+	return -1;
+}
+
+static void
+watch_gone(struct gbind *b)
+{
+	char	ga[PH_ADDRSTRLEN];
+
+	log_info("bind gone: %s %s", proto_name(b->proto),
+	    addr_fmt(&b->addr, b->port, ga, sizeof ga));
+	gsession_unexpose(b);
+	RB_REMOVE(bind_keys, &keys, b);
+	RB_REMOVE(bind_ids, &ids, b);
+	free(b);
+}
+
+void
+watch_scan(void)
+{
+	struct gbind	*b, *next;
+
+	gen++;
+	/* A failed dump leaves the last state: nothing is withdrawn. */
+	if (watch_dump(AF_INET, IPPROTO_TCP, 1 << TCP_LISTEN) == -1 ||
+	    watch_dump(AF_INET6, IPPROTO_TCP, 1 << TCP_LISTEN) == -1) {
+		RB_FOREACH(b, bind_keys, &keys)
+			b->gen = gen;
+		return;
+	}
+	RB_FOREACH_SAFE(b, bind_keys, &keys, next)
+		if (b->gen != gen)
+			watch_gone(b);
+}
+
+static void
+watch_timer_cb(int fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	watch_scan();
+}
+
+void
+watch_start(void)
+{
+	struct timeval	tv = { GUEST_SCAN_MS / 1000,
+			    (GUEST_SCAN_MS % 1000) * 1000 };
+
+	nl = mnl_socket_open2(NETLINK_SOCK_DIAG, SOCK_CLOEXEC);
+	if (nl == NULL)
+		fatal("cannot open a NETLINK_SOCK_DIAG socket");
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) == -1)
+		fatal("cannot bind the NETLINK_SOCK_DIAG socket");
+	scan_ev = event_new(guest->base, -1, EV_PERSIST, watch_timer_cb, NULL);
+	if (scan_ev == NULL)
+		fatalx("event_new");
+	event_add(scan_ev, &tv);
+	watch_scan();
+}
