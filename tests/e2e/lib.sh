@@ -1,0 +1,154 @@
+# Shared set-up for the end-to-end tests.  A VM is simulated by a network
+# namespace holding the guest agent and the servers; vsock is simulated by
+# a Unix socket on the shared filesystem.  The host agent and the clients
+# stay in the root namespace.  Every wait is for a real condition, with a
+# deadline; nothing sleeps in the hope that something has happened.
+#
+# shellcheck shell=bash
+
+set -eu
+PH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+PH_HOST=$PH_ROOT/host-agent/porthole-host
+PH_GUEST=$PH_ROOT/guest-agent/porthole-guest
+PHTEST=$PH_ROOT/tests/tools/phtest
+PH_TEST=$(basename "$0" .sh)
+T=$(mktemp -d "/tmp/ph-$PH_TEST.XXXXXX")
+NS=ph-$$
+SOCK=$T/vsock.sock
+PIDS=()
+HOST_PID=
+GUEST_PID=
+# Under valgrind or a sanitizer the agents are slower: deadlines scale.
+PH_SLOW=${PH_SLOW:-1}
+
+ph_cleanup() {
+	local pid
+	exec 2>/dev/null	# no job-control notices for what we kill
+	for pid in "${PIDS[@]}"; do
+		kill -9 "$pid" 2>/dev/null || true
+	done
+	wait 2>/dev/null || true
+	ip netns del "$NS" 2>/dev/null || true
+	if [ "${PH_KEEP:-}" = "" ]; then rm -rf "$T"; fi
+}
+trap ph_cleanup EXIT
+
+ph_logs() {
+	local f
+	for f in "$T"/*.log; do
+		[ -f "$f" ] || continue
+		echo "---- $(basename "$f") (last 30 lines)"
+		tail -n 30 "$f"
+	done
+}
+
+fail() {
+	echo "FAIL $PH_TEST: $*"
+	ph_logs
+	exit 1
+}
+
+pass() {
+	echo "ok   $PH_TEST: $*"
+}
+
+skip() {
+	echo "SKIP $PH_TEST: $*"
+	exit 77
+}
+
+# wait_for SECONDS DESCRIPTION COMMAND...: poll until COMMAND succeeds.
+wait_for() {
+	local secs=$1 what=$2 deadline
+	shift 2
+	deadline=$(( $(date +%s%N) + secs * PH_SLOW * 1000000000 ))
+	until "$@" >/dev/null 2>&1; do
+		if [ "$(date +%s%N)" -gt "$deadline" ]; then
+			fail "timed out after ${secs}s waiting for $what"
+		fi
+		sleep 0.02
+	done
+}
+
+# The simulated VM: its own network namespace with loopback up.
+vm_create() {
+	ip netns add "$NS"
+	ip netns exec "$NS" ip link set lo up
+}
+
+in_vm() {
+	ip netns exec "$NS" "$@"
+}
+
+# bg LOGNAME COMMAND...: run in the background, remember the pid.
+bg() {
+	local log=$1
+	shift
+	"$@" >"$T/$log.log" 2>&1 &
+	LAST_PID=$!
+	PIDS+=("$LAST_PID")
+}
+
+# kill_wait SIGNAL PID: signal a process and reap it, quietly.
+kill_wait() {
+	kill "-$1" "$2" 2>/dev/null || true
+	wait "$2" 2>/dev/null || true
+}
+
+start_host() {
+	bg host "$PH_HOST" -d -v -l "unix:$SOCK" "$@"
+	HOST_PID=$LAST_PID
+	wait_for 5 "the host agent's socket" test -S "$SOCK"
+}
+
+start_guest() {
+	bg guest ip netns exec "$NS" "$PH_GUEST" -d -v -c "unix:$SOCK" "$@"
+	GUEST_PID=$LAST_PID
+	wait_for 5 "the guest to connect" grep -q "connected to host" \
+	    "$T/guest.log"
+}
+
+# A real HTTP server in the VM: vm_http NAME ADDR PORT
+vm_http() {
+	mkdir -p "$T/www"
+	echo "hello from the guest" >"$T/www/index.html"
+	bg "$1" ip netns exec "$NS" python3 -m http.server "$3" --bind "$2" \
+	    --directory "$T/www"
+}
+
+# The local addresses of listening TCP sockets, as "127.0.0.1:80" or
+# "[::1]:80", one per line (ss shows a dual-stack :: socket as "*:80").
+tcp_listeners() {
+	ss -Hltn | awk '{ print $4 }'
+}
+
+ss_addr() {
+	case $1 in
+	"*")	echo "*:$2" ;;
+	*:*)	echo "[$1]:$2" ;;
+	*)	echo "$1:$2" ;;
+	esac
+}
+
+# host_listens ADDR PORT: is a host TCP socket listening on exactly that?
+host_listens() {
+	tcp_listeners | grep -qxF "$(ss_addr "$1" "$2")"
+}
+
+# host_listeners PORT: the host addresses listening on PORT, sorted.
+host_listeners() {
+	tcp_listeners | grep -E ":$1\$" | sort | tr '\n' ' ' | sed 's/ $//'
+}
+
+vm_listens() {
+	in_vm ss -Hltn | awk '{ print $4 }' | grep -qxF "$(ss_addr "$1" "$2")"
+}
+
+# A port no test in this run uses: the pid keeps parallel runs apart.
+free_port() {
+	echo $(( 20000 + ($$ * 7 + ${1:-0}) % 20000 ))
+}
+
+log_has() {
+	grep -q -- "$2" "$T/$1.log"
+}

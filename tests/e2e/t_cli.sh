@@ -1,0 +1,55 @@
+#!/bin/bash
+# The command lines: a bad flag or endpoint is one line naming what is
+# wrong and exit status 2; -n prints the effective configuration; -V and
+# -h answer and exit 0.
+. "$(dirname "$0")/lib.sh"
+
+# expect_usage_error STATUS PATTERN COMMAND...
+expect_error() {
+	local want=$1 pat=$2 out rc
+	shift 2
+	set +e
+	out=$("$@" 2>&1 </dev/null)
+	rc=$?
+	set -e
+	[ "$rc" = "$want" ] || fail "'$*' exited $rc, expected $want: $out"
+	echo "$out" | grep -qE -- "$pat" || fail "'$*' said '$out', expected /$pat/"
+}
+
+expect_error 2 "-l: vsock port \"x\" is invalid" "$PH_HOST" -l vsock:x
+expect_error 2 "is not an endpoint" "$PH_HOST" -l tcp:1.2.3.4:5
+expect_error 2 "unix endpoint has no path" "$PH_HOST" -l unix:
+expect_error 2 "-b: \"open\" is not loopback, refuse or allow" "$PH_HOST" -b open
+expect_error 2 "usage: porthole-host" "$PH_HOST" --no-such-flag
+expect_error 2 "unexpected argument \"extra\"" "$PH_HOST" extra
+expect_error 2 "-c: vsock CID \"x\" is invalid" "$PH_GUEST" -c vsock:x:1
+expect_error 2 "-c: .* is not an endpoint" "$PH_GUEST" -c 1.2.3.4
+expect_error 2 "-i: port \"0\" is not 1-65535" "$PH_GUEST" -i 0
+expect_error 2 "-i: \"22/sctp\" is not PORT" "$PH_GUEST" -i 22/sctp
+expect_error 2 "usage: porthole-guest" "$PH_GUEST" -x
+bg busy python3 -c "import socket, signal
+s = socket.socket(socket.AF_UNIX)
+s.bind('$T/busy.sock')
+s.listen()
+signal.pause()"
+wait_for 5 "a busy socket" test -S "$T/busy.sock"
+expect_error 1 "another process is listening on $T/busy.sock" \
+    "$PH_HOST" -d -l "unix:$T/busy.sock"
+touch "$T/file"
+expect_error 1 "$T/file exists and is not a socket" "$PH_HOST" -d -l "unix:$T/file"
+pass "bad flags and endpoints: one clear line, exit 2 (1 for runtime errors)"
+
+out=$("$PH_HOST" -n -l unix:/tmp/x.sock -l vsock:7000 -L -b allow)
+[ "$out" = "listen unix:/tmp/x.sock
+listen vsock:7000
+bind-policy loopback (loopback-only)" ] || fail "-n printed: $out"
+out=$("$PH_HOST" -n)
+[ "$out" = "listen vsock:6440
+bind-policy loopback" ] || fail "-n with defaults printed: $out"
+pass "-n prints the effective configuration"
+
+"$PH_HOST" -V | grep -qE "^porthole-host [0-9.]+ \(protocol 1\)$" || fail "host -V"
+"$PH_GUEST" -V | grep -qE "^porthole-guest [0-9.]+ \(protocol 1\)$" || fail "guest -V"
+"$PH_HOST" --help | grep -q "usage: porthole-host" || fail "host --help"
+"$PH_GUEST" --help | grep -q "usage: porthole-guest" || fail "guest --help"
+pass "-V and --help"
