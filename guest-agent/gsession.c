@@ -106,6 +106,8 @@ gsession_schedule(void)
 
 	/* A little jitter, so that many guests do not dial in step. */
 	ms = gs.backoff_ms + (int)arc4random_uniform(gs.backoff_ms / 4 + 1);
+	if (ms > GUEST_BACKOFF_MAX_MS)
+		ms = GUEST_BACKOFF_MAX_MS;
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
 	gs.backoff_ms *= 2;

@@ -62,6 +62,16 @@ guest_ignored(uint8_t proto, uint16_t port)
 	return 0;
 }
 
+/* The protocol carries printable ASCII only (and so do logs and JSON). */
+static int
+guest_name_ok(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (*s < 0x20 || *s > 0x7e)
+			return 0;
+	return 1;
+}
+
 static int
 hexval(char c)
 {
@@ -137,20 +147,27 @@ guest_signal_cb(int sig, short ev, void *arg)
 {
 	(void)ev;
 	(void)arg;
-	log_info("%s received, exiting", strsignal(sig));
+	if (sig == SIGHUP) {
+		log_info("SIGHUP received: rescanning binds");
+		watch_scan();
+		return;
+	}
+	log_info("SIG%s received, exiting", sigabbrev_np(sig));
 	event_base_loopbreak(guest->base);
 }
 
 int
 main(int argc, char **argv)
 {
-	struct event	*sigint, *sigterm;
+	struct event	*sig[3];
+	int		 sigs[3] = { SIGINT, SIGTERM, SIGHUP }, i;
 	const char	*connect_to = "vsock:2:6440";
 	char		 err[256];
 	int		 ch, debug = 0, verbose = 0;
 
 	guest = xcalloc(1, sizeof *guest);
-	if (gethostname(guest->name, sizeof guest->name) == -1)
+	if (gethostname(guest->name, sizeof guest->name) == -1 ||
+	    !guest_name_ok(guest->name))
 		strlcpy(guest->name, "guest", sizeof guest->name);
 	while ((ch = getopt_long(argc, argv, "c:dhi:N:vV", longopts,
 	    NULL)) != -1) {
@@ -169,7 +186,11 @@ main(int argc, char **argv)
 		case 'N':
 			if (strlcpy(guest->name, optarg, sizeof guest->name) >=
 			    sizeof guest->name)
-				bad_arg("-N", "name \"%s\" is too long", optarg);
+				bad_arg("-N", "name \"%s\" is longer than 63 "
+				    "bytes", optarg);
+			if (!guest_name_ok(guest->name))
+				bad_arg("-N", "name \"%s\" is not printable "
+				    "ASCII", optarg);
 			break;
 		case 'v':
 			verbose++;
@@ -196,17 +217,18 @@ main(int argc, char **argv)
 	guest_boot_id();
 	if ((guest->base = event_base_new()) == NULL)
 		fatalx("event_base_new");
-	sigint = evsignal_new(guest->base, SIGINT, guest_signal_cb, NULL);
-	sigterm = evsignal_new(guest->base, SIGTERM, guest_signal_cb, NULL);
-	evsignal_add(sigint, NULL);
-	evsignal_add(sigterm, NULL);
+	for (i = 0; i < 3; i++) {
+		sig[i] = evsignal_new(guest->base, sigs[i], guest_signal_cb,
+		    NULL);
+		evsignal_add(sig[i], NULL);
+	}
 	log_info("porthole-guest %s started, host %s, guest name %s",
 	    PORTHOLE_VERSION, guest->ep.str, guest->name);
 	gsession_start();
 	watch_start();
 	event_base_dispatch(guest->base);
-	event_free(sigint);
-	event_free(sigterm);
+	for (i = 0; i < 3; i++)
+		event_free(sig[i]);
 	event_base_free(guest->base);
 	return 0;
 }

@@ -50,7 +50,8 @@ host_add_endpoint(const char *s)
 
 	gep = xcalloc(1, sizeof *gep);
 	gep->fd = -1;
-	if (endpoint_parse(s, EP_LISTEN, &gep->ep, err, sizeof err) == -1) {
+	if (endpoint_parse(s, EP_LISTEN, &gep->ep, err, sizeof err) == -1 ||
+	    endpoint_absolute(&gep->ep, err, sizeof err) == -1) {
 		fprintf(stderr, "porthole-host: -l: %s\n", err);
 		exit(2);
 	}
@@ -65,11 +66,11 @@ host_signal_cb(int sig, short ev, void *arg)
 	switch (sig) {
 	case SIGINT:
 	case SIGTERM:
-		log_info("%s received, exiting", strsignal(sig));
+		log_info("SIG%s received, exiting", sigabbrev_np(sig));
 		event_base_loopbreak(host->base);
 		break;
 	case SIGHUP:
-		log_info("SIGHUP: no policy file to reload");
+		log_info("SIGHUP received: nothing to reload");
 		break;
 	}
 }

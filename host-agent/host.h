@@ -91,6 +91,7 @@ struct session {
 	char			 name[PH_NAME_MAX];
 	char			 id[PH_NAME_MAX + 128];	/* for logs */
 	char			 version[PH_NAME_MAX];
+	uint8_t			 boot_id[PH_BOOTID_LEN];
 	struct bufferevent	*bev;
 	struct event		*end_ev;	/* ends it from the loop */
 	char			 end_why[PH_REASON_MAX];

@@ -86,6 +86,13 @@ pending_read_cb(int fd, short ev, void *arg)
 	n = recv(fd, p->buf + p->have, need - p->have, MSG_DONTWAIT);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
+	if (n == 0 && p->have == 0) {
+		/* A probe (another agent checking the socket is live). */
+		log_debug("%s: connection closed without a frame",
+		    p->gep->ep.str);
+		pending_free(p, 1);
+		return;
+	}
 	if (n <= 0) {
 		pending_drop(p, n == 0 ? "closed before its first frame" :
 		    strerror(errno));

@@ -114,8 +114,7 @@ policy_decide(const struct policy *p, const struct bind_req *req,
 	if (mode == POLICY_REFUSE) {
 		d->verdict = PH_REFUSED;
 		snprintf(d->reason, sizeof d->reason, "wildcard bind %s "
-		    "refused by policy %s%s", ga, mname,
-		    p->loopback_only ? " (--loopback-only)" : "");
+		    "refused by policy %s", ga, mname);
 		return;
 	}
 	d->verdict = mode == POLICY_ALLOW ? PH_BOUND : PH_REWRITTEN;

@@ -100,6 +100,7 @@ session_set_id(struct session *s, const struct ph_hello *h)
 	strlcpy(s->name, h->name[0] != '\0' ? h->name : "guest",
 	    sizeof s->name);
 	strlcpy(s->version, h->version, sizeof s->version);
+	memcpy(s->boot_id, h->boot_id, sizeof s->boot_id);
 	if (s->gep->ep.type == EP_VSOCK)
 		snprintf(s->id, sizeof s->id, "%s (cid %u)", s->name, s->cid);
 	else
@@ -164,8 +165,9 @@ session_new(int fd, const struct guest_ep *gep, uint32_t cid,
 	m.u.welcome.max_forwards = HOST_MAX_FORWARDS;
 	strlcpy(m.u.welcome.version_str, PORTHOLE_VERSION,
 	    sizeof m.u.welcome.version_str);
-	log_info("guest %s connected, agent %s", s->id,
-	    s->version[0] != '\0' ? s->version : "of unknown version");
+	log_info("guest %s connected, agent %s, boot id %02x%02x%02x%02x...",
+	    s->id, s->version[0] != '\0' ? s->version : "of unknown version",
+	    s->boot_id[0], s->boot_id[1], s->boot_id[2], s->boot_id[3]);
 	session_send(s, &m);
 }
 
@@ -176,7 +178,7 @@ session_end(struct session *s, const char *why)
 
 	log_info("guest %s: session ended: %s", s->id, why);
 	while ((f = TAILQ_FIRST(&s->forwards)) != NULL)
-		forward_close(f, "guest session ended");
+		forward_close(f, why);
 	conn_session_gone(s);
 	TAILQ_REMOVE(&host->sessions, s, entry);
 	/* Best effort: let a last ERROR reach the guest. */

@@ -10,6 +10,7 @@
 #include <linux/vm_sockets.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,9 +42,14 @@ parse_cid(const char *s, enum endpoint_role role, uint32_t *cid, char *err,
 		*cid = PH_CID_HOST;
 	else if (strcmp(s, "local") == 0)
 		*cid = PH_CID_LOCAL;
-	else if (strcmp(s, "any") == 0 && role == EP_LISTEN)
+	else if (strcmp(s, "any") == 0) {
+		if (role != EP_LISTEN) {
+			snprintf(err, errlen, "vsock CID \"any\" can only be "
+			    "listened on");
+			return -1;
+		}
 		*cid = PH_CID_ANY;
-	else if (parse_u32(s, "vsock CID", PH_CID_ANY - 1, cid, err,
+	} else if (parse_u32(s, "vsock CID", PH_CID_ANY - 1, cid, err,
 	    errlen) == -1)
 		return -1;
 	return 0;
@@ -229,6 +235,33 @@ endpoint_connect(const struct endpoint *ep, int *pending)
 	close(fd);
 	errno = saved;
 	return -1;
+}
+
+/*
+ * Makes a relative Unix path absolute, so that it names the same file
+ * after a daemon has changed to the root directory.
+ */
+int
+endpoint_absolute(struct endpoint *ep, char *err, size_t errlen)
+{
+	char	cwd[PATH_MAX], path[sizeof ep->path];
+	int	n;
+
+	if (ep->type != EP_UNIX || ep->path[0] == '/')
+		return 0;
+	if (getcwd(cwd, sizeof cwd) == NULL) {
+		snprintf(err, errlen, "getcwd: %s", strerror(errno));
+		return -1;
+	}
+	n = snprintf(path, sizeof path, "%s/%s", cwd, ep->path);
+	if (n < 0 || (size_t)n >= sizeof path) {
+		snprintf(err, errlen, "unix socket path %s/%s is longer than "
+		    "%zu bytes", cwd, ep->path, sizeof path - 1);
+		return -1;
+	}
+	strlcpy(ep->path, path, sizeof ep->path);
+	snprintf(ep->str, sizeof ep->str, "unix:%s", ep->path);
+	return 0;
 }
 
 void

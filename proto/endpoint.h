@@ -36,6 +36,7 @@ int	endpoint_parse(const char *, enum endpoint_role, struct endpoint *,
 	    char *, size_t);
 int	endpoint_listen(const struct endpoint *, char *, size_t);
 int	endpoint_connect(const struct endpoint *, int *);
+int	endpoint_absolute(struct endpoint *, char *, size_t);
 void	endpoint_unlink(const struct endpoint *);
 
 #endif

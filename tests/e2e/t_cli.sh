@@ -27,6 +27,9 @@ expect_error 2 "-c: .* is not an endpoint" "$PH_GUEST" -c 1.2.3.4
 expect_error 2 "-i: port \"0\" is not 1-65535" "$PH_GUEST" -i 0
 expect_error 2 "-i: \"22/sctp\" is not PORT" "$PH_GUEST" -i 22/sctp
 expect_error 2 "usage: porthole-guest" "$PH_GUEST" -x
+expect_error 2 "-N: name .* is not printable ASCII" "$PH_GUEST" -N "$(printf 'a\tb')"
+expect_error 2 "-c: vsock CID \"any\" can only be listened on" \
+    "$PH_GUEST" -c vsock:any:6440
 bg busy python3 -c "import socket, signal
 s = socket.socket(socket.AF_UNIX)
 s.bind('$T/busy.sock')
