@@ -1,0 +1,678 @@
+/*
+ * Unit tests for proto/relay.c.  Each test gets a fresh event base and
+ * a fresh pair of sockets per side: the relay holds one end ("ext" and
+ * "stream"), the test drives the far ends ("peers") from the same event
+ * loop with pumps that write pseudo-random bytes and sinks that read and
+ * keep them, then compares what arrived.
+ */
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "relay.h"
+
+/* The tests link the host agent's objects, which refer to this. */
+struct host;
+struct host	*host;
+
+#define MiB		(1024 * 1024)
+#define RELAY_BUFSZ	(64 * 1024)	/* relay.c: one buffer a direction */
+#define RUN_TIMEOUT_MS	20000
+
+/* Writes data to a peer socket; shuts it down for writing when done. */
+struct pump {
+	uint8_t		*data;
+	size_t		 len, off;
+	int		 shut;
+	int		 err;		/* errno of a failed send */
+	struct event	*ev;
+};
+
+/* Reads a peer socket until EOF; may close it abruptly after a while. */
+struct sink {
+	uint8_t		*buf;
+	size_t		 cap, len;
+	size_t		 close_after;	/* 0: never */
+	int		 eof;
+	int		 err;		/* errno of a failed recv */
+	struct event	*ev;
+};
+
+static struct {
+	struct event_base	*base;
+	struct event		*tick;		/* wakes the loop up */
+	int			 fd[2];		/* the relay's ends, by side */
+	int			 peer[2];	/* the far ends, by side */
+	struct pump		 pump[2];	/* writes into peer[side] */
+	struct sink		 sink[2];	/* reads from peer[side] */
+	struct relay		*r;
+	int			 done;
+	enum relay_end		 end;
+	struct relay_stats	 stats;		/* as done saw them */
+	int			 ext_resets;
+	int			 ext_reset_ret;
+} f;
+
+static void
+tick_cb(int fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+}
+
+static void
+set_nonblock(int fd)
+{
+	ck_assert_int_ne(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK),
+	    -1);
+}
+
+static void
+setup(void)
+{
+	struct timeval	tv = { 0, 5000 };
+	int		side;
+
+	signal(SIGPIPE, SIG_IGN);
+	memset(&f, 0, sizeof f);
+	for (side = 0; side < 2; side++)
+		f.fd[side] = f.peer[side] = -1;
+	f.base = event_base_new();
+	ck_assert_ptr_nonnull(f.base);
+	f.tick = event_new(f.base, -1, EV_PERSIST, tick_cb, NULL);
+	ck_assert_ptr_nonnull(f.tick);
+	event_add(f.tick, &tv);
+}
+
+static void
+teardown(void)
+{
+	int	side;
+
+	if (f.r != NULL)
+		relay_abort(f.r);
+	for (side = 0; side < 2; side++) {
+		if (f.pump[side].ev != NULL)
+			event_free(f.pump[side].ev);
+		if (f.sink[side].ev != NULL)
+			event_free(f.sink[side].ev);
+		free(f.pump[side].data);
+		free(f.sink[side].buf);
+		if (f.peer[side] != -1)
+			close(f.peer[side]);
+	}
+	event_free(f.tick);
+	event_base_free(f.base);
+}
+
+/* A Unix socketpair for one side. */
+static void
+make_unix(int side)
+{
+	int	sv[2];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	set_nonblock(sv[0]);
+	set_nonblock(sv[1]);
+	f.fd[side] = sv[0];
+	f.peer[side] = sv[1];
+}
+
+/* A real TCP connection over 127.0.0.1 for ext: the peer is the client. */
+static void
+make_tcp_ext(void)
+{
+	struct sockaddr_in	sin;
+	socklen_t		sl = sizeof sin;
+	int			lfd;
+
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ne(lfd, -1);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sin, sizeof sin), 0);
+	ck_assert_int_eq(listen(lfd, 1), 0);
+	ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&sin, &sl), 0);
+	f.peer[RELAY_EXT] = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ne(f.peer[RELAY_EXT], -1);
+	ck_assert_int_eq(connect(f.peer[RELAY_EXT], (struct sockaddr *)&sin,
+	    sizeof sin), 0);
+	f.fd[RELAY_EXT] = accept(lfd, NULL, NULL);
+	ck_assert_int_ne(f.fd[RELAY_EXT], -1);
+	close(lfd);
+	set_nonblock(f.fd[RELAY_EXT]);
+	set_nonblock(f.peer[RELAY_EXT]);
+}
+
+static int
+ext_reset_cb(struct relay *r, void *arg)
+{
+	(void)r;
+	(void)arg;
+	f.ext_resets++;
+	return f.ext_reset_ret;
+}
+
+static void
+done_cb(struct relay *r, enum relay_end end, void *arg)
+{
+	(void)arg;
+	ck_assert_msg(!f.done, "done called twice");
+	f.done = 1;
+	f.end = end;
+	f.stats = *relay_stats(r);
+	f.r = NULL;
+}
+
+static const struct relay_cbs cbs = { ext_reset_cb, done_cb };
+
+/* Starts the relay, over Unix socketpairs unless ext is set up already. */
+static void
+start_relay(void)
+{
+	if (f.fd[RELAY_EXT] == -1)
+		make_unix(RELAY_EXT);
+	make_unix(RELAY_STREAM);
+	f.r = relay_new(f.base, f.fd[RELAY_EXT], f.fd[RELAY_STREAM], &cbs,
+	    NULL);
+	ck_assert_ptr_nonnull(f.r);
+}
+
+static void
+assert_end(enum relay_end want)
+{
+	ck_assert_msg(f.done, "relay not done");
+	ck_assert_msg(f.end == want, "relay ended \"%s\", want \"%s\"",
+	    relay_end_name(f.end), relay_end_name(want));
+}
+
+static long
+now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+run_for(long ms)
+{
+	long	end = now_ms() + ms;
+
+	while (now_ms() < end)
+		event_base_loop(f.base, EVLOOP_ONCE);
+}
+
+/* Runs the loop until cond() holds; fails the test after a while. */
+static void
+run_until(int (*cond)(void), const char *what)
+{
+	long	end = now_ms() + RUN_TIMEOUT_MS;
+
+	while (!cond()) {
+		ck_assert_msg(now_ms() < end, "timed out waiting for %s",
+		    what);
+		event_base_loop(f.base, EVLOOP_ONCE);
+	}
+}
+
+static int
+relay_done(void)
+{
+	return f.done;
+}
+
+static int
+sinks_eof(void)
+{
+	return (f.sink[RELAY_EXT].ev == NULL || f.sink[RELAY_EXT].eof) &&
+	    (f.sink[RELAY_STREAM].ev == NULL || f.sink[RELAY_STREAM].eof);
+}
+
+/* xorshift64: the same pseudo-random bytes for a seed, every run. */
+static uint8_t *
+random_bytes(size_t len, uint64_t seed)
+{
+	uint8_t		*p = malloc(len > 0 ? len : 1);
+	uint64_t	 x = seed * 0x9e3779b97f4a7c15ULL + 1;
+	size_t		 i;
+
+	ck_assert_ptr_nonnull(p);
+	for (i = 0; i < len; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		p[i] = (uint8_t)(x >> 24);
+	}
+	return p;
+}
+
+static void
+pump_cb(int fd, short ev, void *arg)
+{
+	struct pump	*p = arg;
+	size_t		 n = p->len - p->off;
+	ssize_t		 w;
+
+	(void)ev;
+	if (n > 256 * 1024)
+		n = 256 * 1024;
+	if (n > 0) {
+		w = send(fd, p->data + p->off, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w == -1 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (w == -1) {
+			p->err = errno;
+			event_del(p->ev);
+			return;
+		}
+		p->off += (size_t)w;
+		if (p->off < p->len)
+			return;
+	}
+	if (p->shut)
+		ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
+	event_del(p->ev);
+}
+
+/* Writes len pseudo-random bytes into peer[side], then maybe EOF. */
+static void
+pump_start(int side, size_t len, int shut)
+{
+	struct pump	*p = &f.pump[side];
+
+	p->data = random_bytes(len, side + 1);
+	p->len = len;
+	p->shut = shut;
+	p->ev = event_new(f.base, f.peer[side], EV_WRITE | EV_PERSIST,
+	    pump_cb, p);
+	ck_assert_ptr_nonnull(p->ev);
+	event_add(p->ev, NULL);
+}
+
+static void
+sink_cb(int fd, short ev, void *arg)
+{
+	struct sink	*s = arg;
+	int		 side = s == &f.sink[RELAY_EXT] ? RELAY_EXT :
+			    RELAY_STREAM;
+	ssize_t		 n;
+
+	(void)ev;
+	ck_assert_msg(s->len < s->cap, "more bytes than were sent");
+	n = recv(fd, s->buf + s->len, s->cap - s->len, MSG_DONTWAIT);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		if (n == 0)
+			s->eof = 1;
+		else
+			s->err = errno;
+		event_del(s->ev);
+		return;
+	}
+	s->len += (size_t)n;
+	if (s->close_after > 0 && s->len >= s->close_after) {
+		/* Gone, with unread data: the relay sees a reset. */
+		event_del(s->ev);
+		close(f.peer[side]);
+		f.peer[side] = -1;
+	}
+}
+
+/* Reads peer[side] into a buffer with room for cap bytes (and 1 more). */
+static void
+sink_start(int side, size_t cap)
+{
+	struct sink	*s = &f.sink[side];
+
+	s->cap = cap + 1;
+	s->buf = malloc(s->cap);
+	ck_assert_ptr_nonnull(s->buf);
+	s->ev = event_new(f.base, f.peer[side], EV_READ | EV_PERSIST,
+	    sink_cb, s);
+	ck_assert_ptr_nonnull(s->ev);
+	event_add(s->ev, NULL);
+}
+
+/* What the sink on one side got is exactly what the other side sent. */
+static void
+assert_delivered(int side)
+{
+	const struct sink	*s = &f.sink[side];
+	const struct pump	*p = &f.pump[!side];
+	size_t			 i;
+
+	ck_assert_msg(s->len == p->len, "%s peer got %zu of %zu bytes",
+	    side == RELAY_EXT ? "ext" : "stream", s->len, p->len);
+	if (memcmp(s->buf, p->data, p->len) == 0)
+		return;
+	for (i = 0; s->buf[i] == p->data[i]; i++)
+		;
+	ck_abort_msg("%s peer: byte %zu differs", side == RELAY_EXT ? "ext" :
+	    "stream", i);
+}
+
+/* Bytes waiting in a socket's receive queue. */
+static int
+inq(int fd)
+{
+	int	n;
+
+	ck_assert_int_eq(ioctl(fd, SIOCINQ, &n), 0);
+	return n;
+}
+
+/* The TCP client on ext saw a reset, on its pump or on a read. */
+static void
+assert_ext_reset(void)
+{
+	struct pollfd	pfd = { f.peer[RELAY_EXT], POLLIN, 0 };
+	char		c;
+
+	if (f.pump[RELAY_EXT].err == ECONNRESET)
+		return;
+	ck_assert_int_eq(poll(&pfd, 1, 5000), 1);
+	errno = 0;
+	ck_assert_int_eq(recv(f.peer[RELAY_EXT], &c, 1, MSG_DONTWAIT), -1);
+	ck_assert_msg(errno == ECONNRESET, "ext peer: %s, not a reset",
+	    strerror(errno));
+}
+
+/* Several MiB both ways at once, then EOF both ways: all arrives. */
+START_TEST(test_both_ways)
+{
+	size_t	out = 4 * MiB + 17, in = 3 * MiB + 123;
+
+	start_relay();
+	pump_start(RELAY_EXT, out, 1);
+	pump_start(RELAY_STREAM, in, 1);
+	sink_start(RELAY_EXT, in);
+	sink_start(RELAY_STREAM, out);
+	run_until(relay_done, "the relay to end");
+	run_until(sinks_eof, "EOF on both peers");
+	assert_end(RELAY_END_CLOSED);
+	assert_delivered(RELAY_STREAM);
+	assert_delivered(RELAY_EXT);
+	ck_assert_uint_eq(f.stats.bytes_out, out);
+	ck_assert_uint_eq(f.stats.bytes_in, in);
+}
+END_TEST
+
+static int
+stream_sink_eof(void)
+{
+	return f.sink[RELAY_STREAM].eof;
+}
+
+static int
+ext_got_all(void)
+{
+	return f.sink[RELAY_EXT].len == f.pump[RELAY_STREAM].len;
+}
+
+/*
+ * EOF on ext reaches the stream as shutdown(SHUT_WR) only after the data
+ * in flight, held up by a stream peer that has not read yet; the other
+ * direction still flows after it, and the relay waits for its EOF.
+ */
+START_TEST(test_half_close)
+{
+	size_t	out = 1 * MiB + 5, in = 512 * 1024 + 3;
+	char	c;
+
+	start_relay();
+	pump_start(RELAY_EXT, out, 1);
+	run_for(100);
+	ck_assert_msg(f.pump[RELAY_EXT].off < out, "nothing held up");
+	errno = 0;
+	ck_assert_int_eq(recv(f.peer[RELAY_STREAM], &c, 1, MSG_PEEK), 1);
+
+	sink_start(RELAY_STREAM, out);
+	run_until(stream_sink_eof, "EOF on the stream peer");
+	assert_delivered(RELAY_STREAM);
+	ck_assert(!f.done);
+
+	pump_start(RELAY_STREAM, in, 0);
+	sink_start(RELAY_EXT, in);
+	run_until(ext_got_all, "the ext peer to get its bytes");
+	run_for(50);
+	ck_assert(!f.done);
+	ck_assert(!f.sink[RELAY_EXT].eof);
+
+	ck_assert_int_eq(shutdown(f.peer[RELAY_STREAM], SHUT_WR), 0);
+	run_until(relay_done, "the relay to end");
+	run_until(sinks_eof, "EOF on the ext peer");
+	assert_end(RELAY_END_CLOSED);
+	assert_delivered(RELAY_EXT);
+}
+END_TEST
+
+/* EOF from both peers, no data, either one first: a clean end. */
+START_TEST(test_eof_both)
+{
+	int	first = _i, second = !_i;
+
+	start_relay();
+	sink_start(RELAY_EXT, 0);
+	sink_start(RELAY_STREAM, 0);
+	ck_assert_int_eq(shutdown(f.peer[first], SHUT_WR), 0);
+	run_for(50);
+	ck_assert(!f.done);
+	ck_assert(f.sink[second].eof);
+	ck_assert(!f.sink[first].eof);
+	ck_assert_int_eq(shutdown(f.peer[second], SHUT_WR), 0);
+	run_until(relay_done, "the relay to end");
+	run_until(sinks_eof, "EOF on both peers");
+	assert_end(RELAY_END_CLOSED);
+	ck_assert_uint_eq(f.stats.bytes_out, 0);
+	ck_assert_uint_eq(f.stats.bytes_in, 0);
+}
+END_TEST
+
+/* The other agent reports a reset: ext is reset, the stream closed. */
+START_TEST(test_peer_reset)
+{
+	make_tcp_ext();
+	start_relay();
+	sink_start(RELAY_STREAM, 16);
+	ck_assert_int_eq(send(f.peer[RELAY_EXT], "abc", 3, 0), 3);
+	run_for(50);
+	ck_assert_uint_eq(f.sink[RELAY_STREAM].len, 3);
+	relay_reset(f.r);
+	assert_end(RELAY_END_PEER_RESET);
+	ck_assert_uint_eq(f.stats.bytes_out, 3);
+	assert_ext_reset();
+	run_until(sinks_eof, "EOF on the stream peer");
+}
+END_TEST
+
+START_TEST(test_abort)
+{
+	make_tcp_ext();
+	start_relay();
+	run_for(20);
+	relay_abort(f.r);
+	assert_end(RELAY_END_ABORTED);
+	assert_ext_reset();
+}
+END_TEST
+
+/*
+ * Nobody reads the stream: the relay stops reading ext with at most one
+ * buffer of its own, and the ext writer is stopped by its full socket.
+ * Then the stream peer reads, and every byte arrives.
+ */
+START_TEST(test_slow_reader)
+{
+	size_t		out = 8 * MiB, last_off = 0;
+	uint64_t	last_out = 0, sent;
+	int		quiet = 0, round, held;
+
+	start_relay();
+	pump_start(RELAY_EXT, out, 1);
+	pump_start(RELAY_STREAM, 0, 1);
+	for (round = 0; round < 200 && quiet < 3; round++) {
+		run_for(20);
+		sent = relay_stats(f.r)->bytes_out;
+		if (f.pump[RELAY_EXT].off == last_off && sent == last_out)
+			quiet++;
+		else
+			quiet = 0;
+		last_off = f.pump[RELAY_EXT].off;
+		last_out = sent;
+	}
+	ck_assert_msg(quiet == 3, "the relay kept reading from ext");
+	ck_assert_msg(last_off < out, "the ext writer was never stopped");
+	ck_assert_int_eq(f.pump[RELAY_EXT].err, 0);
+
+	/* Data waits on ext, unread; the relay holds one buffer at most. */
+	ck_assert_int_gt(inq(f.fd[RELAY_EXT]), 0);
+	ck_assert_uint_eq(last_off, last_out + inq(f.fd[RELAY_EXT]));
+	held = (int)(last_out - inq(f.peer[RELAY_STREAM]));
+	ck_assert_msg(held >= 0 && held <= RELAY_BUFSZ, "relay holds %d "
+	    "bytes", held);
+
+	sink_start(RELAY_STREAM, out);
+	sink_start(RELAY_EXT, 0);
+	run_until(relay_done, "the relay to end");
+	run_until(sinks_eof, "EOF on both peers");
+	assert_end(RELAY_END_CLOSED);
+	assert_delivered(RELAY_STREAM);
+}
+END_TEST
+
+/* The stream peer vanishes while data flows to it: ext is reset. */
+START_TEST(test_stream_lost)
+{
+	make_tcp_ext();
+	start_relay();
+	pump_start(RELAY_EXT, 16 * MiB, 0);
+	sink_start(RELAY_STREAM, 16 * MiB);
+	f.sink[RELAY_STREAM].close_after = 256 * 1024;
+	run_until(relay_done, "the relay to end");
+	assert_end(RELAY_END_STREAM_LOST);
+	ck_assert_int_eq(f.ext_resets, 0);
+	assert_ext_reset();
+}
+END_TEST
+
+/* The ext client resets; the owner cannot tell the other agent. */
+START_TEST(test_ext_reset)
+{
+	struct linger	l = { 1, 0 };
+
+	make_tcp_ext();
+	start_relay();
+	sink_start(RELAY_STREAM, 16);
+	f.ext_reset_ret = -1;
+	ck_assert_int_eq(send(f.peer[RELAY_EXT], "hello", 5, 0), 5);
+	run_for(50);
+	ck_assert_uint_eq(f.sink[RELAY_STREAM].len, 5);
+	ck_assert_int_eq(setsockopt(f.peer[RELAY_EXT], SOL_SOCKET, SO_LINGER,
+	    &l, sizeof l), 0);
+	close(f.peer[RELAY_EXT]);
+	f.peer[RELAY_EXT] = -1;
+	run_until(relay_done, "the relay to end");
+	ck_assert_int_eq(f.ext_resets, 1);
+	assert_end(RELAY_END_EXT_RESET);
+	run_until(sinks_eof, "EOF on the stream peer");
+	ck_assert_uint_eq(f.sink[RELAY_STREAM].len, 5);
+}
+END_TEST
+
+/*
+ * The ext client resets and the owner told the other agent: the relay
+ * keeps the stream open, discarding what arrives, until the other agent
+ * closes it.
+ */
+START_TEST(test_ext_reset_linger)
+{
+	struct linger	l = { 1, 0 };
+	char		c;
+
+	make_tcp_ext();
+	start_relay();
+	f.ext_reset_ret = 0;
+	ck_assert_int_eq(setsockopt(f.peer[RELAY_EXT], SOL_SOCKET, SO_LINGER,
+	    &l, sizeof l), 0);
+	close(f.peer[RELAY_EXT]);
+	f.peer[RELAY_EXT] = -1;
+	pump_start(RELAY_STREAM, 100 * 1024, 0);
+	run_for(200);
+	ck_assert_int_eq(f.ext_resets, 1);
+	ck_assert(!f.done);
+	ck_assert_uint_eq(f.pump[RELAY_STREAM].off, 100 * 1024);
+	errno = 0;
+	ck_assert_int_eq(recv(f.peer[RELAY_STREAM], &c, 1, MSG_DONTWAIT), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+
+	close(f.peer[RELAY_STREAM]);
+	f.peer[RELAY_STREAM] = -1;
+	event_free(f.pump[RELAY_STREAM].ev);
+	f.pump[RELAY_STREAM].ev = NULL;
+	run_until(relay_done, "the relay to end");
+	assert_end(RELAY_END_EXT_RESET);
+	ck_assert_int_eq(f.ext_resets, 1);
+}
+END_TEST
+
+START_TEST(test_end_names)
+{
+	enum relay_end	e;
+
+	for (e = RELAY_END_CLOSED; e <= RELAY_END_ABORTED; e++)
+		ck_assert_str_ne(relay_end_name(e), "?");
+}
+END_TEST
+
+static Suite *
+relay_suite(void)
+{
+	Suite	*s = suite_create("relay");
+	TCase	*tc;
+
+	tc = tcase_create("relay");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_both_ways);
+	tcase_add_test(tc, test_half_close);
+	tcase_add_loop_test(tc, test_eof_both, 0, 2);
+	tcase_add_test(tc, test_peer_reset);
+	tcase_add_test(tc, test_abort);
+	tcase_add_test(tc, test_slow_reader);
+	tcase_add_test(tc, test_stream_lost);
+	tcase_add_test(tc, test_ext_reset);
+	tcase_add_test(tc, test_ext_reset_linger);
+	tcase_add_test(tc, test_end_names);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner	*sr = srunner_create(relay_suite());
+	int	 failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
