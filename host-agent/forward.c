@@ -41,12 +41,40 @@ forward_accept_cb(struct evconnlistener *l, int fd, struct sockaddr *sa,
 }
 
 static void
+forward_resume_cb(int fd, short ev, void *arg)
+{
+	struct forward	*f = arg;
+	int		 i;
+
+	(void)fd;
+	(void)ev;
+	for (i = 0; i < PH_HOSTADDR_MAX; i++)
+		if (f->lis[i] != NULL)
+			evconnlistener_enable(f->lis[i]);
+}
+
+/* Out of descriptors: stop accepting for a moment rather than spin. */
+static void
 forward_accept_error_cb(struct evconnlistener *l, void *arg)
 {
 	struct forward	*f = arg;
+	struct timeval	 tv = { 0, HOST_ACCEPT_PAUSE_MS * 1000 };
+	int		 i;
 
 	(void)l;
-	log_warn("guest %s: accept on forward %u", f->s->id, f->id);
+	if (errno != EMFILE && errno != ENFILE) {
+		log_warn("guest %s: accept on forward %u", f->s->id, f->id);
+		return;
+	}
+	log_warn("guest %s: accept on forward %u: pausing for %d ms",
+	    f->s->id, f->id, HOST_ACCEPT_PAUSE_MS);
+	for (i = 0; i < PH_HOSTADDR_MAX; i++)
+		if (f->lis[i] != NULL)
+			evconnlistener_disable(f->lis[i]);
+	if (f->resume == NULL &&
+	    (f->resume = evtimer_new(host->base, forward_resume_cb, f)) == NULL)
+		fatalx("evtimer_new");
+	evtimer_add(f->resume, &tv);
 }
 
 /* Opens one host listener; returns the socket or -1 with errno set. */
@@ -210,6 +238,9 @@ forward_close(struct forward *f, const char *why)
 			evconnlistener_free(f->lis[i]);
 		f->lis[i] = NULL;
 	}
+	if (f->resume != NULL)
+		event_free(f->resume);
+	f->resume = NULL;
 	if (f->dec.verdict == PH_BOUND || f->dec.verdict == PH_REWRITTEN)
 		log_info("guest %s: %s %s closed: %s", s->id,
 		    proto_name(f->req.proto), addr_fmt(&f->req.addr,

@@ -22,6 +22,7 @@ struct relay;
 #define HOST_MAX_PENDING	1024	/* connections yet to send a frame */
 #define HOST_MAX_FORWARDS	4096	/* per guest */
 #define HOST_OUTPUT_MAX		(1024 * 1024)	/* unread control output */
+#define HOST_ACCEPT_PAUSE_MS	250	/* accepting stops this long on EMFILE */
 
 /* policy.c */
 enum policy_mode {		/* ordered from tightest to loosest */
@@ -61,6 +62,7 @@ struct guest_ep {
 	struct endpoint		 ep;
 	int			 fd;
 	struct event		*ev;
+	struct event		*resume;	/* after running out of fds */
 };
 
 struct host {
@@ -119,6 +121,7 @@ struct forward {
 	char			 process[PH_NAME_MAX];
 	struct bind_decision	 dec;
 	struct evconnlistener	*lis[PH_HOSTADDR_MAX];
+	struct event		*resume;	/* accepting after EMFILE */
 	int			 refs;		/* session + each conn */
 	uint64_t		 conns_active, conns_total;
 	uint64_t		 bytes_in, bytes_out;

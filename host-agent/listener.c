@@ -126,6 +126,32 @@ pending_deadline_cb(int fd, short ev, void *arg)
 }
 
 static void
+listener_resume_cb(int fd, short ev, void *arg)
+{
+	struct guest_ep	*gep = arg;
+
+	(void)fd;
+	(void)ev;
+	event_add(gep->ev, NULL);
+}
+
+/*
+ * Out of descriptors: the pending connection stays in the backlog and
+ * the socket stays readable, so accepting again at once would spin.
+ * Stop for a moment instead (as relayd does).
+ */
+static void
+listener_pause(struct guest_ep *gep)
+{
+	struct timeval	tv = { 0, HOST_ACCEPT_PAUSE_MS * 1000 };
+
+	log_warn("%s: accept: pausing for %d ms", gep->ep.str,
+	    HOST_ACCEPT_PAUSE_MS);
+	event_del(gep->ev);
+	evtimer_add(gep->resume, &tv);
+}
+
+static void
 listener_accept_cb(int lfd, short ev, void *arg)
 {
 	struct guest_ep		*gep = arg;
@@ -140,7 +166,9 @@ listener_accept_cb(int lfd, short ev, void *arg)
 	fd = accept4(lfd, (struct sockaddr *)&ss, &sl,
 	    SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd == -1) {
-		if (errno != EAGAIN && errno != EINTR &&
+		if (errno == EMFILE || errno == ENFILE)
+			listener_pause(gep);
+		else if (errno != EAGAIN && errno != EINTR &&
 		    errno != ECONNABORTED)
 			log_warn("%s: accept", gep->ep.str);
 		return;
@@ -181,7 +209,8 @@ listener_start(struct guest_ep *gep)
 {
 	gep->ev = event_new(host->base, gep->fd, EV_READ | EV_PERSIST,
 	    listener_accept_cb, gep);
-	if (gep->ev == NULL)
+	gep->resume = evtimer_new(host->base, listener_resume_cb, gep);
+	if (gep->ev == NULL || gep->resume == NULL)
 		fatalx("event_new");
 	event_add(gep->ev, NULL);
 	log_info("listening for guests on %s", gep->ep.str);
@@ -192,6 +221,9 @@ listener_close(struct guest_ep *gep)
 {
 	if (gep->ev != NULL)
 		event_free(gep->ev);
+	if (gep->resume != NULL)
+		event_free(gep->resume);
+	gep->resume = NULL;
 	if (gep->fd != -1) {
 		close(gep->fd);
 		endpoint_unlink(&gep->ep);

@@ -9,7 +9,7 @@ if [ "$(id -u)" != 0 ]; then
 	echo "make demo needs root (it creates a network namespace)" >&2
 	exit 1
 fi
-NS=porthole-demo
+NS=porthole-demo-$$
 T=$(mktemp -d /tmp/porthole-demo.XXXXXX)
 SOCK=$T/vsock.sock
 PIDS=()
