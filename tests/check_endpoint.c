@@ -397,6 +397,57 @@ START_TEST(test_unlink)
 }
 END_TEST
 
+/* A relative Unix path becomes absolute, from the current directory. */
+START_TEST(test_absolute)
+{
+	struct endpoint	 ep;
+	char		 real[PATH_MAX], want[PATH_MAX + 16], err[256] = "";
+
+	ck_assert_ptr_nonnull(realpath(tmpdir, real));
+	ck_assert_int_eq(chdir(tmpdir), 0);
+	ck_assert_int_eq(endpoint_parse("unix:sub/rel.sock", EP_LISTEN, &ep,
+	    err, sizeof err), 0);
+	ck_assert_msg(endpoint_absolute(&ep, err, sizeof err) == 0, "%s",
+	    err);
+	snprintf(want, sizeof want, "%s/sub/rel.sock", real);
+	ck_assert_str_eq(ep.path, want);
+	ck_assert_int_eq(strncmp(ep.str, "unix:", 5), 0);
+	ck_assert_str_eq(ep.str + 5, want);
+
+	/* Absolute paths and vsock endpoints are left alone. */
+	ck_assert_int_eq(endpoint_parse("unix:/x/y.sock", EP_CONNECT, &ep,
+	    err, sizeof err), 0);
+	ck_assert_int_eq(endpoint_absolute(&ep, err, sizeof err), 0);
+	ck_assert_str_eq(ep.path, "/x/y.sock");
+	ck_assert_str_eq(ep.str, "unix:/x/y.sock");
+	ck_assert_int_eq(endpoint_parse("vsock:3:5", EP_CONNECT, &ep, err,
+	    sizeof err), 0);
+	ck_assert_int_eq(endpoint_absolute(&ep, err, sizeof err), 0);
+	ck_assert_str_eq(ep.str, "vsock:3:5");
+	ck_assert_str_eq(ep.path, "");
+}
+END_TEST
+
+/* A relative path that would be too long made absolute is refused. */
+START_TEST(test_absolute_too_long)
+{
+	struct endpoint	 ep;
+	char		 in[5 + 107 + 1], err[512] = "";
+
+	ck_assert_int_eq(chdir(tmpdir), 0);
+	memcpy(in, "unix:", 5);
+	memset(in + 5, 'r', 100);
+	in[5 + 100] = '\0';
+	ck_assert_int_eq(endpoint_parse(in, EP_LISTEN, &ep, err, sizeof err),
+	    0);
+	ck_assert_int_eq(endpoint_absolute(&ep, err, sizeof err), -1);
+	ck_assert_msg(strstr(err, "longer than") != NULL, "error \"%s\"",
+	    err);
+	ck_assert_str_eq(ep.path, in + 5);
+	ck_assert_str_eq(ep.str, in);
+}
+END_TEST
+
 static Suite *
 endpoint_suite(void)
 {
@@ -419,6 +470,8 @@ endpoint_suite(void)
 	tcase_add_test(tc, test_listen_no_dir);
 	tcase_add_test(tc, test_connect_nobody);
 	tcase_add_test(tc, test_unlink);
+	tcase_add_test(tc, test_absolute);
+	tcase_add_test(tc, test_absolute_too_long);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -209,6 +209,12 @@ START_TEST(test_reason_names_policy)
 	policy_decide(&p, &req, &d);
 	ck_assert_msg(strstr(d.reason, "refuse") != NULL, "\"%s\"",
 	    d.reason);
+	/* Refusing is the mode's doing, not --loopback-only's. */
+	p.loopback_only = 1;
+	policy_decide(&p, &req, &d);
+	ck_assert_msg(strstr(d.reason, "loopback-only") == NULL, "\"%s\"",
+	    d.reason);
+	p.loopback_only = 0;
 	p.mode = POLICY_LOOPBACK;
 	policy_decide(&p, &req, &d);
 	ck_assert_msg(strstr(d.reason, "loopback") != NULL, "\"%s\"",

@@ -119,15 +119,22 @@ teardown(void)
 	event_base_free(f.base);
 }
 
-/* A Unix socketpair for one side. */
+/*
+ * A Unix socketpair for one side, with send buffers of a known size
+ * (whatever the host's default), so that a few MiB cannot all be in
+ * flight at once.
+ */
 static void
 make_unix(int side)
 {
-	int	sv[2];
+	int	sv[2], i, size = 128 * 1024;
 
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	set_nonblock(sv[0]);
-	set_nonblock(sv[1]);
+	for (i = 0; i < 2; i++) {
+		set_nonblock(sv[i]);
+		ck_assert_int_eq(setsockopt(sv[i], SOL_SOCKET, SO_SNDBUF,
+		    &size, sizeof size), 0);
+	}
 	f.fd[side] = sv[0];
 	f.peer[side] = sv[1];
 }
@@ -219,30 +226,65 @@ run_for(long ms)
 		event_base_loop(f.base, EVLOOP_ONCE);
 }
 
-/* Runs the loop until cond() holds; fails the test after a while. */
+/* Runs the loop until cond(arg) holds; fails the test after a while. */
 static void
-run_until(int (*cond)(void), const char *what)
+run_until(int (*cond)(int), int arg, const char *what)
 {
 	long	end = now_ms() + RUN_TIMEOUT_MS;
 
-	while (!cond()) {
+	while (!cond(arg)) {
 		ck_assert_msg(now_ms() < end, "timed out waiting for %s",
 		    what);
 		event_base_loop(f.base, EVLOOP_ONCE);
 	}
 }
 
+/* Conditions for run_until(). */
 static int
-relay_done(void)
+relay_done(int unused)
 {
+	(void)unused;
 	return f.done;
 }
 
 static int
-sinks_eof(void)
+sink_eof(int side)
 {
+	return f.sink[side].eof;
+}
+
+/* Every started sink saw EOF. */
+static int
+sinks_eof(int unused)
+{
+	(void)unused;
 	return (f.sink[RELAY_EXT].ev == NULL || f.sink[RELAY_EXT].eof) &&
 	    (f.sink[RELAY_STREAM].ev == NULL || f.sink[RELAY_STREAM].eof);
+}
+
+static int
+stream_got(int n)
+{
+	return f.sink[RELAY_STREAM].len >= (size_t)n;
+}
+
+static int
+ext_got(int n)
+{
+	return f.sink[RELAY_EXT].len >= (size_t)n;
+}
+
+static int
+pump_done(int side)
+{
+	return f.pump[side].off == f.pump[side].len;
+}
+
+static int
+ext_reset_called(int unused)
+{
+	(void)unused;
+	return f.ext_resets > 0;
 }
 
 /* xorshift64: the same pseudo-random bytes for a seed, every run. */
@@ -379,6 +421,13 @@ inq(int fd)
 	return n;
 }
 
+/* Condition: n bytes wait, unread, at the stream peer. */
+static int
+stream_unread(int n)
+{
+	return inq(f.peer[RELAY_STREAM]) >= n;
+}
+
 /* The TCP client on ext saw a reset, on its pump or on a read. */
 static void
 assert_ext_reset(void)
@@ -395,18 +444,38 @@ assert_ext_reset(void)
 	    strerror(errno));
 }
 
-/* Several MiB both ways at once, then EOF both ways: all arrives. */
+/*
+ * A send buffer of a few KiB on the relay's own sockets, while the peers
+ * keep their large ones: the relay reads big chunks, its sends are
+ * partial, and what it holds back goes out in pieces.
+ */
+static void
+shrink_buffers(void)
+{
+	int	side, size = 4096;
+
+	for (side = 0; side < 2; side++)
+		ck_assert_int_eq(setsockopt(f.fd[side], SOL_SOCKET, SO_SNDBUF,
+		    &size, sizeof size), 0);
+}
+
+/*
+ * Several MiB both ways at once, then EOF both ways: all arrives.  The
+ * second run has small socket buffers.
+ */
 START_TEST(test_both_ways)
 {
 	size_t	out = 4 * MiB + 17, in = 3 * MiB + 123;
 
 	start_relay();
+	if (_i == 1)
+		shrink_buffers();
 	pump_start(RELAY_EXT, out, 1);
 	pump_start(RELAY_STREAM, in, 1);
 	sink_start(RELAY_EXT, in);
 	sink_start(RELAY_STREAM, out);
-	run_until(relay_done, "the relay to end");
-	run_until(sinks_eof, "EOF on both peers");
+	run_until(relay_done, 0, "the relay to end");
+	run_until(sinks_eof, 0, "EOF on both peers");
 	assert_end(RELAY_END_CLOSED);
 	assert_delivered(RELAY_STREAM);
 	assert_delivered(RELAY_EXT);
@@ -414,18 +483,6 @@ START_TEST(test_both_ways)
 	ck_assert_uint_eq(f.stats.bytes_in, in);
 }
 END_TEST
-
-static int
-stream_sink_eof(void)
-{
-	return f.sink[RELAY_STREAM].eof;
-}
-
-static int
-ext_got_all(void)
-{
-	return f.sink[RELAY_EXT].len == f.pump[RELAY_STREAM].len;
-}
 
 /*
  * EOF on ext reaches the stream as shutdown(SHUT_WR) only after the data
@@ -435,30 +492,28 @@ ext_got_all(void)
 START_TEST(test_half_close)
 {
 	size_t	out = 1 * MiB + 5, in = 512 * 1024 + 3;
-	char	c;
 
 	start_relay();
 	pump_start(RELAY_EXT, out, 1);
-	run_for(100);
+	run_until(stream_unread, 1, "bytes at the stream peer");
+	run_for(50);
 	ck_assert_msg(f.pump[RELAY_EXT].off < out, "nothing held up");
-	errno = 0;
-	ck_assert_int_eq(recv(f.peer[RELAY_STREAM], &c, 1, MSG_PEEK), 1);
 
 	sink_start(RELAY_STREAM, out);
-	run_until(stream_sink_eof, "EOF on the stream peer");
+	run_until(sink_eof, RELAY_STREAM, "EOF on the stream peer");
 	assert_delivered(RELAY_STREAM);
 	ck_assert(!f.done);
 
 	pump_start(RELAY_STREAM, in, 0);
 	sink_start(RELAY_EXT, in);
-	run_until(ext_got_all, "the ext peer to get its bytes");
+	run_until(ext_got, in, "the ext peer to get its bytes");
 	run_for(50);
 	ck_assert(!f.done);
 	ck_assert(!f.sink[RELAY_EXT].eof);
 
 	ck_assert_int_eq(shutdown(f.peer[RELAY_STREAM], SHUT_WR), 0);
-	run_until(relay_done, "the relay to end");
-	run_until(sinks_eof, "EOF on the ext peer");
+	run_until(relay_done, 0, "the relay to end");
+	run_until(sinks_eof, 0, "EOF on the ext peer");
 	assert_end(RELAY_END_CLOSED);
 	assert_delivered(RELAY_EXT);
 }
@@ -473,13 +528,13 @@ START_TEST(test_eof_both)
 	sink_start(RELAY_EXT, 0);
 	sink_start(RELAY_STREAM, 0);
 	ck_assert_int_eq(shutdown(f.peer[first], SHUT_WR), 0);
-	run_for(50);
+	run_until(sink_eof, second, "the first EOF to pass");
+	run_for(20);
 	ck_assert(!f.done);
-	ck_assert(f.sink[second].eof);
 	ck_assert(!f.sink[first].eof);
 	ck_assert_int_eq(shutdown(f.peer[second], SHUT_WR), 0);
-	run_until(relay_done, "the relay to end");
-	run_until(sinks_eof, "EOF on both peers");
+	run_until(relay_done, 0, "the relay to end");
+	run_until(sinks_eof, 0, "EOF on both peers");
 	assert_end(RELAY_END_CLOSED);
 	ck_assert_uint_eq(f.stats.bytes_out, 0);
 	ck_assert_uint_eq(f.stats.bytes_in, 0);
@@ -493,13 +548,12 @@ START_TEST(test_peer_reset)
 	start_relay();
 	sink_start(RELAY_STREAM, 16);
 	ck_assert_int_eq(send(f.peer[RELAY_EXT], "abc", 3, 0), 3);
-	run_for(50);
-	ck_assert_uint_eq(f.sink[RELAY_STREAM].len, 3);
+	run_until(stream_got, 3, "the bytes at the stream peer");
 	relay_reset(f.r);
 	assert_end(RELAY_END_PEER_RESET);
 	ck_assert_uint_eq(f.stats.bytes_out, 3);
 	assert_ext_reset();
-	run_until(sinks_eof, "EOF on the stream peer");
+	run_until(sinks_eof, 0, "EOF on the stream peer");
 }
 END_TEST
 
@@ -530,6 +584,7 @@ START_TEST(test_slow_reader)
 	pump_start(RELAY_STREAM, 0, 1);
 	for (round = 0; round < 200 && quiet < 3; round++) {
 		run_for(20);
+		ck_assert_msg(!f.done, "relay ended: %s", relay_end_name(f.end));
 		sent = relay_stats(f.r)->bytes_out;
 		if (f.pump[RELAY_EXT].off == last_off && sent == last_out)
 			quiet++;
@@ -551,8 +606,8 @@ START_TEST(test_slow_reader)
 
 	sink_start(RELAY_STREAM, out);
 	sink_start(RELAY_EXT, 0);
-	run_until(relay_done, "the relay to end");
-	run_until(sinks_eof, "EOF on both peers");
+	run_until(relay_done, 0, "the relay to end");
+	run_until(sinks_eof, 0, "EOF on both peers");
 	assert_end(RELAY_END_CLOSED);
 	assert_delivered(RELAY_STREAM);
 }
@@ -566,9 +621,27 @@ START_TEST(test_stream_lost)
 	pump_start(RELAY_EXT, 16 * MiB, 0);
 	sink_start(RELAY_STREAM, 16 * MiB);
 	f.sink[RELAY_STREAM].close_after = 256 * 1024;
-	run_until(relay_done, "the relay to end");
+	run_until(relay_done, 0, "the relay to end");
 	assert_end(RELAY_END_STREAM_LOST);
 	ck_assert_int_eq(f.ext_resets, 0);
+	assert_ext_reset();
+}
+END_TEST
+
+/*
+ * The stream peer vanishes, unread data in its socket, while nothing is
+ * in flight from ext: ext is still reset, not closed with an EOF.
+ */
+START_TEST(test_stream_lost_idle)
+{
+	make_tcp_ext();
+	start_relay();
+	ck_assert_int_eq(send(f.peer[RELAY_EXT], "unread", 6, 0), 6);
+	run_until(stream_unread, 6, "the bytes at the stream peer");
+	close(f.peer[RELAY_STREAM]);
+	f.peer[RELAY_STREAM] = -1;
+	run_until(relay_done, 0, "the relay to end");
+	assert_end(RELAY_END_STREAM_LOST);
 	assert_ext_reset();
 }
 END_TEST
@@ -583,16 +656,15 @@ START_TEST(test_ext_reset)
 	sink_start(RELAY_STREAM, 16);
 	f.ext_reset_ret = -1;
 	ck_assert_int_eq(send(f.peer[RELAY_EXT], "hello", 5, 0), 5);
-	run_for(50);
-	ck_assert_uint_eq(f.sink[RELAY_STREAM].len, 5);
+	run_until(stream_got, 5, "the bytes at the stream peer");
 	ck_assert_int_eq(setsockopt(f.peer[RELAY_EXT], SOL_SOCKET, SO_LINGER,
 	    &l, sizeof l), 0);
 	close(f.peer[RELAY_EXT]);
 	f.peer[RELAY_EXT] = -1;
-	run_until(relay_done, "the relay to end");
+	run_until(relay_done, 0, "the relay to end");
 	ck_assert_int_eq(f.ext_resets, 1);
 	assert_end(RELAY_END_EXT_RESET);
-	run_until(sinks_eof, "EOF on the stream peer");
+	run_until(sinks_eof, 0, "EOF on the stream peer");
 	ck_assert_uint_eq(f.sink[RELAY_STREAM].len, 5);
 }
 END_TEST
@@ -614,11 +686,12 @@ START_TEST(test_ext_reset_linger)
 	    &l, sizeof l), 0);
 	close(f.peer[RELAY_EXT]);
 	f.peer[RELAY_EXT] = -1;
-	pump_start(RELAY_STREAM, 100 * 1024, 0);
-	run_for(200);
+	pump_start(RELAY_STREAM, 1 * MiB, 0);
+	run_until(ext_reset_called, 0, "the ext_reset callback");
+	run_until(pump_done, RELAY_STREAM, "the stream peer to write 1 MiB");
+	run_for(50);
 	ck_assert_int_eq(f.ext_resets, 1);
 	ck_assert(!f.done);
-	ck_assert_uint_eq(f.pump[RELAY_STREAM].off, 100 * 1024);
 	errno = 0;
 	ck_assert_int_eq(recv(f.peer[RELAY_STREAM], &c, 1, MSG_DONTWAIT), -1);
 	ck_assert_int_eq(errno, EAGAIN);
@@ -627,7 +700,7 @@ START_TEST(test_ext_reset_linger)
 	f.peer[RELAY_STREAM] = -1;
 	event_free(f.pump[RELAY_STREAM].ev);
 	f.pump[RELAY_STREAM].ev = NULL;
-	run_until(relay_done, "the relay to end");
+	run_until(relay_done, 0, "the relay to end");
 	assert_end(RELAY_END_EXT_RESET);
 	ck_assert_int_eq(f.ext_resets, 1);
 }
@@ -651,13 +724,14 @@ relay_suite(void)
 	tc = tcase_create("relay");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_both_ways);
+	tcase_add_loop_test(tc, test_both_ways, 0, 2);
 	tcase_add_test(tc, test_half_close);
 	tcase_add_loop_test(tc, test_eof_both, 0, 2);
 	tcase_add_test(tc, test_peer_reset);
 	tcase_add_test(tc, test_abort);
 	tcase_add_test(tc, test_slow_reader);
 	tcase_add_test(tc, test_stream_lost);
+	tcase_add_test(tc, test_stream_lost_idle);
 	tcase_add_test(tc, test_ext_reset);
 	tcase_add_test(tc, test_ext_reset_linger);
 	tcase_add_test(tc, test_end_names);
