@@ -87,7 +87,7 @@ get_string(struct rbuf *b, void *out)
 static const struct getter {
 	const char	*name;
 	int		(*get)(struct rbuf *, void *);
-	size_t		 need;		/* bytes a success consumes */
+	size_t		 need;		/* bytes a success takes */
 	const char	*in;		/* at least need bytes */
 } getters[] = {
 	{ "u8", get_u8, 1, "\x81" },

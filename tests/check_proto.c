@@ -676,8 +676,9 @@ START_TEST(test_frame_too_long)
 	struct ph_msg		 m;
 	const char		*err = NULL;
 	size_t			 used;
-	uint8_t			*p = heap_copy(hdr, sizeof hdr, sizeof hdr);
+	uint8_t			*p;
 
+	p = heap_copy(hdr, sizeof hdr, sizeof hdr);
 	assert_err_set(ph_frame_decode(p, sizeof hdr, PH_PAYLOAD_MAX, &m,
 	    &used, &err), &err, "4097-byte PING header");
 	err = NULL;
@@ -715,7 +716,8 @@ END_TEST
 /* An unknown type is -1 with the type kept, so the caller can skip it. */
 START_TEST(test_unknown_type)
 {
-	static const uint16_t	 types[] = { PH_TYPE_MAX + 1, 0x100, 0xffff };
+	static const uint16_t	 types[] = { PH_TYPE_MAX + 1, 0x100,
+	    0xffff };
 	static const uint8_t	 payload[8] = { 0 };
 	struct ph_msg		 m;
 	const char		*err;
@@ -850,7 +852,8 @@ START_TEST(test_payload_case)
 	const struct payload_case	*c = &payload_cases[_i];
 	struct ph_msg			 m;
 	const char			*err = NULL;
-	size_t				 used = 0, flen = PH_HDR_LEN + c->len;
+	size_t				 used = 0;
+	size_t				 flen = PH_HDR_LEN + c->len;
 	uint8_t				*p;
 	int				 r;
 

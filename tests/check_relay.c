@@ -29,7 +29,7 @@ struct host;
 struct host	*host;
 
 #define MiB		(1024 * 1024)
-#define RELAY_BUFSZ	(64 * 1024)	/* relay.c: one buffer a direction */
+#define RELAY_BUFSZ	(64 * 1024)	/* relay.c: a direction's buffer */
 #define RUN_TIMEOUT_MS	20000
 
 /* Writes data to a peer socket; shuts it down for writing when done. */
@@ -53,8 +53,8 @@ struct sink {
 
 static struct {
 	struct event_base	*base;
-	struct event		*tick;		/* wakes the loop up */
-	int			 fd[2];		/* the relay's ends, by side */
+	struct event		*tick;		/* wakes the loop */
+	int			 fd[2];		/* the relay's ends */
 	int			 peer[2];	/* the far ends, by side */
 	struct pump		 pump[2];	/* writes into peer[side] */
 	struct sink		 sink[2];	/* reads from peer[side] */
@@ -584,7 +584,8 @@ START_TEST(test_slow_reader)
 	pump_start(RELAY_STREAM, 0, 1);
 	for (round = 0; round < 200 && quiet < 3; round++) {
 		run_for(20);
-		ck_assert_msg(!f.done, "relay ended: %s", relay_end_name(f.end));
+		ck_assert_msg(!f.done, "relay ended: %s",
+		    relay_end_name(f.end));
 		sent = relay_stats(f.r)->bytes_out;
 		if (f.pump[RELAY_EXT].off == last_off && sent == last_out)
 			quiet++;

@@ -26,7 +26,7 @@ round_trip(const struct ph_msg *m)
 	size_t		 n, used = 0;
 
 	if ((n = ph_msg_encode(m, out, sizeof out)) == 0)
-		abort();		/* a valid message that cannot be sent */
+		abort();	/* a valid message that cannot be sent */
 	if (ph_frame_decode(out, n, PH_PAYLOAD_MAX, &again, &used,
 	    &err) != 1 || used != n)
 		abort();
