@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <linux/sockios.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -29,7 +30,7 @@ struct host;
 struct host	*host;
 
 #define MiB		(1024 * 1024)
-#define RELAY_BUFSZ	(64 * 1024)	/* relay.c: a direction's buffer */
+#define RELAY_BUFSZ	(64 * 1024)	/* relay.c: per direction */
 #define RUN_TIMEOUT_MS	20000
 
 /* Writes data to a peer socket; shuts it down for writing when done. */
@@ -568,49 +569,74 @@ START_TEST(test_abort)
 }
 END_TEST
 
+/* What the relay has read from a side so far. */
+static uint64_t
+relay_read_from(int side)
+{
+	const struct relay_stats	*st = relay_stats(f.r);
+
+	return side == RELAY_EXT ? st->bytes_out : st->bytes_in;
+}
+
 /*
- * Nobody reads the stream: the relay stops reading ext with at most one
- * buffer of its own, and the ext writer is stopped by its full socket.
- * Then the stream peer reads, and every byte arrives.
+ * Nobody reads one side (the stream, then ext): the relay stops reading
+ * the other with at most one buffer of its own, and the writer there is
+ * stopped by its full socket.  Then the reader reads, and every byte
+ * arrives.
  */
 START_TEST(test_slow_reader)
 {
+	int		src = _i == 0 ? RELAY_EXT : RELAY_STREAM, dst = !src;
 	size_t		out = 8 * MiB, last_off = 0;
-	uint64_t	last_out = 0, sent;
+	uint64_t	last_read = 0, nread;
 	int		quiet = 0, round, held;
 
 	start_relay();
-	pump_start(RELAY_EXT, out, 1);
-	pump_start(RELAY_STREAM, 0, 1);
+	pump_start(src, out, 1);
+	pump_start(dst, 0, 1);
 	for (round = 0; round < 200 && quiet < 3; round++) {
 		run_for(20);
 		ck_assert_msg(!f.done, "relay ended: %s",
 		    relay_end_name(f.end));
-		sent = relay_stats(f.r)->bytes_out;
-		if (f.pump[RELAY_EXT].off == last_off && sent == last_out)
+		nread = relay_read_from(src);
+		if (f.pump[src].off == last_off && nread == last_read)
 			quiet++;
 		else
 			quiet = 0;
-		last_off = f.pump[RELAY_EXT].off;
-		last_out = sent;
+		last_off = f.pump[src].off;
+		last_read = nread;
 	}
-	ck_assert_msg(quiet == 3, "the relay kept reading from ext");
-	ck_assert_msg(last_off < out, "the ext writer was never stopped");
-	ck_assert_int_eq(f.pump[RELAY_EXT].err, 0);
+	ck_assert_msg(quiet == 3, "the relay kept reading");
+	ck_assert_msg(last_off < out, "the writer was never stopped");
+	ck_assert_int_eq(f.pump[src].err, 0);
 
-	/* Data waits on ext, unread; the relay holds one buffer at most. */
-	ck_assert_int_gt(inq(f.fd[RELAY_EXT]), 0);
-	ck_assert_uint_eq(last_off, last_out + inq(f.fd[RELAY_EXT]));
-	held = (int)(last_out - inq(f.peer[RELAY_STREAM]));
+	/* Data waits, unread, at the source; the relay holds a buffer. */
+	ck_assert_int_gt(inq(f.fd[src]), 0);
+	ck_assert_uint_eq(last_off, last_read + inq(f.fd[src]));
+	held = (int)(last_read - inq(f.peer[dst]));
 	ck_assert_msg(held >= 0 && held <= RELAY_BUFSZ, "relay holds %d "
 	    "bytes", held);
 
-	sink_start(RELAY_STREAM, out);
-	sink_start(RELAY_EXT, 0);
+	sink_start(dst, out);
+	sink_start(src, 0);
 	run_until(relay_done, 0, "the relay to end");
 	run_until(sinks_eof, 0, "EOF on both peers");
 	assert_end(RELAY_END_CLOSED);
-	assert_delivered(RELAY_STREAM);
+	assert_delivered(dst);
+}
+END_TEST
+
+/* TCP_NODELAY on a TCP ext: segments pass as the application wrote them. */
+START_TEST(test_nodelay)
+{
+	socklen_t	sl = sizeof(int);
+	int		on = 0;
+
+	make_tcp_ext();
+	start_relay();
+	ck_assert_int_eq(getsockopt(f.fd[RELAY_EXT], IPPROTO_TCP, TCP_NODELAY,
+	    &on, &sl), 0);
+	ck_assert_int_eq(on, 1);
 }
 END_TEST
 
@@ -730,7 +756,8 @@ relay_suite(void)
 	tcase_add_loop_test(tc, test_eof_both, 0, 2);
 	tcase_add_test(tc, test_peer_reset);
 	tcase_add_test(tc, test_abort);
-	tcase_add_test(tc, test_slow_reader);
+	tcase_add_loop_test(tc, test_slow_reader, 0, 2);
+	tcase_add_test(tc, test_nodelay);
 	tcase_add_test(tc, test_stream_lost);
 	tcase_add_test(tc, test_stream_lost_idle);
 	tcase_add_test(tc, test_ext_reset);
