@@ -24,8 +24,8 @@ PH_CFLAGS =	-std=gnu11 $(WARNINGS) -D_GNU_SOURCE -Iproto \
 PH_LIBS =	$(shell $(PKG_CONFIG) --libs $(PKGS))
 CHECK_LIBS =	$(shell $(PKG_CONFIG) --libs check)
 
-PROTO_SRCS =	proto/addr.c proto/buf.c proto/endpoint.c proto/log.c \
-		proto/proto.c proto/relay.c proto/xmalloc.c
+PROTO_SRCS =	proto/addr.c proto/buf.c proto/endpoint.c proto/frameio.c \
+		proto/log.c proto/proto.c proto/relay.c proto/xmalloc.c
 HOST_SRCS =	host-agent/conn.c host-agent/forward.c host-agent/host.c \
 		host-agent/listener.c host-agent/policy.c host-agent/session.c
 GUEST_SRCS =	guest-agent/dial.c guest-agent/guest.c guest-agent/proc.c \
@@ -43,6 +43,8 @@ TEST_TOOLS =	tests/tools/phtest
 
 PROGS =		host-agent/porthole-host guest-agent/porthole-guest
 MANS =		docs/porthole-host.8 docs/porthole-guest.8
+
+.SECONDARY: $(UNIT_TESTS:=.o)
 
 .PHONY: all check check-unit check-e2e demo install uninstall clean fuzz deps
 

@@ -17,6 +17,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "frameio.h"
 #include "guest.h"
 #include "log.h"
 #include "version.h"
@@ -59,15 +60,9 @@ gsession_token(void)
 int
 gsession_send(const struct ph_msg *m)
 {
-	uint8_t	buf[PH_FRAME_MAX];
-	size_t	len;
-
 	if (gs.bev == NULL)
 		return -1;
-	if ((len = ph_msg_encode(m, buf, sizeof buf)) == 0)
-		fatalx("cannot encode a %s frame", ph_type_name(m->type));
-	if (bufferevent_write(gs.bev, buf, len) == -1)
-		fatalx("bufferevent_write");
+	ph_bufferevent_send(gs.bev, m);
 	return 0;
 }
 
@@ -329,38 +324,24 @@ gsession_dispatch(const struct ph_msg *m)
 static int
 gsession_read_frame(struct evbuffer *in)
 {
-	struct ph_frame_hdr	 h;
-	struct ph_msg		 m;
-	uint8_t			 hdr[PH_HDR_LEN], *p;
-	const char		*err;
-	char			 why[PH_REASON_MAX];
+	struct ph_msg	 m;
+	const char	*err;
+	char		 why[PH_REASON_MAX];
 
-	if (evbuffer_get_length(in) < PH_HDR_LEN)
+	switch (ph_evbuffer_read(in, PH_PAYLOAD_MAX, &m, &err)) {
+	case PH_FRAME_MORE:
 		return -1;
-	evbuffer_copyout(in, hdr, sizeof hdr);
-	ph_hdr_decode(hdr, sizeof hdr, &h);
-	if (ph_hdr_check(&h, PH_PAYLOAD_MAX, &err) == -1)
-		goto bad;
-	if (evbuffer_get_length(in) < PH_HDR_LEN + (size_t)h.length)
+	case PH_FRAME_UNKNOWN:
+		log_debug("host sent unknown frame type %u: skipped", m.type);
+		return 0;
+	case PH_FRAME_BAD:
+		snprintf(why, sizeof why, "protocol error from host: %s", err);
+		gsession_drop(why);
 		return -1;
-	p = evbuffer_pullup(in, PH_HDR_LEN + h.length);
-	if (ph_msg_decode(h.type, p + PH_HDR_LEN, h.length, &m, &err) == -1) {
-		if (h.type > PH_TYPE_MAX) {
-			log_debug("host sent unknown frame type %u: skipped",
-			    h.type);
-			evbuffer_drain(in, PH_HDR_LEN + h.length);
-			return 0;
-		}
-		goto bad;
 	}
-	evbuffer_drain(in, PH_HDR_LEN + h.length);
 	gsession_dispatch(&m);
 	/* A drop frees the buffer we were reading. */
 	return gs.bev == NULL ? -1 : 0;
-bad:
-	snprintf(why, sizeof why, "protocol error from host: %s", err);
-	gsession_drop(why);
-	return -1;
 }
 
 static void

@@ -16,6 +16,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "frameio.h"
 #include "host.h"
 #include "log.h"
 #include "version.h"
@@ -34,13 +35,7 @@ session_matches(const struct session *s, const struct guest_ep *gep,
 int
 session_send(struct session *s, const struct ph_msg *m)
 {
-	uint8_t	buf[PH_FRAME_MAX];
-	size_t	len;
-
-	if ((len = ph_msg_encode(m, buf, sizeof buf)) == 0)
-		fatalx("cannot encode a %s frame", ph_type_name(m->type));
-	if (bufferevent_write(s->bev, buf, len) == -1)
-		fatalx("bufferevent_write");
+	ph_bufferevent_send(s->bev, m);
 	if (evbuffer_get_length(bufferevent_get_output(s->bev)) >
 	    HOST_OUTPUT_MAX) {
 		session_fail(s, "guest does not read its control channel");
@@ -247,44 +242,31 @@ session_dispatch(struct session *s, const struct ph_msg *m)
 	}
 }
 
-/* Returns -1 when the session must stop reading (it is ending). */
+/* Returns -1 when there is no whole frame left or the session is ending. */
 static int
 session_read_frame(struct session *s, struct evbuffer *in)
 {
-	struct ph_frame_hdr	 h;
-	struct ph_msg		 m;
-	uint8_t			 hdr[PH_HDR_LEN], *p;
-	const char		*err;
-	char			 why[PH_REASON_MAX];
+	struct ph_msg	 m;
+	const char	*err;
+	char		 why[PH_REASON_MAX];
 
-	if (evbuffer_get_length(in) < PH_HDR_LEN)
+	switch (ph_evbuffer_read(in, PH_PAYLOAD_MAX, &m, &err)) {
+	case PH_FRAME_MORE:
 		return -1;
-	evbuffer_copyout(in, hdr, sizeof hdr);
-	ph_hdr_decode(hdr, sizeof hdr, &h);
-	if (ph_hdr_check(&h, PH_PAYLOAD_MAX, &err) == -1)
-		goto bad;
-	if (evbuffer_get_length(in) < PH_HDR_LEN + (size_t)h.length)
+	case PH_FRAME_UNKNOWN:
+		snprintf(why, sizeof why, "unknown frame type %u skipped",
+		    m.type);
+		log_debug("guest %s: %s", s->id, why);
+		session_send_error(s, PH_ERR_UNKNOWN_TYPE, why);
+		return 0;
+	case PH_FRAME_BAD:
+		snprintf(why, sizeof why, "protocol error: %s", err);
+		session_send_error(s, PH_ERR_PROTOCOL, why);
+		session_fail(s, why);
 		return -1;
-	p = evbuffer_pullup(in, PH_HDR_LEN + h.length);
-	if (ph_msg_decode(h.type, p + PH_HDR_LEN, h.length, &m, &err) == -1) {
-		if (h.type > PH_TYPE_MAX) {
-			snprintf(why, sizeof why, "unknown frame type %u "
-			    "skipped", h.type);
-			log_debug("guest %s: %s", s->id, why);
-			evbuffer_drain(in, PH_HDR_LEN + h.length);
-			session_send_error(s, PH_ERR_UNKNOWN_TYPE, why);
-			return 0;
-		}
-		goto bad;
 	}
-	evbuffer_drain(in, PH_HDR_LEN + h.length);
 	session_dispatch(s, &m);
 	return 0;
-bad:
-	snprintf(why, sizeof why, "protocol error: %s", err);
-	session_send_error(s, PH_ERR_PROTOCOL, why);
-	session_fail(s, why);
-	return -1;
 }
 
 static void

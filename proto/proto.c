@@ -113,10 +113,11 @@ put_addr(struct wbuf *b, const struct ph_addr *a)
 	if (a->family == AF_INET) {
 		wbuf_put_u8(b, 4);
 		wbuf_put_bytes(b, &a->u.v4, 4);
-	} else {
+	} else if (a->family == AF_INET6) {
 		wbuf_put_u8(b, 6);
 		wbuf_put_bytes(b, &a->u.v6, 16);
-	}
+	} else
+		b->overflow = 1;	/* never send what we would not accept */
 }
 
 static int
@@ -237,9 +238,8 @@ dec_error(struct rbuf *b, struct ph_error *m, const char **err)
 }
 
 /*
- * Decodes one payload of the given type.  Returns 0, or -1 with *err set;
- * an unknown type is -1 with m->type set so that the caller can tell it
- * from a malformed known one.
+ * Decodes one payload of the given type.  Returns 0, or -1 with *err set
+ * (for an unknown type too: ph_frame_decode() tells the two apart).
  */
 int
 ph_msg_decode(uint16_t type, const uint8_t *p, size_t len, struct ph_msg *m,
@@ -292,8 +292,10 @@ ph_msg_decode(uint16_t type, const uint8_t *p, size_t len, struct ph_msg *m,
 }
 
 /*
- * Decodes the frame at the start of p.  Returns 1 with *used set when a
- * whole frame was there, 0 when more bytes are needed, -1 on a bad frame.
+ * Decodes the frame at the start of p: PH_FRAME_OK with *used set,
+ * PH_FRAME_MORE when the frame is not all there, PH_FRAME_UNKNOWN (with
+ * m->type and *used set) for a well-formed frame of a type this version
+ * does not know, which the caller skips, and PH_FRAME_BAD with *err set.
  */
 int
 ph_frame_decode(const uint8_t *p, size_t len, uint32_t max_payload,
@@ -302,15 +304,20 @@ ph_frame_decode(const uint8_t *p, size_t len, uint32_t max_payload,
 	struct ph_frame_hdr	h;
 
 	if (ph_hdr_decode(p, len, &h) == -1)
-		return 0;
+		return PH_FRAME_MORE;
 	if (ph_hdr_check(&h, max_payload, err) == -1)
-		return -1;
+		return PH_FRAME_BAD;
 	if (len - PH_HDR_LEN < h.length)
-		return 0;
-	if (ph_msg_decode(h.type, p + PH_HDR_LEN, h.length, m, err) == -1)
-		return -1;
+		return PH_FRAME_MORE;
 	*used = PH_HDR_LEN + h.length;
-	return 1;
+	if (h.type > PH_TYPE_MAX) {
+		memset(m, 0, sizeof *m);
+		m->type = h.type;
+		return PH_FRAME_UNKNOWN;
+	}
+	if (ph_msg_decode(h.type, p + PH_HDR_LEN, h.length, m, err) == -1)
+		return PH_FRAME_BAD;
+	return PH_FRAME_OK;
 }
 
 static void
@@ -346,6 +353,8 @@ enc_payload(struct wbuf *b, const struct ph_msg *m)
 		wbuf_put_u32(b, m->u.unexpose.id);
 		break;
 	case PH_EXPOSED:
+		if (x->naddr > PH_HOSTADDR_MAX)
+			b->overflow = 1;
 		wbuf_put_u32(b, x->id);
 		wbuf_put_u8(b, x->verdict);
 		wbuf_put_u8(b, x->naddr);

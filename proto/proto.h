@@ -165,6 +165,12 @@ struct ph_msg {
 	} u;
 };
 
+/* ph_frame_decode() results */
+#define PH_FRAME_BAD		(-1)	/* malformed: end the session */
+#define PH_FRAME_MORE		0	/* not all there yet */
+#define PH_FRAME_OK		1	/* *used bytes decoded into the message */
+#define PH_FRAME_UNKNOWN	2	/* a type we do not know: skip *used */
+
 /* proto.c */
 int		 ph_hdr_decode(const uint8_t *, size_t, struct ph_frame_hdr *);
 int		 ph_hdr_check(const struct ph_frame_hdr *, uint32_t,

@@ -585,6 +585,11 @@ START_TEST(test_golden_bitflip)
 				    "more", what);
 				continue;
 			}
+			if (r == PH_FRAME_UNKNOWN) {
+				ck_assert_msg(off < 2 && used == g->len,
+				    "%s: unknown type, used %zu", what, used);
+				continue;
+			}
 			ck_assert_msg(r == 1, "%s: returned %d", what, r);
 			ck_assert_msg(used >= PH_HDR_LEN && used <= g->len,
 			    "%s: used %zu of %zu", what, used, g->len);
@@ -735,6 +740,38 @@ START_TEST(test_unknown_type)
 		ck_assert_str_eq(ph_type_name(types[i]), "unknown");
 	}
 	ck_assert_str_eq(ph_type_name(0), "unknown");
+}
+END_TEST
+
+/* A well-formed frame of an unknown type is skipped whole, then a PING. */
+START_TEST(test_frame_unknown_skipped)
+{
+	static const uint8_t	 frames[] = {
+		0x03, 0xe7,		/* type 999 */
+		0x00, 0x00,		/* flags */
+		0x00, 0x00, 0x00, 0x03,	/* length 3 */
+		'x', 'y', 'z',
+		0x00, PH_PING, 0x00, 0x00, 0x00, 0x00, 0x00, 0x08,
+		0, 0, 0, 0, 0, 0, 0, 7,	/* nonce 7 */
+	};
+	uint8_t			*p = heap_copy(frames, sizeof frames,
+				    sizeof frames);
+	struct ph_msg		 m;
+	const char		*err = NULL;
+	size_t			 used = 0;
+
+	ck_assert_int_eq(ph_frame_decode(p, sizeof frames, PH_PAYLOAD_MAX, &m,
+	    &used, &err), PH_FRAME_UNKNOWN);
+	ck_assert_uint_eq(m.type, 999);
+	ck_assert_uint_eq(used, 11);
+	ck_assert_int_eq(ph_frame_decode(p + used, sizeof frames - used,
+	    PH_PAYLOAD_MAX, &m, &used, &err), PH_FRAME_OK);
+	ck_assert_uint_eq(m.type, PH_PING);
+	ck_assert_uint_eq(m.u.ping.nonce, 7);
+	/* An unknown type is still held to the length limit. */
+	p[4] = 0x7f;
+	ck_assert_int_eq(ph_frame_decode(p, sizeof frames, PH_PAYLOAD_MAX, &m,
+	    &used, &err), PH_FRAME_BAD);
 }
 END_TEST
 
@@ -968,6 +1005,7 @@ proto_suite(void)
 	tcase_add_test(tc, test_frame_too_long);
 	tcase_add_test(tc, test_type_zero);
 	tcase_add_test(tc, test_unknown_type);
+	tcase_add_test(tc, test_frame_unknown_skipped);
 	tcase_add_test(tc, test_names);
 	tcase_add_loop_test(tc, test_payload_case, 0, NPAYLOAD_CASES);
 	tcase_add_test(tc, test_expose_v4_v6only);

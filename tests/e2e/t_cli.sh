@@ -16,13 +16,13 @@ expect_error() {
 	echo "$out" | grep -qE -- "$pat" || fail "'$*' said '$out', expected /$pat/"
 }
 
-expect_error 2 "-l: vsock port \"x\" is invalid" "$PH_HOST" -l vsock:x
+expect_error 2 "-l: vsock port \"x\" is not a number" "$PH_HOST" -l vsock:x
 expect_error 2 "is not an endpoint" "$PH_HOST" -l tcp:1.2.3.4:5
 expect_error 2 "unix endpoint has no path" "$PH_HOST" -l unix:
 expect_error 2 "-b: \"open\" is not loopback, refuse or allow" "$PH_HOST" -b open
 expect_error 2 "usage: porthole-host" "$PH_HOST" --no-such-flag
 expect_error 2 "unexpected argument \"extra\"" "$PH_HOST" extra
-expect_error 2 "-c: vsock CID \"x\" is invalid" "$PH_GUEST" -c vsock:x:1
+expect_error 2 "-c: vsock CID \"x\" is not a number" "$PH_GUEST" -c vsock:x:1
 expect_error 2 "-c: .* is not an endpoint" "$PH_GUEST" -c 1.2.3.4
 expect_error 2 "-i: port \"0\" is not 1-65535" "$PH_GUEST" -i 0
 expect_error 2 "-i: \"22/sctp\" is not PORT" "$PH_GUEST" -i 22/sctp
