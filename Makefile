@@ -24,12 +24,28 @@ PH_CFLAGS =	-std=gnu11 $(WARNINGS) -D_GNU_SOURCE -Iproto \
 PH_LIBS =	$(shell $(PKG_CONFIG) --libs $(PKGS))
 CHECK_LIBS =	$(shell $(PKG_CONFIG) --libs check)
 
-PROTO_SRCS =	proto/addr.c proto/buf.c proto/endpoint.c proto/frameio.c \
-		proto/log.c proto/proto.c proto/relay.c proto/xmalloc.c
-HOST_SRCS =	host-agent/conn.c host-agent/forward.c host-agent/host.c \
-		host-agent/listener.c host-agent/policy.c host-agent/session.c
-GUEST_SRCS =	guest-agent/dial.c guest-agent/guest.c guest-agent/proc.c \
-		guest-agent/gsession.c guest-agent/watch.c
+PROTO_SRCS = \
+	proto/addr.c \
+	proto/buf.c \
+	proto/endpoint.c \
+	proto/frameio.c \
+	proto/log.c \
+	proto/proto.c \
+	proto/relay.c \
+	proto/xmalloc.c
+HOST_SRCS = \
+	host-agent/conn.c \
+	host-agent/forward.c \
+	host-agent/host.c \
+	host-agent/listener.c \
+	host-agent/policy.c \
+	host-agent/session.c
+GUEST_SRCS = \
+	guest-agent/dial.c \
+	guest-agent/guest.c \
+	guest-agent/proc.c \
+	guest-agent/gsession.c \
+	guest-agent/watch.c
 
 PROTO_OBJS =	$(PROTO_SRCS:.c=.o)
 HOST_OBJS =	$(HOST_SRCS:.c=.o)
@@ -37,12 +53,21 @@ GUEST_OBJS =	$(GUEST_SRCS:.c=.o)
 # The host agent's objects other than main(), for unit tests.
 HOST_LIB_OBJS =	$(filter-out host-agent/host.o,$(HOST_OBJS))
 
-UNIT_TESTS =	tests/check_buf tests/check_proto tests/check_endpoint \
-		tests/check_policy tests/check_relay
-TEST_TOOLS =	tests/tools/phtest
+UNIT_TESTS = \
+	tests/check_buf \
+	tests/check_proto \
+	tests/check_endpoint \
+	tests/check_policy \
+	tests/check_relay
+TEST_TOOLS = \
+	tests/tools/phtest
 
-PROGS =		host-agent/porthole-host guest-agent/porthole-guest
-MANS =		docs/porthole-host.8 docs/porthole-guest.8
+PROGS = \
+	host-agent/porthole-host \
+	guest-agent/porthole-guest
+MANS = \
+	docs/porthole-host.8 \
+	docs/porthole-guest.8
 
 .SECONDARY: $(UNIT_TESTS:=.o)
 
@@ -95,7 +120,9 @@ demo:
 	@$(MAKE) --no-print-directory all
 	@tests/demo.sh
 
-FUZZ_TARGETS =	tests/fuzz/fuzz_frame tests/fuzz/fuzz_endpoint
+FUZZ_TARGETS = \
+	tests/fuzz/fuzz_frame \
+	tests/fuzz/fuzz_endpoint
 FUZZ_CFLAGS =	-g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 \
 		-D_GNU_SOURCE -Iproto $(shell $(PKG_CONFIG) --cflags libbsd-overlay)
 FUZZ_SECONDS ?=	20
