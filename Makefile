@@ -58,6 +58,7 @@ UNIT_TESTS = \
 	tests/check_proto \
 	tests/check_endpoint \
 	tests/check_policy \
+	tests/check_forward \
 	tests/check_relay
 TEST_TOOLS = \
 	tests/tools/phtest

@@ -226,12 +226,10 @@ forward_expose(struct session *s, const struct ph_expose *e)
 }
 
 /* Closes the listeners; connections already made go on to their end. */
-void
-forward_close(struct forward *f, const char *why)
+static void
+forward_unlisten(struct forward *f)
 {
-	struct session	*s = f->s;
-	char		 ga[PH_ADDRSTRLEN];
-	int		 i;
+	int	i;
 
 	for (i = 0; i < PH_HOSTADDR_MAX; i++) {
 		if (f->lis[i] != NULL)
@@ -241,6 +239,74 @@ forward_close(struct forward *f, const char *why)
 	if (f->resume != NULL)
 		event_free(f->resume);
 	f->resume = NULL;
+}
+
+static int
+decision_equal(const struct bind_decision *a, const struct bind_decision *b)
+{
+	int	i;
+
+	if (a->verdict != b->verdict || a->naddr != b->naddr ||
+	    strcmp(a->reason, b->reason) != 0)
+		return 0;
+	for (i = 0; i < a->naddr; i++)
+		if (!addr_equal(&a->host[i].addr, &b->host[i].addr) ||
+		    a->host[i].port != b->host[i].port)
+			return 0;
+	return 1;
+}
+
+/*
+ * Decides f again under the policy now in force.  The same decision
+ * keeps its listeners.  A new one closes them (first, so that a
+ * narrower address can take the port), opens what it asks for, and is
+ * sent to the guest: EXPOSED again, for the same bind id.  Connections
+ * already made go on to their end, as when the guest closes the port.
+ * A forward that could not be opened before is tried again.
+ */
+static int
+forward_redecide(struct forward *f)
+{
+	struct bind_decision	d;
+
+	policy_decide(&host->policy, &f->req, &d);
+	if (decision_equal(&d, &f->dec))
+		return 0;
+	forward_unlisten(f);
+	f->dec = d;
+	if (f->dec.verdict == PH_BOUND || f->dec.verdict == PH_REWRITTEN)
+		forward_listen(f);
+	forward_log(f);
+	forward_reply(f->s, f->id, &f->dec);
+	return 1;
+}
+
+/*
+ * The policy changed (the API, a reload): every forward of every guest
+ * is decided again.  Returns how many changed.
+ */
+int
+forward_redecide_all(const char *why)
+{
+	struct session	*s;
+	struct forward	*f;
+	int		 n = 0;
+
+	log_info("re-deciding every forward: %s", why);
+	TAILQ_FOREACH(s, &host->sessions, entry)
+		TAILQ_FOREACH(f, &s->forwards, entry)
+			n += forward_redecide(f);
+	log_info("%d forward%s changed", n, n == 1 ? "" : "s");
+	return n;
+}
+
+void
+forward_close(struct forward *f, const char *why)
+{
+	struct session	*s = f->s;
+	char		 ga[PH_ADDRSTRLEN];
+
+	forward_unlisten(f);
 	if (f->dec.verdict == PH_BOUND || f->dec.verdict == PH_REWRITTEN)
 		log_info("guest %s: %s %s closed: %s", s->id,
 		    proto_name(f->req.proto), addr_fmt(&f->req.addr,

@@ -53,6 +53,10 @@ struct bind_decision {
 int		 policy_mode_parse(const char *, enum policy_mode *);
 const char	*policy_mode_name(enum policy_mode);
 enum policy_mode policy_effective(const struct policy *);
+int		 policy_may_set_mode(const struct policy *, enum policy_mode,
+		    char *, size_t);
+int		 policy_set_mode(struct policy *, enum policy_mode, char *,
+		    size_t);
 void		 policy_decide(const struct policy *, const struct bind_req *,
 		    struct bind_decision *);
 
@@ -130,6 +134,7 @@ struct forward {
 struct forward	*forward_find(struct session *, uint32_t);
 void		 forward_expose(struct session *, const struct ph_expose *);
 void		 forward_close(struct forward *, const char *);
+int		 forward_redecide_all(const char *);
 void		 forward_unref(struct forward *);
 
 /* conn.c: one forwarded client connection */

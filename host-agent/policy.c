@@ -44,6 +44,38 @@ policy_effective(const struct policy *p)
 	return p->mode;
 }
 
+/*
+ * Whether the policy may change to mode m (the API, a reload).  Keeping
+ * or tightening the effective mode always may; loosening it may not
+ * under --loopback-only, which pins the policy where it is or tighter.
+ */
+int
+policy_may_set_mode(const struct policy *p, enum policy_mode m, char *why,
+    size_t len)
+{
+	enum policy_mode	cur = policy_effective(p);
+
+	if (m <= cur)
+		return 0;
+	if (p->loopback_only) {
+		snprintf(why, len, "--loopback-only: policy %s may only be "
+		    "tightened, not loosened to %s", policy_mode_name(cur),
+		    policy_mode_name(m));
+		return -1;
+	}
+	return 0;
+}
+
+/* Sets the mode if it may be set; the caller re-decides the forwards. */
+int
+policy_set_mode(struct policy *p, enum policy_mode m, char *why, size_t len)
+{
+	if (policy_may_set_mode(p, m, why, len) == -1)
+		return -1;
+	p->mode = m;
+	return 0;
+}
+
 static int
 addr_is_unicast(const struct ph_addr *a)
 {

@@ -287,6 +287,55 @@ START_TEST(test_effective)
 }
 END_TEST
 
+/*
+ * Every change of mode, with and without --loopback-only: tightening
+ * (or keeping the effective mode) always works, loosening is refused
+ * under --loopback-only and leaves the policy as it was.
+ */
+START_TEST(test_set_mode)
+{
+	static const struct {
+		enum policy_mode	from;
+		int			lo;
+		enum policy_mode	to;
+		int			ok;
+		enum policy_mode	effective;	/* afterwards */
+	} cases[] = {
+		{ ALLOW,    0, REFUSE,   1, REFUSE },
+		{ ALLOW,    0, LOOPBACK, 1, LOOPBACK },
+		{ LOOPBACK, 0, ALLOW,    1, ALLOW },
+		{ REFUSE,   0, ALLOW,    1, ALLOW },
+		{ REFUSE,   0, LOOPBACK, 1, LOOPBACK },
+		{ LOOPBACK, 0, LOOPBACK, 1, LOOPBACK },
+		{ LOOPBACK, 1, REFUSE,   1, REFUSE },
+		{ LOOPBACK, 1, LOOPBACK, 1, LOOPBACK },
+		{ LOOPBACK, 1, ALLOW,    0, LOOPBACK },
+		{ REFUSE,   1, LOOPBACK, 0, REFUSE },
+		{ REFUSE,   1, ALLOW,    0, REFUSE },
+		{ ALLOW,    1, LOOPBACK, 1, LOOPBACK },	/* allow is capped */
+		{ ALLOW,    1, ALLOW,    0, LOOPBACK },
+		{ ALLOW,    1, REFUSE,   1, REFUSE },
+	};
+	struct policy	p;
+	char		why[PH_REASON_MAX];
+	size_t		i;
+	int		r;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		p.mode = cases[i].from;
+		p.loopback_only = cases[i].lo;
+		why[0] = '\0';
+		r = policy_set_mode(&p, cases[i].to, why, sizeof why);
+		ck_assert_msg((r == 0) == cases[i].ok, "%s%s to %s: %s",
+		    policy_mode_name(cases[i].from), cases[i].lo ? " -L" : "",
+		    policy_mode_name(cases[i].to), r == 0 ? "allowed" : why);
+		ck_assert_int_eq(policy_effective(&p), cases[i].effective);
+		if (r == -1)
+			ck_assert_ptr_nonnull(strstr(why, "--loopback-only"));
+	}
+}
+END_TEST
+
 static Suite *
 policy_suite(void)
 {
@@ -302,6 +351,7 @@ policy_suite(void)
 	tc = tcase_create("mode");
 	tcase_add_test(tc, test_mode_parse);
 	tcase_add_test(tc, test_effective);
+	tcase_add_test(tc, test_set_mode);
 	suite_add_tcase(s, tc);
 	return s;
 }
