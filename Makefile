@@ -61,7 +61,8 @@ UNIT_TESTS = \
 	tests/check_forward \
 	tests/check_relay
 TEST_TOOLS = \
-	tests/tools/phtest
+	tests/tools/phtest \
+	tests/tools/phstorm
 
 PROGS = \
 	host-agent/porthole-host \

@@ -154,3 +154,15 @@ free_port() {
 log_has() {
 	grep -q -- "$2" "$T/$1.log"
 }
+
+# fd_count PID / rss_kb PID: a process's open descriptors and resident KiB.
+fd_count() {
+	ls "/proc/$1/fd" | wc -l
+}
+
+rss_kb() {
+	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
+}
+
+# The guest agent's own pid (GUEST_PID is the `ip netns exec` wrapper's,
+# which execs it, so they are the same process).

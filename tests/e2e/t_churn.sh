@@ -1,0 +1,34 @@
+#!/bin/bash
+# 10 000 connection open/close cycles through one forward: both agents'
+# descriptor counts return to their baseline, and their memory stays flat.
+. "$(dirname "$0")/lib.sh"
+
+port=$(free_port)
+vm_create
+start_host
+start_guest
+bg echo ip netns exec "$NS" "$PH_ROOT/tests/tools/phstorm" echo 127.0.0.1 "$port"
+wait_for 5 "the forward" host_listens 127.0.0.1 "$port"
+
+# Warm up (first connections allocate the relay's scratch and libevent's
+# tables), then take the baseline.
+"$PH_ROOT/tests/tools/phstorm" churn 127.0.0.1 "$port" 200 20 >/dev/null ||
+    fail "warm-up churn failed"
+settled() {	# both agents back to a given fd count
+	[ "$(fd_count "$HOST_PID")" = "$1" ] && [ "$(fd_count "$GUEST_PID")" = "$2" ]
+}
+hfd0=$(fd_count "$HOST_PID") gfd0=$(fd_count "$GUEST_PID")
+hrss0=$(rss_kb "$HOST_PID") grss0=$(rss_kb "$GUEST_PID")
+
+t0=$(date +%s%N)
+out=$("$PH_ROOT/tests/tools/phstorm" churn 127.0.0.1 "$port" 10000 50) ||
+    fail "churn: $out"
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+wait_for 10 "descriptors back to baseline (host $hfd0, guest $gfd0)" \
+    settled "$hfd0" "$gfd0"
+hrss1=$(rss_kb "$HOST_PID") grss1=$(rss_kb "$GUEST_PID")
+[ $((hrss1 - hrss0)) -lt 2048 ] ||
+    fail "host agent RSS grew from $hrss0 to $hrss1 KiB"
+[ $((grss1 - grss0)) -lt 2048 ] ||
+    fail "guest agent RSS grew from $grss0 to $grss1 KiB"
+pass "10000 cycles ($out) in $ms ms; fds host $hfd0 guest $gfd0 before and after; RSS host $hrss0->$hrss1 KiB, guest $grss0->$grss1 KiB"
