@@ -37,6 +37,7 @@ HOST_SRCS = \
 	host-agent/conn.c \
 	host-agent/forward.c \
 	host-agent/host.c \
+	host-agent/limits.c \
 	host-agent/listener.c \
 	host-agent/policy.c \
 	host-agent/session.c

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -34,6 +35,8 @@ static struct {
 	int			 fd;
 	struct event		*connect_ev;	/* writable or timeout */
 	struct event		*timer;		/* backoff, WELCOME timeout */
+	struct event		*keepalive;	/* PING, and watch the host */
+	time_t			 last_rx;	/* last frame from the host */
 	struct bufferevent	*bev;
 	uint64_t		 token;
 	int			 backoff_ms;
@@ -139,6 +142,7 @@ gsession_drop(const char *why)
 	gs.fd = -1;
 	gs.token = 0;
 	evtimer_del(gs.timer);
+	event_del(gs.keepalive);
 	watch_foreach(forget_verdict, NULL);	/* that session's answers */
 	gsession_schedule();
 }
@@ -230,11 +234,38 @@ sync_one(struct gbind *b, void *arg)
 	gsession_expose(b);
 }
 
+/* A host that stopped answering is dropped, and dialled again. */
+static void
+gsession_keepalive_cb(int fd, short ev, void *arg)
+{
+	struct ph_msg	m = { .type = PH_PING };
+	char		why[128];
+
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	if (time(NULL) - gs.last_rx >= guest->keepalive) {
+		snprintf(why, sizeof why, "no frame from the host in %d s",
+		    guest->keepalive);
+		gsession_drop(why);
+		return;
+	}
+	arc4random_buf(&m.u.ping.nonce, sizeof m.u.ping.nonce);
+	gsession_send(&m);
+}
+
 static void
 gsession_welcome(const struct ph_welcome *w)
 {
-	char	safe[PH_NAME_MAX * 4];
+	char		safe[PH_NAME_MAX * 4];
+	struct timeval	tv;
+	int		ms = guest->keepalive * 1000 / 3;
 
+	if (guest->keepalive > 0) {
+		tv.tv_sec = ms / 1000;
+		tv.tv_usec = (ms % 1000) * 1000;
+		event_add(gs.keepalive, &tv);
+	}
 	evtimer_del(gs.timer);
 	gs.token = w->session;
 	gs.state = GS_UP;
@@ -332,6 +363,7 @@ gsession_read_frame(struct evbuffer *in)
 	case PH_FRAME_MORE:
 		return -1;
 	case PH_FRAME_UNKNOWN:
+		gs.last_rx = time(NULL);
 		log_debug("host sent unknown frame type %u: skipped", m.type);
 		return 0;
 	case PH_FRAME_BAD:
@@ -339,6 +371,7 @@ gsession_read_frame(struct evbuffer *in)
 		gsession_drop(why);
 		return -1;
 	}
+	gs.last_rx = time(NULL);
 	gsession_dispatch(&m);
 	/* A drop frees the buffer we were reading. */
 	return gs.bev == NULL ? -1 : 0;
@@ -370,7 +403,9 @@ gsession_start(void)
 {
 	gs.backoff_ms = GUEST_BACKOFF_MIN_MS;
 	gs.timer = evtimer_new(guest->base, gsession_timer_cb, NULL);
-	if (gs.timer == NULL)
+	gs.keepalive = event_new(guest->base, -1, EV_PERSIST,
+	    gsession_keepalive_cb, NULL);
+	if (gs.timer == NULL || gs.keepalive == NULL)
 		fatalx("evtimer_new");
 	gsession_connect();
 }

@@ -25,6 +25,7 @@ static const struct option longopts[] = {
 	{ "debug",	no_argument,		NULL, 'd' },
 	{ "help",	no_argument,		NULL, 'h' },
 	{ "ignore",	required_argument,	NULL, 'i' },
+	{ "keepalive",	required_argument,	NULL, 'k' },
 	{ "name",	required_argument,	NULL, 'N' },
 	{ "verbose",	no_argument,		NULL, 'v' },
 	{ "version",	no_argument,		NULL, 'V' },
@@ -36,7 +37,7 @@ usage(int status)
 {
 	fprintf(status ? stderr : stdout,
 	    "usage: porthole-guest [-dvV] [-c endpoint] [-i port[/tcp|/udp]]... "
-	    "[-N name]\n");
+	    "[-k seconds] [-N name]\n");
 	exit(status);
 }
 
@@ -161,7 +162,7 @@ main(int argc, char **argv)
 {
 	struct event	*sig[3];
 	int		 sigs[3] = { SIGINT, SIGTERM, SIGHUP }, i;
-	const char	*connect_to = "vsock:2:6440";
+	const char	*connect_to = "vsock:2:6440", *errstr;
 	char		 err[256];
 	int		 ch, debug = 0, verbose = 0;
 
@@ -169,7 +170,8 @@ main(int argc, char **argv)
 	if (gethostname(guest->name, sizeof guest->name) == -1 ||
 	    !guest_name_ok(guest->name))
 		strlcpy(guest->name, "guest", sizeof guest->name);
-	while ((ch = getopt_long(argc, argv, "c:dhi:N:vV", longopts,
+	guest->keepalive = GUEST_KEEPALIVE;
+	while ((ch = getopt_long(argc, argv, "c:dhi:k:N:vV", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -182,6 +184,13 @@ main(int argc, char **argv)
 			usage(0);
 		case 'i':
 			guest_add_ignore(optarg);
+			break;
+		case 'k':
+			guest->keepalive = (int)strtonum(optarg, 0, 3600,
+			    &errstr);
+			if (errstr != NULL)
+				bad_arg("-k", "\"%s\" is not 0-3600 seconds",
+				    optarg);
 			break;
 		case 'N':
 			if (strlcpy(guest->name, optarg, sizeof guest->name) >=

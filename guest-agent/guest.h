@@ -17,6 +17,7 @@ struct event_base;
 #define GUEST_BACKOFF_MIN_MS	100
 #define GUEST_BACKOFF_MAX_MS	2000
 #define GUEST_SCAN_MS		1000	/* the slow poll */
+#define GUEST_KEEPALIVE		10	/* seconds without a frame: reconnect */
 #define GUEST_MAX_IGNORE	64
 
 /* guest.c: the agent's global state */
@@ -32,6 +33,7 @@ struct guest {
 	uint8_t			 boot_id[PH_BOOTID_LEN];
 	struct ignore		 ignore[GUEST_MAX_IGNORE];
 	int			 nignore;
+	int			 keepalive;	/* seconds, 0: off */
 };
 
 extern struct guest	*guest;

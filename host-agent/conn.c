@@ -54,8 +54,12 @@ conn_find(uint64_t id)
 static void
 conn_detach(struct conn *c)
 {
-	if (c->s != NULL)
+	if (c->s != NULL) {
 		TAILQ_REMOVE(&c->s->conns, c, entry);
+		c->s->nconns--;
+		if (c->timeout != NULL)		/* still waiting for DATA */
+			c->s->npending--;
+	}
 	c->s = NULL;
 }
 
@@ -71,9 +75,9 @@ conn_free(struct conn *c, int rst)
 			    sizeof l);
 		close(c->client);
 	}
+	conn_detach(c);
 	if (c->timeout != NULL)
 		event_free(c->timeout);
-	conn_detach(c);
 	RB_REMOVE(conn_tree, &conns, c);
 	c->f->conns_active--;
 	forward_unref(c->f);
@@ -93,6 +97,32 @@ conn_timeout_cb(int fd, short ev, void *arg)
 	conn_free(c, 1);
 }
 
+/*
+ * Refuses (resets) a client over a limit: the guest's, the forward's, or
+ * the number of OPENs the guest has left unanswered.
+ */
+static int
+conn_over_limit(struct forward *f, int fd)
+{
+	struct session	*s = f->s;
+	struct linger	 l = { 1, 0 };
+	enum limit_kind	 k;
+
+	if (s->nconns >= host->limits[LIMIT_CONNS])
+		k = LIMIT_CONNS;
+	else if (f->conns_active >= host->limits[LIMIT_FORWARD_CONNS])
+		k = LIMIT_FORWARD_CONNS;
+	else if (s->npending >= host->limits[LIMIT_PENDING_OPENS])
+		k = LIMIT_PENDING_OPENS;
+	else
+		return 0;
+	limit_hit(k, "guest %s: forward %u: client refused: too many %s",
+	    s->id, f->id, limit_what(k));
+	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+	close(fd);
+	return 1;
+}
+
 void
 conn_accept(struct forward *f, int fd)
 {
@@ -100,6 +130,8 @@ conn_accept(struct forward *f, int fd)
 	struct timeval	 tv = { HOST_DATA_TIMEOUT, 0 };
 	struct conn	*c;
 
+	if (conn_over_limit(f, fd))
+		return;
 	c = xcalloc(1, sizeof *c);
 	do
 		arc4random_buf(&c->id, sizeof c->id);
@@ -116,6 +148,8 @@ conn_accept(struct forward *f, int fd)
 	evtimer_add(c->timeout, &tv);
 	RB_INSERT(conn_tree, &conns, c);
 	TAILQ_INSERT_TAIL(&c->s->conns, c, entry);
+	c->s->nconns++;
+	c->s->npending++;
 	m.u.open.conn = c->id;
 	m.u.open.forward = f->id;
 	session_send(c->s, &m);
@@ -179,6 +213,7 @@ conn_join(int fd, const struct guest_ep *gep, uint32_t cid,
 	}
 	event_free(c->timeout);
 	c->timeout = NULL;
+	c->s->npending--;
 	c->relay = relay_new(host->base, c->client, fd, &conn_relay_cbs, c);
 	c->client = -1;
 }
@@ -203,17 +238,21 @@ conn_close_msg(struct session *s, const struct ph_close *m)
 }
 
 /*
- * The session ended: clients still waiting for a stream are reset;
- * relays go on, but can no longer report a reset to the guest.
+ * The session ended: clients still waiting for a stream are reset.
+ * Relays go on (their bytes have their own streams) but can no longer
+ * report a reset to the guest; when the guest stopped answering
+ * altogether (abort), they are reset too, since nothing will come.
  */
 void
-conn_session_gone(struct session *s)
+conn_session_gone(struct session *s, int abort)
 {
 	struct conn	*c;
 
 	while ((c = TAILQ_FIRST(&s->conns)) != NULL) {
 		if (c->relay == NULL)
 			conn_free(c, 1);
+		else if (abort)
+			relay_abort(c->relay);
 		else
 			conn_detach(c);
 	}

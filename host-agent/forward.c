@@ -181,13 +181,19 @@ forward_reply(struct session *s, uint32_t id, const struct bind_decision *d)
 }
 
 static void
-forward_reject(struct session *s, const struct ph_expose *e, const char *why)
+forward_reply_failed(struct session *s, uint32_t id, const char *why)
 {
 	struct bind_decision	d = { .verdict = PH_FAILED };
 
 	strlcpy(d.reason, why, sizeof d.reason);
+	forward_reply(s, id, &d);
+}
+
+static void
+forward_reject(struct session *s, const struct ph_expose *e, const char *why)
+{
 	log_warnx("guest %s: EXPOSE %u failed: %s", s->id, e->id, why);
-	forward_reply(s, e->id, &d);
+	forward_reply_failed(s, e->id, why);
 }
 
 void
@@ -199,8 +205,11 @@ forward_expose(struct session *s, const struct ph_expose *e)
 		forward_reject(s, e, "duplicate forward id");
 		return;
 	}
-	if (s->nforwards >= HOST_MAX_FORWARDS) {
-		forward_reject(s, e, "too many forwards for this guest");
+	if ((uint32_t)s->nforwards >= host->limits[LIMIT_FORWARDS]) {
+		limit_hit(LIMIT_FORWARDS, "guest %s: EXPOSE %u refused: too "
+		    "many forwards", s->id, e->id);
+		forward_reply_failed(s, e->id, "too many forwards for this "
+		    "guest");
 		return;
 	}
 	if (e->proto != IPPROTO_TCP) {

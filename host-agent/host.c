@@ -21,15 +21,26 @@
 
 struct host	*host;
 
+#define OPT_KEEPALIVE	1000
+#define OPT_LIMIT	1001	/* long-only --max-... flags: limits.c */
+
 static const struct option longopts[] = {
 	{ "bind-policy",	required_argument,	NULL, 'b' },
 	{ "debug",		no_argument,		NULL, 'd' },
 	{ "help",		no_argument,		NULL, 'h' },
+	{ "keepalive",		required_argument,	NULL, OPT_KEEPALIVE },
 	{ "listen",		required_argument,	NULL, 'l' },
 	{ "loopback-only",	no_argument,		NULL, 'L' },
 	{ "check",		no_argument,		NULL, 'n' },
 	{ "verbose",		no_argument,		NULL, 'v' },
 	{ "version",		no_argument,		NULL, 'V' },
+	{ "max-frame",		required_argument,	NULL, OPT_LIMIT },
+	{ "max-forwards",	required_argument,	NULL, OPT_LIMIT },
+	{ "max-connections",	required_argument,	NULL, OPT_LIMIT },
+	{ "max-forward-connections", required_argument,	NULL, OPT_LIMIT },
+	{ "max-pending-opens",	required_argument,	NULL, OPT_LIMIT },
+	{ "max-sessions",	required_argument,	NULL, OPT_LIMIT },
+	{ "max-unidentified",	required_argument,	NULL, OPT_LIMIT },
 	{ NULL,			0,			NULL, 0 }
 };
 
@@ -38,7 +49,8 @@ usage(int status)
 {
 	fprintf(status ? stderr : stdout,
 	    "usage: porthole-host [-dnvV] [-l endpoint]... "
-	    "[-b loopback|refuse|allow] [-L]\n");
+	    "[-b loopback|refuse|allow] [-L]\n"
+	    "                     [--keepalive seconds] [--max-LIMIT n]...\n");
 	exit(status);
 }
 
@@ -93,11 +105,39 @@ host_print_config(void)
 {
 	struct guest_ep	*gep;
 	enum policy_mode mode = policy_effective(&host->policy);
+	int		 i;
 
 	TAILQ_FOREACH(gep, &host->endpoints, entry)
 		printf("listen %s\n", gep->ep.str);
 	printf("bind-policy %s%s\n", policy_mode_name(mode),
 	    host->policy.loopback_only ? " (loopback-only)" : "");
+	if (log_getverbose() == 0)
+		return;
+	printf("keepalive %d\n", host->keepalive);
+	for (i = 0; i < LIMIT_NKINDS; i++)
+		printf("%s %u\n", limit_flag(i), host->limits[i]);
+}
+
+static void
+host_set_option(int ch, int idx, const char *arg)
+{
+	const char	*errstr;
+	char		 err[256];
+
+	if (ch == OPT_KEEPALIVE) {
+		host->keepalive = (int)strtonum(arg, 0, 3600, &errstr);
+		if (errstr != NULL) {
+			fprintf(stderr, "porthole-host: --keepalive: \"%s\" "
+			    "is %s (0-3600 seconds)\n", arg, errstr);
+			exit(2);
+		}
+		return;
+	}
+	if (limits_set(host->limits, longopts[idx].name, arg, err,
+	    sizeof err) == -1) {
+		fprintf(stderr, "porthole-host: %s\n", err);
+		exit(2);
+	}
 }
 
 static void
@@ -143,17 +183,23 @@ host_open_endpoints(void)
 int
 main(int argc, char **argv)
 {
-	int	ch, debug = 0, check = 0, verbose = 0;
+	int	ch, idx, debug = 0, check = 0, verbose = 0;
 
 	host = xcalloc(1, sizeof *host);
 	TAILQ_INIT(&host->endpoints);
 	TAILQ_INIT(&host->sessions);
 	host->policy.mode = POLICY_LOOPBACK;
 	host->started = time(NULL);
+	host->keepalive = HOST_KEEPALIVE;
+	limits_init(host->limits);
 
 	while ((ch = getopt_long(argc, argv, "b:dhl:LnvV", longopts,
-	    NULL)) != -1) {
+	    &idx)) != -1) {
 		switch (ch) {
+		case OPT_KEEPALIVE:
+		case OPT_LIMIT:
+			host_set_option(ch, idx, optarg);
+			break;
 		case 'b':
 			if (policy_mode_parse(optarg, &host->policy.mode) == -1) {
 				fprintf(stderr, "porthole-host: -b: \"%s\" is "
@@ -194,6 +240,7 @@ main(int argc, char **argv)
 	if (TAILQ_EMPTY(&host->endpoints))
 		host_add_endpoint("vsock:6440");
 	if (check) {
+		log_setverbose(verbose);
 		host_print_config();
 		exit(0);
 	}

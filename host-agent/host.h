@@ -19,8 +19,7 @@ struct relay;
 
 #define HOST_HELLO_TIMEOUT	5	/* seconds from accept to first frame */
 #define HOST_DATA_TIMEOUT	10	/* seconds from OPEN to its DATA */
-#define HOST_MAX_PENDING	1024	/* connections yet to send a frame */
-#define HOST_MAX_FORWARDS	4096	/* per guest */
+#define HOST_KEEPALIVE		10	/* seconds without a frame: gone */
 #define HOST_OUTPUT_MAX		(1024 * 1024)	/* unread control output */
 #define HOST_ACCEPT_PAUSE_MS	250	/* accepting stops this long on EMFILE */
 
@@ -60,6 +59,26 @@ int		 policy_set_mode(struct policy *, enum policy_mode, char *,
 void		 policy_decide(const struct policy *, const struct bind_req *,
 		    struct bind_decision *);
 
+/* limits.c */
+enum limit_kind {
+	LIMIT_FRAME,		/* control frame payload */
+	LIMIT_FORWARDS,		/* per guest */
+	LIMIT_CONNS,		/* concurrent, per guest */
+	LIMIT_FORWARD_CONNS,	/* concurrent, per forward */
+	LIMIT_PENDING_OPENS,	/* OPEN sent, no DATA yet, per guest */
+	LIMIT_SESSIONS,		/* per endpoint */
+	LIMIT_UNIDENTIFIED,	/* no first frame yet, per endpoint */
+	LIMIT_NKINDS
+};
+
+void		 limits_init(uint32_t *);
+int		 limits_set(uint32_t *, const char *, const char *, char *,
+		    size_t);
+const char	*limit_flag(enum limit_kind);
+const char	*limit_what(enum limit_kind);
+void		 limit_hit(enum limit_kind, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+
 /* host.c: the agent's global state */
 struct guest_ep {
 	TAILQ_ENTRY(guest_ep)	 entry;
@@ -67,6 +86,8 @@ struct guest_ep {
 	int			 fd;
 	struct event		*ev;
 	struct event		*resume;	/* after running out of fds */
+	int			 nsessions;
+	int			 nunidentified;	/* no first frame yet */
 };
 
 struct host {
@@ -74,7 +95,9 @@ struct host {
 	struct policy		 policy;
 	TAILQ_HEAD(, guest_ep)	 endpoints;
 	TAILQ_HEAD(, session)	 sessions;
-	int			 npending;
+	uint32_t		 limits[LIMIT_NKINDS];
+	uint64_t		 limit_hits[LIMIT_NKINDS];
+	int			 keepalive;	/* seconds, 0: off */
 	time_t			 started;
 };
 
@@ -92,7 +115,7 @@ struct conn;
 struct session {
 	TAILQ_ENTRY(session)	 entry;
 	uint64_t		 token;		/* DATA must present it */
-	const struct guest_ep	*gep;		/* endpoint it came in on */
+	struct guest_ep		*gep;		/* endpoint it came in on */
 	uint32_t		 cid;		/* vsock peer CID, or 0 */
 	char			 name[PH_NAME_MAX];
 	char			 id[PH_NAME_MAX + 128];	/* for logs */
@@ -104,10 +127,14 @@ struct session {
 	TAILQ_HEAD(, forward)	 forwards;
 	TAILQ_HEAD(, conn)	 conns;		/* waiting or relaying */
 	int			 nforwards;
+	uint32_t		 nconns;	/* waiting or relaying */
+	uint32_t		 npending;	/* OPEN sent, no DATA yet */
+	struct event		*keepalive;
+	time_t			 last_rx;	/* last frame from the guest */
 	time_t			 started;
 };
 
-void	 session_new(int, const struct guest_ep *, uint32_t,
+void	 session_new(int, struct guest_ep *, uint32_t,
 	    const struct ph_hello *);
 void	 session_end(struct session *, const char *);
 void	 session_fail(struct session *, const char *);
@@ -142,6 +169,6 @@ void	 conn_accept(struct forward *, int);
 void	 conn_join(int, const struct guest_ep *, uint32_t,
 	    const struct ph_data *);
 void	 conn_close_msg(struct session *, const struct ph_close *);
-void	 conn_session_gone(struct session *);
+void	 conn_session_gone(struct session *, int);
 
 #endif

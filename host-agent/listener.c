@@ -19,7 +19,7 @@
 
 struct pending {
 	int			 fd;
-	const struct guest_ep	*gep;
+	struct guest_ep		*gep;
 	uint32_t		 cid;
 	struct event		*ev;
 	struct event		*deadline;	/* not renewed by reads */
@@ -34,7 +34,7 @@ pending_free(struct pending *p, int close_fd)
 	event_free(p->deadline);
 	if (close_fd)
 		close(p->fd);
-	host->npending--;
+	p->gep->nunidentified--;
 	free(p);
 }
 
@@ -173,9 +173,9 @@ listener_accept_cb(int lfd, short ev, void *arg)
 			log_warn("%s: accept", gep->ep.str);
 		return;
 	}
-	if (host->npending >= HOST_MAX_PENDING) {
-		log_warnx("%s: too many connections without a first frame, "
-		    "dropping a new one", gep->ep.str);
+	if ((uint32_t)gep->nunidentified >= host->limits[LIMIT_UNIDENTIFIED]) {
+		limit_hit(LIMIT_UNIDENTIFIED, "%s: too many connections "
+		    "without a first frame: a new one dropped", gep->ep.str);
 		close(fd);
 		return;
 	}
@@ -191,7 +191,7 @@ listener_accept_cb(int lfd, short ev, void *arg)
 		fatalx("event_new");
 	event_add(p->ev, NULL);
 	evtimer_add(p->deadline, &tv);
-	host->npending++;
+	gep->nunidentified++;
 }
 
 /* Opens the socket: before daemonising, so that errors reach the user. */

@@ -126,8 +126,70 @@ session_refuse_version(int fd, const struct guest_ep *gep,
 	return -1;
 }
 
+/* Refuses a session over the per-endpoint limit, with an ERROR first. */
+static int
+session_refuse_limit(int fd, struct guest_ep *gep)
+{
+	struct ph_msg	m = { .type = PH_ERROR };
+	uint8_t		buf[PH_FRAME_MAX];
+	size_t		len;
+
+	if ((uint32_t)gep->nsessions < host->limits[LIMIT_SESSIONS])
+		return 0;
+	limit_hit(LIMIT_SESSIONS, "%s: too many sessions: a new one refused",
+	    gep->ep.str);
+	m.u.error.code = PH_ERR_LIMIT;
+	strlcpy(m.u.error.message, "too many sessions on this endpoint",
+	    sizeof m.u.error.message);
+	len = ph_msg_encode(&m, buf, sizeof buf);
+	(void)send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(fd);
+	return -1;
+}
+
+/*
+ * The guest must show signs of life: every frame counts, and we PING a
+ * few times per period so that a live guest always has one to answer.
+ */
+static void
+session_keepalive_cb(int fd, short ev, void *arg)
+{
+	struct session	*s = arg;
+	struct ph_msg	 m = { .type = PH_PING };
+	char		 why[128];
+
+	(void)fd;
+	(void)ev;
+	if (time(NULL) - s->last_rx >= host->keepalive) {
+		snprintf(why, sizeof why, "no frame from the guest in %d s: "
+		    "it is frozen or gone", host->keepalive);
+		session_end(s, why);
+		return;
+	}
+	arc4random_buf(&m.u.ping.nonce, sizeof m.u.ping.nonce);
+	session_send(s, &m);
+}
+
+static void
+session_start_keepalive(struct session *s)
+{
+	struct timeval	tv;
+	int		ms = host->keepalive * 1000 / 3;
+
+	s->last_rx = time(NULL);
+	if (host->keepalive == 0)
+		return;
+	s->keepalive = event_new(host->base, -1, EV_PERSIST,
+	    session_keepalive_cb, s);
+	if (s->keepalive == NULL)
+		fatalx("event_new");
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	event_add(s->keepalive, &tv);
+}
+
 void
-session_new(int fd, const struct guest_ep *gep, uint32_t cid,
+session_new(int fd, struct guest_ep *gep, uint32_t cid,
     const struct ph_hello *h)
 {
 	struct session	*s, *old;
@@ -137,6 +199,8 @@ session_new(int fd, const struct guest_ep *gep, uint32_t cid,
 		return;
 	if ((old = session_find_guest(gep, cid)) != NULL)
 		session_end(old, "replaced by a new session from the guest");
+	else if (session_refuse_limit(fd, gep) == -1)
+		return;
 	s = xcalloc(1, sizeof *s);
 	s->gep = gep;
 	s->cid = cid;
@@ -153,11 +217,13 @@ session_new(int fd, const struct guest_ep *gep, uint32_t cid,
 	bufferevent_setcb(s->bev, session_read_cb, NULL, session_event_cb, s);
 	bufferevent_enable(s->bev, EV_READ);
 	TAILQ_INSERT_TAIL(&host->sessions, s, entry);
+	gep->nsessions++;
+	session_start_keepalive(s);
 
 	m.u.welcome.version = PH_PROTO_VERSION;
 	m.u.welcome.session = s->token;
-	m.u.welcome.max_payload = PH_PAYLOAD_MAX;
-	m.u.welcome.max_forwards = HOST_MAX_FORWARDS;
+	m.u.welcome.max_payload = host->limits[LIMIT_FRAME];
+	m.u.welcome.max_forwards = host->limits[LIMIT_FORWARDS];
 	strlcpy(m.u.welcome.version_str, PORTHOLE_VERSION,
 	    sizeof m.u.welcome.version_str);
 	log_info("guest %s connected, agent %s, boot id %02x%02x%02x%02x...",
@@ -174,8 +240,13 @@ session_end(struct session *s, const char *why)
 	log_info("guest %s: session ended: %s", s->id, why);
 	while ((f = TAILQ_FIRST(&s->forwards)) != NULL)
 		forward_close(f, why);
-	conn_session_gone(s);
+	/* A guest that stopped answering takes its connections with it. */
+	conn_session_gone(s, s->keepalive != NULL &&
+	    time(NULL) - s->last_rx >= host->keepalive);
 	TAILQ_REMOVE(&host->sessions, s, entry);
+	s->gep->nsessions--;
+	if (s->keepalive != NULL)
+		event_free(s->keepalive);
 	/* Best effort: let a last ERROR reach the guest. */
 	(void)evbuffer_write(bufferevent_get_output(s->bev),
 	    bufferevent_getfd(s->bev));
@@ -250,21 +321,23 @@ session_read_frame(struct session *s, struct evbuffer *in)
 	const char	*err;
 	char		 why[PH_REASON_MAX];
 
-	switch (ph_evbuffer_read(in, PH_PAYLOAD_MAX, &m, &err)) {
+	switch (ph_evbuffer_read(in, host->limits[LIMIT_FRAME], &m, &err)) {
 	case PH_FRAME_MORE:
 		return -1;
-	case PH_FRAME_UNKNOWN:
-		snprintf(why, sizeof why, "unknown frame type %u skipped",
-		    m.type);
-		log_debug("guest %s: %s", s->id, why);
-		session_send_error(s, PH_ERR_UNKNOWN_TYPE, why);
-		return 0;
 	case PH_FRAME_BAD:
 		snprintf(why, sizeof why, "protocol error: %s", err);
 		session_send_error(s, PH_ERR_PROTOCOL, why);
 		session_fail(s, why);
 		return -1;
+	case PH_FRAME_UNKNOWN:
+		s->last_rx = time(NULL);
+		snprintf(why, sizeof why, "unknown frame type %u skipped",
+		    m.type);
+		log_debug("guest %s: %s", s->id, why);
+		session_send_error(s, PH_ERR_UNKNOWN_TYPE, why);
+		return 0;
 	}
+	s->last_rx = time(NULL);
 	session_dispatch(s, &m);
 	return 0;
 }

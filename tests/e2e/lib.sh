@@ -144,11 +144,21 @@ vm_listens() {
 	in_vm ss -Hltn | awk '{ print $4 }' | grep -qxF "$(ss_addr "$1" "$2")"
 }
 
-# A port no test in this run uses: the pid keeps parallel runs apart.
-# Below the ephemeral range (32768 up), which busy clients on the same
-# machine take ports from.
+# A base port P such that P..P+9 are free on the host right now (tests
+# use P, P+1, ...).  Random, so that parallel test runs rarely meet;
+# checked against every socket, listening or not; and below the
+# ephemeral range (32768 up), where a client's own port could take it.
 free_port() {
-	echo $(( 20000 + ($$ * 7 + ${1:-0}) % 12000 ))
+	local p i used
+	used=$(ss -Hatun | awk '{ n = split($5, a, ":"); print a[n] }')
+	while :; do
+		p=$(( 10000 + (RANDOM * 32768 + RANDOM) % 22000 ))
+		for i in 0 1 2 3 4 5 6 7 8 9; do
+			echo "$used" | grep -qx "$((p + i))" && continue 2
+		done
+		echo "$p"
+		return
+	done
 }
 
 log_has() {

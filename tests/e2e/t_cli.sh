@@ -22,6 +22,11 @@ expect_error 2 "unix endpoint has no path" "$PH_HOST" -l unix:
 expect_error 2 "-b: \"open\" is not loopback, refuse or allow" "$PH_HOST" -b open
 expect_error 2 "usage: porthole-host" "$PH_HOST" --no-such-flag
 expect_error 2 "unexpected argument \"extra\"" "$PH_HOST" extra
+expect_error 2 "--max-forwards: \"0\" is too small \(1-65536\)" \
+    "$PH_HOST" --max-forwards 0
+expect_error 2 "--max-frame: \"100\" is too small" "$PH_HOST" --max-frame 100
+expect_error 2 "--keepalive: \"x\" is invalid" "$PH_HOST" --keepalive x
+expect_error 2 "-k: \"-1\" is not 0-3600 seconds" "$PH_GUEST" -k -1
 expect_error 2 "-c: vsock CID \"x\" is not a number" "$PH_GUEST" -c vsock:x:1
 expect_error 2 "-c: .* is not an endpoint" "$PH_GUEST" -c 1.2.3.4
 expect_error 2 "-i: port \"0\" is not 1-65535" "$PH_GUEST" -i 0
@@ -49,7 +54,11 @@ bind-policy loopback (loopback-only)" ] || fail "-n printed: $out"
 out=$("$PH_HOST" -n)
 [ "$out" = "listen vsock:6440
 bind-policy loopback" ] || fail "-n with defaults printed: $out"
-pass "-n prints the effective configuration"
+out=$("$PH_HOST" -n -v --max-forwards 7 --keepalive 0)
+echo "$out" | grep -qx "max-forwards 7" && echo "$out" | grep -qx "keepalive 0" &&
+    echo "$out" | grep -qx "max-sessions 64" ||
+    fail "-n -v did not print the limits: $out"
+pass "-n prints the effective configuration (-v: with every limit)"
 
 "$PH_HOST" -V | grep -qE "^porthole-host [0-9.]+ \(protocol 1\)$" || fail "host -V"
 "$PH_GUEST" -V | grep -qE "^porthole-guest [0-9.]+ \(protocol 1\)$" || fail "guest -V"

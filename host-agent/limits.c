@@ -1,0 +1,114 @@
+/*
+ * Limits on everything a guest (or a flood of clients) controls.  Each
+ * has a default, a command-line flag, and a counter; hitting one refuses
+ * that one request and says so in the log, at most once a second per
+ * limit so that a flood cannot flood the log too.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "host.h"
+#include "log.h"
+
+static const struct limit_def {
+	const char	*flag;		/* --max-... */
+	const char	*what;		/* for logs and metrics */
+	uint32_t	 def, min, max;
+} limit_defs[LIMIT_NKINDS] = {
+	[LIMIT_FRAME] = { "max-frame", "frame size", PH_PAYLOAD_MAX,
+	    PH_FIRST_FRAME_MAX - PH_HDR_LEN, 65536 },
+	[LIMIT_FORWARDS] = { "max-forwards", "forwards per guest", 256,
+	    1, 65536 },
+	[LIMIT_CONNS] = { "max-connections", "connections per guest",
+	    16384, 1, 1048576 },
+	[LIMIT_FORWARD_CONNS] = { "max-forward-connections",
+	    "connections per forward", 16384, 1, 1048576 },
+	[LIMIT_PENDING_OPENS] = { "max-pending-opens",
+	    "OPENs awaiting a data stream, per guest", 1024, 1, 1048576 },
+	[LIMIT_SESSIONS] = { "max-sessions", "sessions per endpoint", 64,
+	    1, 65536 },
+	[LIMIT_UNIDENTIFIED] = { "max-unidentified",
+	    "connections yet to send a first frame, per endpoint", 256, 1,
+	    65536 },
+};
+
+static time_t	last_logged[LIMIT_NKINDS];
+static uint64_t	suppressed[LIMIT_NKINDS];
+
+void
+limits_init(uint32_t *limits)
+{
+	int	i;
+
+	for (i = 0; i < LIMIT_NKINDS; i++)
+		limits[i] = limit_defs[i].def;
+}
+
+/* Sets a limit from its flag's name; -1 with err set when out of range. */
+int
+limits_set(uint32_t *limits, const char *flag, const char *value, char *err,
+    size_t errlen)
+{
+	const char	*errstr;
+	long long	 v;
+	int		 i;
+
+	for (i = 0; i < LIMIT_NKINDS; i++) {
+		if (strcmp(flag, limit_defs[i].flag) != 0)
+			continue;
+		v = strtonum(value, limit_defs[i].min, limit_defs[i].max,
+		    &errstr);
+		if (errstr != NULL) {
+			snprintf(err, errlen, "--%s: \"%s\" is %s (%u-%u)",
+			    flag, value, errstr, limit_defs[i].min,
+			    limit_defs[i].max);
+			return -1;
+		}
+		limits[i] = (uint32_t)v;
+		return 0;
+	}
+	snprintf(err, errlen, "no limit called %s", flag);
+	return -1;
+}
+
+const char *
+limit_flag(enum limit_kind k)
+{
+	return limit_defs[k].flag;
+}
+
+const char *
+limit_what(enum limit_kind k)
+{
+	return limit_defs[k].what;
+}
+
+/* Counts a hit and logs it, rate-limited per kind. */
+void
+limit_hit(enum limit_kind k, const char *fmt, ...)
+{
+	char	msg[512];
+	va_list	ap;
+	time_t	now = time(NULL);
+
+	host->limit_hits[k]++;
+	if (now == last_logged[k]) {
+		suppressed[k]++;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (suppressed[k] > 0)
+		log_warnx("%s (limit %s %u; %llu more hits not logged)", msg,
+		    limit_defs[k].flag, host->limits[k],
+		    (unsigned long long)suppressed[k]);
+	else
+		log_warnx("%s (limit %s %u)", msg, limit_defs[k].flag,
+		    host->limits[k]);
+	last_logged[k] = now;
+	suppressed[k] = 0;
+}
