@@ -93,6 +93,8 @@ setup(void)
 	TAILQ_INIT(&host->endpoints);
 	TAILQ_INIT(&host->sessions);
 	host->policy.mode = POLICY_LOOPBACK;
+	limits_init(host->limits);
+	host->keepalive = HOST_KEEPALIVE;
 	host->base = event_base_new();
 	ck_assert_ptr_nonnull(host->base);
 	memset(&gep, 0, sizeof gep);
