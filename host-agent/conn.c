@@ -152,6 +152,8 @@ conn_accept(struct forward *f, int fd)
 	c->s->npending++;
 	m.u.open.conn = c->id;
 	m.u.open.forward = f->id;
+	log_debug("connection %016llx: client for forward %u, OPEN sent",
+	    (unsigned long long)c->id, f->id);
 	session_send(c->s, &m);
 }
 

@@ -21,6 +21,8 @@ struct relay;
 #define HOST_DATA_TIMEOUT	10	/* seconds from OPEN to its DATA */
 #define HOST_KEEPALIVE		10	/* seconds without a frame: gone */
 #define HOST_OUTPUT_MAX		(1024 * 1024)	/* unread control output */
+#define HOST_OUTPUT_HIGH	(256 * 1024)	/* stop reading the guest */
+#define HOST_OUTPUT_LOW		(64 * 1024)	/* and start again */
 #define HOST_ACCEPT_PAUSE_MS	250	/* accepting stops this long on EMFILE */
 
 /* policy.c */
@@ -72,6 +74,7 @@ enum limit_kind {
 };
 
 void		 limits_init(uint32_t *);
+void		 limits_flush(void);
 int		 limits_set(uint32_t *, const char *, const char *, char *,
 		    size_t);
 const char	*limit_flag(enum limit_kind);

@@ -86,6 +86,22 @@ limit_what(enum limit_kind k)
 	return limit_defs[k].what;
 }
 
+/* Logs the hits that rate limiting held back, if any. */
+void
+limits_flush(void)
+{
+	int	i;
+
+	for (i = 0; i < LIMIT_NKINDS; i++) {
+		if (suppressed[i] == 0)
+			continue;
+		log_warnx("limit %s %u: %llu more hits not logged",
+		    limit_defs[i].flag, host->limits[i],
+		    (unsigned long long)suppressed[i]);
+		suppressed[i] = 0;
+	}
+}
+
 /* Counts a hit and logs it, rate-limited per kind. */
 void
 limit_hit(enum limit_kind k, const char *fmt, ...)

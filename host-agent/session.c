@@ -23,6 +23,7 @@
 #include "xmalloc.h"
 
 static void	session_read_cb(struct bufferevent *, void *);
+static void	session_write_cb(struct bufferevent *, void *);
 static void	session_event_cb(struct bufferevent *, short, void *);
 
 int
@@ -35,13 +36,37 @@ session_matches(const struct session *s, const struct guest_ep *gep,
 int
 session_send(struct session *s, const struct ph_msg *m)
 {
+	size_t	queued;
+
 	ph_bufferevent_send(s->bev, m);
-	if (evbuffer_get_length(bufferevent_get_output(s->bev)) >
-	    HOST_OUTPUT_MAX) {
+	queued = evbuffer_get_length(bufferevent_get_output(s->bev));
+	if (queued > HOST_OUTPUT_MAX) {
 		session_fail(s, "guest does not read its control channel");
 		return -1;
 	}
+	/*
+	 * A guest that asks faster than it reads the answers is slowed
+	 * down: we stop reading it until it has taken most of them.
+	 */
+	if (queued > HOST_OUTPUT_HIGH && !evtimer_pending(s->end_ev, NULL)) {
+		bufferevent_disable(s->bev, EV_READ);
+		bufferevent_setwatermark(s->bev, EV_WRITE, HOST_OUTPUT_LOW, 0);
+	}
 	return 0;
+}
+
+/* The guest has read its answers: read its requests again. */
+static void
+session_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct session	*s = arg;
+
+	if (evtimer_pending(s->end_ev, NULL))
+		return;
+	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+	bufferevent_enable(bev, EV_READ);
+	/* Frames read before we stopped are still waiting. */
+	session_read_cb(bev, s);
 }
 
 static void
@@ -214,7 +239,8 @@ session_new(int fd, struct guest_ep *gep, uint32_t cid,
 	s->end_ev = evtimer_new(host->base, session_end_cb, s);
 	if (s->bev == NULL || s->end_ev == NULL)
 		fatalx("cannot set up a session");
-	bufferevent_setcb(s->bev, session_read_cb, NULL, session_event_cb, s);
+	bufferevent_setcb(s->bev, session_read_cb, session_write_cb,
+	    session_event_cb, s);
 	bufferevent_enable(s->bev, EV_READ);
 	TAILQ_INSERT_TAIL(&host->sessions, s, entry);
 	gep->nsessions++;
@@ -238,6 +264,7 @@ session_end(struct session *s, const char *why)
 	struct forward	*f;
 
 	log_info("guest %s: session ended: %s", s->id, why);
+	limits_flush();
 	while ((f = TAILQ_FIRST(&s->forwards)) != NULL)
 		forward_close(f, why);
 	/* A guest that stopped answering takes its connections with it. */
@@ -348,7 +375,9 @@ session_read_cb(struct bufferevent *bev, void *arg)
 	struct session	*s = arg;
 	struct evbuffer	*in = bufferevent_get_input(bev);
 
+	/* Stop at once when the answers pile up (session_send). */
 	while (!evtimer_pending(s->end_ev, NULL) &&
+	    (bufferevent_get_enabled(bev) & EV_READ) &&
 	    session_read_frame(s, in) == 0)
 		;
 }

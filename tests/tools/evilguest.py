@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A guest that speaks the porthole protocol wrongly, on purpose.
 
-    evilguest.py SOCKET CASE
+    evilguest.py SOCKET CASE [ARG]
 
 Connects to a host agent's Unix endpoint, misbehaves as CASE says, and
 prints what the host answered, one line, for the test to assert on:
@@ -12,6 +12,7 @@ import os
 import socket
 import struct
 import sys
+import threading
 
 HELLO, WELCOME, EXPOSE, UNEXPOSE, EXPOSED, OPEN, CLOSE, DATA, PING, PONG, \
     ERROR = range(1, 12)
@@ -90,6 +91,60 @@ def session(sock):
         sys.exit("evilguest: no WELCOME")
 
 
+def flood_expose(s, count):
+    """count EXPOSEs for 127.0.0.1 ports; a thread reads the verdicts."""
+    session(s)
+    verdicts = {}
+
+    def reader():
+        while sum(verdicts.values()) < count:
+            ftype, payload = read_frame(s)
+            if ftype is None:
+                verdicts["closed"] = 1
+                return
+            if ftype == EXPOSED:
+                v = VERDICTS.get(payload[4], "?")
+                verdicts[v] = verdicts.get(v, 0) + 1
+
+    s.settimeout(60)
+    t = threading.Thread(target=reader)
+    t.start()
+    base = 10000 + os.getpid() % 20000
+    batch = []
+    for i in range(count):
+        batch.append(expose(i + 1, "127.0.0.1", base + i % 5000))
+        if len(batch) == 1000 or i == count - 1:
+            s.sendall(b"".join(batch))
+            batch = []
+    t.join()
+    print(" ".join("%s %d" % kv for kv in sorted(verdicts.items())))
+    sys.exit(0)
+
+
+def no_hello(path, count):
+    """Opens count connections that never send a frame; holds them."""
+    held = []
+    for _ in range(count):
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        c.connect(path)
+        held.append(c)
+    closed = 0
+    for c in held:
+        c.settimeout(15)
+        try:
+            if c.recv(1) == b"":
+                closed += 1
+        except (ConnectionResetError, socket.timeout):
+            closed += isinstance(sys.exc_info()[1], ConnectionResetError)
+    print("held %d closed-by-host %d" % (count, closed))
+    sys.exit(0)
+
+
+def data_for(s, conn_hex):
+    """A data stream for somebody's connection, with a made-up token."""
+    s.sendall(frame(DATA, os.urandom(8) + bytes.fromhex(conn_hex)))
+
+
 CASES = {
     "garbage": lambda s: s.sendall(os.urandom(4096)),
     "huge": lambda s: s.sendall(frame(HELLO, b"", length=0xffffffff)),
@@ -115,17 +170,32 @@ CASES = {
     "open-from-guest": lambda s: (session(s), s.sendall(
         frame(OPEN, struct.pack(">QI", 1, 1)))),
     "data-unknown": lambda s: s.sendall(frame(DATA, os.urandom(16))),
+    "wrong-order": lambda s: (session(s), s.sendall(
+        frame(UNEXPOSE, struct.pack(">I", 77)) +
+        frame(CLOSE, struct.pack(">QB", 5, 2) + string("x")) +
+        frame(WELCOME, struct.pack(">HQII", 1, 1, 4096, 1) + string("x")))),
+}
+ARG_CASES = {
+    "flood-expose": lambda s, a: flood_expose(s, int(a)),
+    "data-for": lambda s, a: data_for(s, a),
 }
 
 
 def main():
-    if len(sys.argv) != 3 or sys.argv[2] not in CASES:
-        sys.exit("usage: evilguest.py SOCKET CASE\ncases: " +
-                 " ".join(sorted(CASES)))
+    if len(sys.argv) == 4 and sys.argv[2] == "no-hello":
+        no_hello(sys.argv[1], int(sys.argv[3]))
+    if not ((len(sys.argv) == 3 and sys.argv[2] in CASES) or
+            (len(sys.argv) == 4 and sys.argv[2] in ARG_CASES)):
+        sys.exit("usage: evilguest.py SOCKET CASE [ARG]\ncases: " +
+                 " ".join(sorted(CASES)) + "; with ARG: no-hello " +
+                 " ".join(sorted(ARG_CASES)))
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(10)
     sock.connect(sys.argv[1])
-    CASES[sys.argv[2]](sock)
+    if len(sys.argv) == 4:
+        ARG_CASES[sys.argv[2]](sock, sys.argv[3])
+    else:
+        CASES[sys.argv[2]](sock)
     print(answer(sock))
 
 
