@@ -42,8 +42,10 @@ HOST_SRCS = \
 	host-agent/policy.c \
 	host-agent/session.c
 GUEST_SRCS = \
+	guest-agent/daemon.c \
 	guest-agent/dial.c \
 	guest-agent/guest.c \
+	guest-agent/notify.c \
 	guest-agent/proc.c \
 	guest-agent/gsession.c \
 	guest-agent/watch.c
@@ -60,7 +62,8 @@ UNIT_TESTS = \
 	tests/check_endpoint \
 	tests/check_policy \
 	tests/check_forward \
-	tests/check_relay
+	tests/check_relay \
+	tests/check_notify
 TEST_TOOLS = \
 	tests/tools/phtest \
 	tests/tools/phstorm
@@ -98,6 +101,14 @@ tests/check_%.o: tests/check_%.c .flags
 	$(CC) $(CFLAGS) $(PH_CFLAGS) -Ihost-agent -c -o $@ $<
 
 tests/check_%: tests/check_%.o $(PROTO_OBJS) $(HOST_LIB_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PH_LIBS)
+
+# The guest agent's readiness notification, alone (no host objects).
+tests/check_notify.o: tests/check_notify.c .flags guest-agent/guest.h
+	$(CC) $(CFLAGS) $(PH_CFLAGS) -Iguest-agent -c -o $@ $<
+
+tests/check_notify: tests/check_notify.o guest-agent/notify.o \
+    guest-agent/daemon.o $(PROTO_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PH_LIBS)
 
 tests/tools/%: tests/tools/%.c .flags

@@ -131,6 +131,7 @@ gsession_drop(const char *why)
 	else
 		log_debug("host %s: %s", guest->ep.str, why);
 	gs.failures++;
+	notify_ready("host %s: %s; retrying", guest->ep.str, why);
 	if (gs.connect_ev != NULL)
 		event_free(gs.connect_ev);
 	gs.connect_ev = NULL;
@@ -274,6 +275,7 @@ gsession_welcome(const struct ph_welcome *w)
 	log_info("connected to host %s (porthole-host %s, protocol %u)",
 	    guest->ep.str, log_safe(w->version_str, safe, sizeof safe),
 	    w->version);
+	notify_ready("connected to host %s", guest->ep.str);
 	watch_foreach(sync_one, NULL);
 }
 

@@ -22,11 +22,13 @@ struct guest	*guest;
 
 static const struct option longopts[] = {
 	{ "connect",	required_argument,	NULL, 'c' },
+	{ "daemon",	no_argument,		NULL, 'D' },
 	{ "debug",	no_argument,		NULL, 'd' },
 	{ "help",	no_argument,		NULL, 'h' },
 	{ "ignore",	required_argument,	NULL, 'i' },
 	{ "keepalive",	required_argument,	NULL, 'k' },
 	{ "name",	required_argument,	NULL, 'N' },
+	{ "pidfile",	required_argument,	NULL, 'p' },
 	{ "verbose",	no_argument,		NULL, 'v' },
 	{ "version",	no_argument,		NULL, 'V' },
 	{ NULL,		0,			NULL, 0 }
@@ -36,8 +38,8 @@ static void __attribute__((noreturn))
 usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-	    "usage: porthole-guest [-dvV] [-c endpoint] [-i port[/tcp|/udp]]... "
-	    "[-k seconds] [-N name]\n");
+	    "usage: porthole-guest [-DdvV] [-c endpoint] [-i port[/tcp|/udp]]... "
+	    "[-k seconds] [-N name] [-p pidfile]\n");
 	exit(status);
 }
 
@@ -162,20 +164,23 @@ main(int argc, char **argv)
 {
 	struct event	*sig[3];
 	int		 sigs[3] = { SIGINT, SIGTERM, SIGHUP }, i;
-	const char	*connect_to = "vsock:2:6440", *errstr;
+	const char	*connect_to = "vsock:2:6440", *errstr, *pidfile = NULL;
 	char		 err[256];
-	int		 ch, debug = 0, verbose = 0;
+	int		 ch, debug = 0, detach = 0, verbose = 0;
 
 	guest = xcalloc(1, sizeof *guest);
 	if (gethostname(guest->name, sizeof guest->name) == -1 ||
 	    !guest_name_ok(guest->name))
 		strlcpy(guest->name, "guest", sizeof guest->name);
 	guest->keepalive = GUEST_KEEPALIVE;
-	while ((ch = getopt_long(argc, argv, "c:dhi:k:N:vV", longopts,
+	while ((ch = getopt_long(argc, argv, "c:Ddhi:k:N:p:vV", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			connect_to = optarg;
+			break;
+		case 'D':
+			detach = 1;
 			break;
 		case 'd':
 			debug = 1;
@@ -201,6 +206,9 @@ main(int argc, char **argv)
 				bad_arg("-N", "name \"%s\" is not printable "
 				    "ASCII", optarg);
 			break;
+		case 'p':
+			pidfile = optarg;
+			break;
 		case 'v':
 			verbose++;
 			break;
@@ -220,8 +228,19 @@ main(int argc, char **argv)
 	if (endpoint_parse(connect_to, EP_CONNECT, &guest->ep, err,
 	    sizeof err) == -1)
 		bad_arg("-c", "%s", err);
+	if (detach && debug)
+		bad_arg("-D", "cannot be used with -d%s", "");
 
-	log_init("porthole-guest", debug, verbose);
+	/* stderr until detached, so that start-up errors are seen */
+	log_init("porthole-guest", debug || detach, verbose);
+	if (detach || pidfile != NULL)
+		daemon_pidfile(pidfile != NULL ? pidfile : GUEST_PIDFILE);
+	if (detach) {
+		daemon_detach();
+		log_init("porthole-guest", 0, verbose);
+	} else
+		daemon_write_pidfile();
+	notify_init();
 	signal(SIGPIPE, SIG_IGN);
 	guest_boot_id();
 	if ((guest->base = event_base_new()) == NULL)
@@ -236,6 +255,8 @@ main(int argc, char **argv)
 	gsession_start();
 	watch_start();
 	event_base_dispatch(guest->base);
+	notify_stopping();
+	daemon_exit();
 	for (i = 0; i < 3; i++)
 		event_free(sig[i]);
 	event_base_free(guest->base);

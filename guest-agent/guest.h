@@ -78,4 +78,19 @@ uint64_t	 gsession_token(void);
 void		 dial_open(const struct ph_open *);
 void		 dial_close(const struct ph_close *);
 
+/* notify.c: readiness, to systemd (sd_notify) and to a -D parent */
+int		 notify_init(void);
+int		 notify_send(const char *);
+void		 notify_ready(const char *, ...)
+		    __attribute__((format(printf, 1, 2)));
+void		 notify_stopping(void);
+
+/* daemon.c: -D, detaching with a pid file */
+#define GUEST_PIDFILE	"/run/porthole-guest.pid"
+void		 daemon_pidfile(const char *);
+void		 daemon_detach(void);
+void		 daemon_write_pidfile(void);
+void		 daemon_ready(void);
+void		 daemon_exit(void);
+
 #endif
