@@ -5,6 +5,11 @@ PREFIX ?=	/usr/local
 BINDIR ?=	$(PREFIX)/bin
 SBINDIR ?=	$(PREFIX)/sbin
 MANDIR ?=	$(PREFIX)/share/man
+DOCDIR ?=	$(PREFIX)/share/doc/porthole
+# systemd reads units under /usr/local/lib too; OpenRC only /etc/init.d.
+SYSTEMDUNITDIR ?=	$(PREFIX)/lib/systemd/system
+SYSTEMDUSERUNITDIR ?=	$(PREFIX)/lib/systemd/user
+SYSCONFDIR ?=	/etc
 DESTDIR ?=
 
 CC ?=		cc
@@ -74,18 +79,49 @@ PROGS = \
 MANS = \
 	docs/porthole-host.8 \
 	docs/porthole-guest.8
+# Installed: PROGS in BINDIR but the guest agent in SBINDIR (it runs as
+# root from the VM's init), each page of MANS by its section, and these.
+SBIN_PROGS = \
+	guest-agent/porthole-guest
+BIN_PROGS =	$(filter-out $(SBIN_PROGS),$(PROGS))
+DOCS = \
+	README.md \
+	docs/protocol.md
+EXAMPLES = \
+	contrib/busybox/inittab \
+	contrib/openrc/porthole-guest.confd
+# contrib files that name the install paths, made from FILE.in
+CONTRIB_GEN = \
+	contrib/busybox/inittab \
+	contrib/openrc/porthole-guest \
+	contrib/systemd/porthole-guest.service \
+	contrib/systemd/porthole-host.service
 
 .SECONDARY: $(UNIT_TESTS:=.o)
 
-.PHONY: all check check-unit check-e2e demo install uninstall clean fuzz deps
+.PHONY: all contrib check check-unit check-e2e check-man demo install \
+	uninstall clean fuzz deps
 
-all: $(PROGS)
+all: $(PROGS) contrib
+
+contrib: $(CONTRIB_GEN)
 
 # Objects are rebuilt when the flags change (a SANITIZE=1 build, say).
 .flags: FORCE
 	@echo '$(CC) $(CFLAGS) $(PH_CFLAGS) $(LDFLAGS)' | cmp -s - $@ || \
 	    echo '$(CC) $(CFLAGS) $(PH_CFLAGS) $(LDFLAGS)' > $@
 FORCE:
+
+# The contrib files are made again when an install path changes.
+PATHS =	$(BINDIR):$(SBINDIR):$(DOCDIR):$(SYSCONFDIR):$(SYSTEMDUNITDIR):$(SYSTEMDUSERUNITDIR)
+.paths: FORCE
+	@echo '$(PATHS)' | cmp -s - $@ || echo '$(PATHS)' > $@
+
+$(CONTRIB_GEN): %: %.in .paths
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SBINDIR@|$(SBINDIR)|g' \
+	    -e 's|@DOCDIR@|$(DOCDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	    -e 's|@SYSTEMDUNITDIR@|$(SYSTEMDUNITDIR)|g' \
+	    -e 's|@SYSTEMDUSERUNITDIR@|$(SYSTEMDUSERUNITDIR)|g' $< > $@
 
 %.o: %.c .flags $(wildcard proto/*.h) $(wildcard host-agent/*.h) \
     $(wildcard guest-agent/*.h)
@@ -121,10 +157,13 @@ deps:
 check:
 	@mk/deps.sh check
 	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(TEST_TOOLS)
-	@$(MAKE) --no-print-directory check-unit check-e2e
+	@$(MAKE) --no-print-directory check-unit check-man check-e2e
 
 check-unit: $(UNIT_TESTS)
 	@tests/run-unit $(UNIT_TESTS)
+
+check-man: $(PROGS)
+	@tests/lint-man $(MANS)
 
 check-e2e: $(PROGS) $(TEST_TOOLS)
 	@tests/run-e2e
@@ -159,19 +198,43 @@ fuzz:
 	        grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' || exit 1; \
 	done
 
-install: all
+install: all contrib
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
-	    $(DESTDIR)$(MANDIR)/man8
-	install -m 755 host-agent/porthole-host $(DESTDIR)$(BINDIR)/
-	install -m 755 guest-agent/porthole-guest $(DESTDIR)$(SBINDIR)/
-	install -m 644 $(MANS) $(DESTDIR)$(MANDIR)/man8/
+	    $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(SYSTEMDUNITDIR) \
+	    $(DESTDIR)$(SYSTEMDUSERUNITDIR) $(DESTDIR)$(SYSCONFDIR)/init.d
+	install -m 755 $(BIN_PROGS) $(DESTDIR)$(BINDIR)/
+	install -m 755 $(SBIN_PROGS) $(DESTDIR)$(SBINDIR)/
+	@for m in $(MANS); do \
+	    d=$(DESTDIR)$(MANDIR)/man$${m##*.}; \
+	    echo "install -m 644 $$m $$d/"; \
+	    install -d $$d && install -m 644 $$m $$d/ || exit 1; \
+	done
+	install -m 644 $(DOCS) $(DESTDIR)$(DOCDIR)/
+	install -m 644 $(EXAMPLES) $(DESTDIR)$(DOCDIR)/examples/
+	install -m 644 contrib/systemd/porthole-guest.service \
+	    $(DESTDIR)$(SYSTEMDUNITDIR)/
+	install -m 644 contrib/systemd/porthole-host.service \
+	    $(DESTDIR)$(SYSTEMDUSERUNITDIR)/
+	install -m 755 contrib/openrc/porthole-guest \
+	    $(DESTDIR)$(SYSCONFDIR)/init.d/
 
+# Removes exactly what install put in place, and porthole's own
+# directories once empty; the shared ones (bin, man8, ...) stay.
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/porthole-host \
-	    $(DESTDIR)$(SBINDIR)/porthole-guest \
-	    $(DESTDIR)$(MANDIR)/man8/porthole-host.8 \
-	    $(DESTDIR)$(MANDIR)/man8/porthole-guest.8
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(BIN_PROGS))) \
+	    $(addprefix $(DESTDIR)$(SBINDIR)/,$(notdir $(SBIN_PROGS))) \
+	    $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOCS))) \
+	    $(addprefix $(DESTDIR)$(DOCDIR)/examples/,$(notdir $(EXAMPLES))) \
+	    $(DESTDIR)$(SYSTEMDUNITDIR)/porthole-guest.service \
+	    $(DESTDIR)$(SYSTEMDUSERUNITDIR)/porthole-host.service \
+	    $(DESTDIR)$(SYSCONFDIR)/init.d/porthole-guest
+	@for m in $(notdir $(MANS)); do \
+	    echo "rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$$m"; \
+	    rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$$m; \
+	done
+	-rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR)
 
 clean:
 	rm -f $(PROGS) $(PROTO_OBJS) $(HOST_OBJS) $(GUEST_OBJS) \
-	    $(UNIT_TESTS) $(UNIT_TESTS:=.o) $(TEST_TOOLS) $(FUZZ_TARGETS) .flags
+	    $(UNIT_TESTS) $(UNIT_TESTS:=.o) $(TEST_TOOLS) $(FUZZ_TARGETS) \
+	    $(CONTRIB_GEN) .flags .paths
