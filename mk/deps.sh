@@ -9,8 +9,9 @@ case "${1:-build}" in
 build)	pkgs="$build" ;;
 demo)	pkgs="$build iproute2 curl python3 procps" ;;
 check)	pkgs="$build iproute2 curl python3 procps iperf3 coreutils util-linux"
-	# man page lint (and the system pages they refer to), unit checks
-	pkgs="$pkgs mandoc man-db manpages manpages-dev systemd" ;;
+	# man page lint (and the system pages they refer to), unit checks,
+	# the inittab line under a real busybox init
+	pkgs="$pkgs mandoc man-db manpages manpages-dev systemd busybox" ;;
 fuzz)	pkgs="$build clang" ;;
 bench)	pkgs="$build iproute2 python3 procps iperf3 socat haproxy util-linux" ;;
 *)	echo "mk/deps.sh: unknown target $1" >&2; exit 2 ;;
