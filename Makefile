@@ -44,6 +44,7 @@ HOST_SRCS = \
 	host-agent/host.c \
 	host-agent/limits.c \
 	host-agent/listener.c \
+	host-agent/pair.c \
 	host-agent/policy.c \
 	host-agent/session.c
 GUEST_SRCS = \
@@ -51,6 +52,7 @@ GUEST_SRCS = \
 	guest-agent/dial.c \
 	guest-agent/guest.c \
 	guest-agent/notify.c \
+	guest-agent/gstream.c \
 	guest-agent/proc.c \
 	guest-agent/gsession.c \
 	guest-agent/watch.c

@@ -1,9 +1,11 @@
 /*
  * Connections the host asks for.  On OPEN the guest dials the target
- * (loopback for a wildcard bind, else the bound address), then opens a
- * data stream to the host, presents DATA and relays.  If the target
- * cannot be reached the host is told at once (CLOSE), so that its client
- * is closed rather than left waiting.
+ * (loopback for a wildcard bind, else the bound address), then gets a
+ * new data stream to the host (gstream.c) and relays.  On PAIR the
+ * stream is a pooled one, named in the PAIR, whose client bytes already
+ * flow: only the target is dialled.  If the target cannot be reached the
+ * host is told at once (CLOSE), so that its client is reset rather than
+ * left waiting.
  */
 #include <sys/socket.h>
 #include <errno.h>
@@ -19,19 +21,13 @@
 #include "relay.h"
 #include "xmalloc.h"
 
-enum gconn_state {
-	GC_TARGET,		/* connecting to the target */
-	GC_STREAM,		/* connecting to the host */
-	GC_RELAY
-};
-
 struct gconn {
 	RB_ENTRY(gconn)		 node;
 	uint64_t		 id;
-	enum gconn_state	 state;
 	int			 target;
-	int			 stream;
-	struct event		*ev;		/* connect under way */
+	int			 stream;	/* pooled, or once connected */
+	struct event		*ev;		/* target connect under way */
+	struct gstream		*gs;		/* stream connect under way */
 	struct relay		*relay;
 };
 
@@ -47,8 +43,6 @@ PH_RB_GENERATE(gconn_tree, gconn, node, gconn_cmp)
 
 static struct gconn_tree	gconns = RB_INITIALIZER(&gconns);
 
-static void	dial_stream(struct gconn *);
-
 static struct gconn *
 gconn_find(uint64_t id)
 {
@@ -62,6 +56,8 @@ gconn_free(struct gconn *c)
 {
 	if (c->ev != NULL)
 		event_free(c->ev);
+	if (c->gs != NULL)
+		gstream_cancel(c->gs);
 	if (c->target != -1)
 		close(c->target);
 	if (c->stream != -1)
@@ -81,11 +77,18 @@ dial_tell_host(uint64_t id, uint8_t how, const char *why)
 	gsession_send(&m);
 }
 
+/*
+ * The host is told; a pooled stream it already relays on is kept open
+ * until the host closes it, so that it never reads our close as an EOF.
+ */
 static void
 dial_fail(struct gconn *c, uint8_t how, const char *why)
 {
 	log_debug("connection %016llx: %s", (unsigned long long)c->id, why);
 	dial_tell_host(c->id, how, why);
+	if (c->stream != -1)
+		gstream_linger(c->stream);
+	c->stream = -1;
 	gconn_free(c);
 }
 
@@ -119,27 +122,38 @@ static const struct relay_cbs gconn_relay_cbs = {
 	.done = relay_done_cb,
 };
 
-/* The stream is connected: present DATA, then hand both to a relay. */
 static void
-dial_present(struct gconn *c)
+dial_relay(struct gconn *c)
 {
-	struct ph_msg	m = { .type = PH_DATA };
-	uint8_t		buf[PH_FRAME_MAX];
-	size_t		len;
-	ssize_t		n;
-
-	m.u.data.session = gsession_token();
-	m.u.data.conn = c->id;
-	len = ph_msg_encode(&m, buf, sizeof buf);
-	/* A fresh socket's buffer is empty: a short write is a failure. */
-	n = send(c->stream, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-	if (n != (ssize_t)len) {
-		dial_fail(c, PH_CLOSE_ABORT, "cannot write DATA on a new stream");
-		return;
-	}
-	c->state = GC_RELAY;
 	c->relay = relay_new(guest->base, c->target, c->stream,
 	    &gconn_relay_cbs, c);
+}
+
+static void
+dial_stream_cb(int fd, const char *why, void *arg)
+{
+	struct gconn	*c = arg;
+	char		 msg[PH_REASON_MAX];
+
+	c->gs = NULL;
+	if (fd == -1) {
+		snprintf(msg, sizeof msg, "cannot open a data stream: %s",
+		    why);
+		dial_fail(c, PH_CLOSE_ABORT, msg);
+		return;
+	}
+	c->stream = fd;
+	dial_relay(c);
+}
+
+/* The target is connected: relay on the pooled stream, or get one. */
+static void
+dial_target_up(struct gconn *c)
+{
+	if (c->stream != -1)
+		dial_relay(c);
+	else
+		c->gs = gstream_connect(c->id, dial_stream_cb, c);
 }
 
 static int
@@ -163,18 +177,10 @@ dial_connected_cb(int fd, short ev, void *arg)
 
 	event_free(c->ev);
 	c->ev = NULL;
-	if (err != 0 && c->state == GC_TARGET) {
+	if (err != 0)
 		dial_fail(c, PH_CLOSE_REFUSED, strerror(err));
-		return;
-	}
-	if (err != 0) {
-		dial_fail(c, PH_CLOSE_ABORT, strerror(err));
-		return;
-	}
-	if (c->state == GC_TARGET)
-		dial_stream(c);
 	else
-		dial_present(c);
+		dial_target_up(c);
 }
 
 static void
@@ -186,25 +192,6 @@ dial_wait(struct gconn *c, int fd)
 	if (c->ev == NULL)
 		fatalx("event_new");
 	event_add(c->ev, &tv);
-}
-
-static void
-dial_stream(struct gconn *c)
-{
-	int	pending;
-	char	why[128];
-
-	c->state = GC_STREAM;
-	if ((c->stream = endpoint_connect(&guest->ep, &pending)) == -1) {
-		snprintf(why, sizeof why, "cannot open a data stream: %s",
-		    strerror(errno));
-		dial_fail(c, PH_CLOSE_ABORT, why);
-		return;
-	}
-	if (pending)
-		dial_wait(c, c->stream);
-	else
-		dial_present(c);
 }
 
 static int
@@ -221,7 +208,7 @@ dial_target(struct gconn *c, const struct gbind *b)
 	if (c->target == -1)
 		return -1;
 	if (connect(c->target, (struct sockaddr *)&ss, sl) == 0) {
-		dial_stream(c);
+		dial_target_up(c);
 		return 0;
 	}
 	if (errno != EINPROGRESS)
@@ -230,28 +217,62 @@ dial_target(struct gconn *c, const struct gbind *b)
 	return 0;
 }
 
+static struct gconn *
+gconn_new(uint64_t id, int stream)
+{
+	struct gconn	*c;
+
+	if (gconn_find(id) != NULL) {
+		log_warnx("host reused connection id %016llx",
+		    (unsigned long long)id);
+		return NULL;
+	}
+	c = xcalloc(1, sizeof *c);
+	c->id = id;
+	c->target = -1;
+	c->stream = stream;
+	RB_INSERT(gconn_tree, &gconns, c);
+	return c;
+}
+
+static void
+dial_start(uint64_t id, uint32_t forward, int stream)
+{
+	struct gbind	*b = watch_find(forward);
+	struct gconn	*c;
+
+	if ((c = gconn_new(id, stream)) == NULL) {
+		if (stream != -1)
+			close(stream);
+		return;
+	}
+	if (b == NULL)
+		dial_fail(c, PH_CLOSE_REFUSED, "no such bind");
+	else if (dial_target(c, b) == -1)
+		dial_fail(c, PH_CLOSE_REFUSED, strerror(errno));
+}
+
+/* A client came: dial its target, then open a stream for it. */
 void
 dial_open(const struct ph_open *o)
 {
-	struct gbind	*b = watch_find(o->forward);
-	struct gconn	*c;
+	dial_start(o->conn, o->forward, -1);
+}
 
-	if (b == NULL) {
-		dial_tell_host(o->conn, PH_CLOSE_REFUSED, "no such bind");
+/* A client came on a pooled stream: dial its target and relay. */
+void
+dial_pair(const struct ph_pair *p)
+{
+	int	stream;
+
+	if ((stream = gstream_take(p->stream)) == -1) {
+		log_warnx("host paired connection %016llx with unknown "
+		    "pooled stream %llu", (unsigned long long)p->conn,
+		    (unsigned long long)p->stream);
+		dial_tell_host(p->conn, PH_CLOSE_ABORT, "no such pooled stream");
 		return;
 	}
-	if (gconn_find(o->conn) != NULL) {
-		log_warnx("host reused connection id %016llx",
-		    (unsigned long long)o->conn);
-		return;
-	}
-	c = xcalloc(1, sizeof *c);
-	c->id = o->conn;
-	c->target = c->stream = -1;
-	c->state = GC_TARGET;
-	RB_INSERT(gconn_tree, &gconns, c);
-	if (dial_target(c, b) == -1)
-		dial_fail(c, PH_CLOSE_REFUSED, strerror(errno));
+	dial_start(p->conn, p->forward, stream);
 }
 
 /* The host says its client went away or reset: do the same here. */

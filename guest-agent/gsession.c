@@ -144,6 +144,7 @@ gsession_drop(const char *why)
 	gs.token = 0;
 	evtimer_del(gs.timer);
 	event_del(gs.keepalive);
+	gstream_pool_stop();
 	watch_foreach(forget_verdict, NULL);	/* that session's answers */
 	gsession_schedule();
 }
@@ -277,6 +278,8 @@ gsession_welcome(const struct ph_welcome *w)
 	    w->version);
 	notify_ready("connected to host %s", guest->ep.str);
 	watch_foreach(sync_one, NULL);
+	if (w->version >= PH_PROTO_VERSION_POOL)
+		gstream_pool_start(guest->pool);
 }
 
 static void
@@ -330,6 +333,9 @@ gsession_dispatch(const struct ph_msg *m)
 		break;
 	case PH_OPEN:
 		dial_open(&m->u.open);
+		break;
+	case PH_PAIR:
+		dial_pair(&m->u.pair);
 		break;
 	case PH_CLOSE:
 		dial_close(&m->u.close);

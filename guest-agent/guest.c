@@ -29,6 +29,7 @@ static const struct option longopts[] = {
 	{ "keepalive",	required_argument,	NULL, 'k' },
 	{ "name",	required_argument,	NULL, 'N' },
 	{ "pidfile",	required_argument,	NULL, 'p' },
+	{ "pool",	required_argument,	NULL, 'P' },
 	{ "verbose",	no_argument,		NULL, 'v' },
 	{ "version",	no_argument,		NULL, 'V' },
 	{ NULL,		0,			NULL, 0 }
@@ -39,7 +40,8 @@ usage(int status)
 {
 	fprintf(status ? stderr : stdout,
 	    "usage: porthole-guest [-DdvV] [-c endpoint] [-i port[/tcp|/udp]]... "
-	    "[-k seconds] [-N name] [-p pidfile]\n");
+	    "[-k seconds] [-N name] [-P streams]\n"
+	    "                      [-p pidfile]\n");
 	exit(status);
 }
 
@@ -173,7 +175,8 @@ main(int argc, char **argv)
 	    !guest_name_ok(guest->name))
 		strlcpy(guest->name, "guest", sizeof guest->name);
 	guest->keepalive = GUEST_KEEPALIVE;
-	while ((ch = getopt_long(argc, argv, "c:Ddhi:k:N:p:vV", longopts,
+	guest->pool = GUEST_POOL_DEFAULT;
+	while ((ch = getopt_long(argc, argv, "c:Ddhi:k:N:p:P:vV", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -208,6 +211,13 @@ main(int argc, char **argv)
 			break;
 		case 'p':
 			pidfile = optarg;
+			break;
+		case 'P':
+			guest->pool = (int)strtonum(optarg, 0, PH_POOL_MAX,
+			    &errstr);
+			if (errstr != NULL)
+				bad_arg("-P", "\"%s\" is not a number of "
+				    "streams from 0 to 64", optarg);
 			break;
 		case 'v':
 			verbose++;

@@ -19,6 +19,7 @@ struct event_base;
 #define GUEST_SCAN_MS		1000	/* the slow poll */
 #define GUEST_KEEPALIVE		10	/* seconds without a frame: reconnect */
 #define GUEST_MAX_IGNORE	64
+#define GUEST_POOL_DEFAULT	8	/* data streams opened in advance */
 
 /* guest.c: the agent's global state */
 struct ignore {
@@ -34,6 +35,7 @@ struct guest {
 	struct ignore		 ignore[GUEST_MAX_IGNORE];
 	int			 nignore;
 	int			 keepalive;	/* seconds, 0: off */
+	int			 pool;		/* streams to keep open */
 };
 
 extern struct guest	*guest;
@@ -74,8 +76,20 @@ int		 gsession_send(const struct ph_msg *);
 int		 gsession_established(void);
 uint64_t	 gsession_token(void);
 
+/* gstream.c: data streams to the host (the pool, or one per OPEN) */
+struct gstream;
+typedef void	(*gstream_cb)(int, const char *, void *);
+
+struct gstream	*gstream_connect(uint64_t, gstream_cb, void *);
+void		 gstream_cancel(struct gstream *);
+int		 gstream_take(uint64_t);
+void		 gstream_linger(int);
+void		 gstream_pool_start(int);
+void		 gstream_pool_stop(void);
+
 /* dial.c: connections the host asks for */
 void		 dial_open(const struct ph_open *);
+void		 dial_pair(const struct ph_pair *);
 void		 dial_close(const struct ph_close *);
 
 /* notify.c: readiness, to systemd (sd_notify) and to a -D parent */

@@ -113,7 +113,8 @@ void		 listener_close(struct guest_ep *);
 
 /* session.c: one control session per guest */
 struct forward;
-struct conn;
+struct pair;
+struct pooled;
 
 struct session {
 	TAILQ_ENTRY(session)	 entry;
@@ -124,11 +125,14 @@ struct session {
 	char			 id[PH_NAME_MAX + 128];	/* for logs */
 	char			 version[PH_NAME_MAX];
 	uint8_t			 boot_id[PH_BOOTID_LEN];
+	uint16_t		 proto;		/* the protocol version spoken */
 	struct bufferevent	*bev;
 	struct event		*end_ev;	/* ends it from the loop */
 	char			 end_why[PH_REASON_MAX];
 	TAILQ_HEAD(, forward)	 forwards;
-	TAILQ_HEAD(, conn)	 conns;		/* waiting or relaying */
+	TAILQ_HEAD(, pair)	 pairs;		/* waiting or relaying */
+	TAILQ_HEAD(, pooled)	 pool;		/* idle streams (pair.c) */
+	int			 npool;
 	int			 nforwards;
 	uint32_t		 nconns;	/* waiting or relaying */
 	uint32_t		 npending;	/* OPEN sent, no DATA yet */
@@ -167,11 +171,41 @@ void		 forward_close(struct forward *, const char *);
 int		 forward_redecide_all(const char *);
 void		 forward_unref(struct forward *);
 
+/* pair.c: a data stream for each connection or flow (OPEN/DATA, pool) */
+struct pair_ops {
+	/* The stream came (DATA): relay on it. */
+	void	(*ready)(struct pair *, int);
+	/* The guest sent CLOSE: its dial failed, or its side was reset. */
+	void	(*closed)(struct pair *, const struct ph_close *);
+	/*
+	 * No stream will come (timed out, or the session ended), or the
+	 * guest stopped answering: the connection cannot go on.
+	 */
+	void	(*failed)(struct pair *, const char *);
+};
+
+struct pair {
+	RB_ENTRY(pair)		 node;
+	TAILQ_ENTRY(pair)	 entry;		/* in its session's list */
+	uint64_t		 id;		/* the connection id */
+	struct session		*s;		/* NULL once it ended */
+	const struct pair_ops	*ops;
+	void			*arg;		/* the owner's */
+	struct event		*timeout;	/* waiting for DATA */
+};
+
+int	 pair_open(struct pair *, struct session *, uint32_t,
+	    const struct pair_ops *, void *);
+void	 pair_end(struct pair *);
+int	 pair_send_close(struct pair *, uint8_t, const char *);
+void	 pair_data(int, const struct guest_ep *, uint32_t,
+	    const struct ph_data *);
+void	 pair_pool_add(int, const struct guest_ep *, uint32_t,
+	    const struct ph_pool *);
+void	 pair_close_msg(struct session *, const struct ph_close *);
+void	 pair_session_gone(struct session *, int);
+
 /* conn.c: one forwarded client connection */
 void	 conn_accept(struct forward *, int);
-void	 conn_join(int, const struct guest_ep *, uint32_t,
-	    const struct ph_data *);
-void	 conn_close_msg(struct session *, const struct ph_close *);
-void	 conn_session_gone(struct session *, int);
 
 #endif

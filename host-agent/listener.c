@@ -1,6 +1,7 @@
 /*
  * Guest endpoints.  Every connection a guest makes starts with one frame:
- * HELLO for a control session or DATA for a data stream.  That frame is
+ * HELLO for a control session, DATA for a data stream or POOL for a data
+ * stream opened in advance.  That frame is
  * read exactly (header, then the length it gives), so that not one byte
  * of what follows it is taken from the socket before its owner has it.
  */
@@ -64,8 +65,10 @@ pending_dispatch(struct pending *p, const struct ph_frame_hdr *h)
 	}
 	if (h->type == PH_HELLO)
 		session_new(fd, p->gep, p->cid, &m.u.hello);
+	else if (h->type == PH_DATA)
+		pair_data(fd, p->gep, p->cid, &m.u.data);
 	else
-		conn_join(fd, p->gep, p->cid, &m.u.data);
+		pair_pool_add(fd, p->gep, p->cid, &m.u.pool);
 	pending_free(p, 0);
 }
 
@@ -103,8 +106,10 @@ pending_read_cb(int fd, short ev, void *arg)
 		return;
 	ph_hdr_decode(p->buf, p->have, &h);
 	if (p->have == PH_HDR_LEN) {
-		if (h.type != PH_HELLO && h.type != PH_DATA) {
-			pending_drop(p, "first frame is neither HELLO nor DATA");
+		if (h.type != PH_HELLO && h.type != PH_DATA &&
+		    h.type != PH_POOL) {
+			pending_drop(p, "first frame is not HELLO, DATA or "
+			    "POOL");
 			return;
 		}
 		if (ph_hdr_check(&h, PH_FIRST_FRAME_MAX - PH_HDR_LEN,

@@ -234,7 +234,10 @@ session_new(int fd, struct guest_ep *gep, uint32_t cid,
 		arc4random_buf(&s->token, sizeof s->token);
 	session_set_id(s, h);
 	TAILQ_INIT(&s->forwards);
-	TAILQ_INIT(&s->conns);
+	TAILQ_INIT(&s->pairs);
+	TAILQ_INIT(&s->pool);
+	/* The highest version both speak (the ranges overlap). */
+	s->proto = h->vmax < PH_PROTO_VERSION ? h->vmax : PH_PROTO_VERSION;
 	s->bev = bufferevent_socket_new(host->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	s->end_ev = evtimer_new(host->base, session_end_cb, s);
 	if (s->bev == NULL || s->end_ev == NULL)
@@ -246,7 +249,7 @@ session_new(int fd, struct guest_ep *gep, uint32_t cid,
 	gep->nsessions++;
 	session_start_keepalive(s);
 
-	m.u.welcome.version = PH_PROTO_VERSION;
+	m.u.welcome.version = s->proto;
 	m.u.welcome.session = s->token;
 	m.u.welcome.max_payload = host->limits[LIMIT_FRAME];
 	m.u.welcome.max_forwards = host->limits[LIMIT_FORWARDS];
@@ -268,7 +271,7 @@ session_end(struct session *s, const char *why)
 	while ((f = TAILQ_FIRST(&s->forwards)) != NULL)
 		forward_close(f, why);
 	/* A guest that stopped answering takes its connections with it. */
-	conn_session_gone(s, s->keepalive != NULL &&
+	pair_session_gone(s, s->keepalive != NULL &&
 	    time(NULL) - s->last_rx >= host->keepalive);
 	TAILQ_REMOVE(&host->sessions, s, entry);
 	s->gep->nsessions--;
@@ -321,7 +324,7 @@ session_dispatch(struct session *s, const struct ph_msg *m)
 			    s->id, m->u.unexpose.id);
 		break;
 	case PH_CLOSE:
-		conn_close_msg(s, &m->u.close);
+		pair_close_msg(s, &m->u.close);
 		break;
 	case PH_PING:
 		pong.u.ping.nonce = m->u.ping.nonce;

@@ -15,7 +15,7 @@ static const char *ph_type_names[] = {
 	[PH_EXPOSE] = "EXPOSE", [PH_UNEXPOSE] = "UNEXPOSE",
 	[PH_EXPOSED] = "EXPOSED", [PH_OPEN] = "OPEN", [PH_CLOSE] = "CLOSE",
 	[PH_DATA] = "DATA", [PH_PING] = "PING", [PH_PONG] = "PONG",
-	[PH_ERROR] = "ERROR",
+	[PH_ERROR] = "ERROR", [PH_POOL] = "POOL", [PH_PAIR] = "PAIR",
 };
 
 const char *
@@ -286,6 +286,19 @@ ph_msg_decode(uint16_t type, const uint8_t *p, size_t len, struct ph_msg *m,
 		return -1;
 	case PH_ERROR:
 		return dec_error(&b, &m->u.error, err);
+	case PH_POOL:
+		if (rbuf_get_u64(&b, &m->u.pool.session) == 0 &&
+		    rbuf_get_u64(&b, &m->u.pool.stream) == 0)
+			return 0;
+		*err = "POOL truncated";
+		return -1;
+	case PH_PAIR:
+		if (rbuf_get_u64(&b, &m->u.pair.conn) == 0 &&
+		    rbuf_get_u32(&b, &m->u.pair.forward) == 0 &&
+		    rbuf_get_u64(&b, &m->u.pair.stream) == 0)
+			return 0;
+		*err = "PAIR truncated";
+		return -1;
 	}
 	*err = "unknown frame type";
 	return -1;
@@ -384,6 +397,15 @@ enc_payload(struct wbuf *b, const struct ph_msg *m)
 	case PH_ERROR:
 		wbuf_put_u32(b, m->u.error.code);
 		wbuf_put_string(b, m->u.error.message);
+		break;
+	case PH_POOL:
+		wbuf_put_u64(b, m->u.pool.session);
+		wbuf_put_u64(b, m->u.pool.stream);
+		break;
+	case PH_PAIR:
+		wbuf_put_u64(b, m->u.pair.conn);
+		wbuf_put_u32(b, m->u.pair.forward);
+		wbuf_put_u64(b, m->u.pair.stream);
 		break;
 	default:
 		b->overflow = 1;	/* we never send what we cannot name */

@@ -6,8 +6,10 @@
  *	u16 type, u16 flags, u32 length
  *
  * followed by length bytes of payload.  The guest opens every connection;
- * the first frame on a connection is either HELLO (a control session) or
- * DATA (a data stream for one forwarded connection, raw bytes after it).
+ * the first frame on a connection is HELLO (a control session), DATA (a
+ * data stream for one forwarded connection, raw bytes after it) or POOL
+ * (a data stream opened in advance, raw bytes after the PAIR that names
+ * it on the control channel).
  *
  * Field encodings: integers big-endian; a string is a u16 length and that
  * many printable ASCII bytes; an address is a u8 family (4 or 6) and 4 or
@@ -25,8 +27,13 @@
 
 #include "addr.h"
 
-#define PH_PROTO_VERSION	1	/* the one version this code speaks */
+/*
+ * Version 2 adds the stream pool (POOL, PAIR); a version 1 peer is still
+ * served, without a pool.
+ */
+#define PH_PROTO_VERSION	2	/* the highest version this code speaks */
 #define PH_PROTO_VERSION_MIN	1
+#define PH_PROTO_VERSION_POOL	2	/* the first with POOL and PAIR */
 
 #define PH_HDR_LEN		8
 #define PH_PAYLOAD_MAX		4096	/* control frames are small */
@@ -38,6 +45,7 @@
 #define PH_REASON_MAX		256
 #define PH_BOOTID_LEN		16
 #define PH_HOSTADDR_MAX		2	/* a dual-stack bind gets two */
+#define PH_POOL_MAX		64	/* idle pooled streams a host keeps */
 
 enum ph_type {
 	PH_HELLO = 1,		/* guest: versions, boot id, name */
@@ -51,7 +59,9 @@ enum ph_type {
 	PH_PING = 9,
 	PH_PONG = 10,
 	PH_ERROR = 11,		/* either: protocol error, said before closing */
-	PH_TYPE_MAX = 11
+	PH_POOL = 12,		/* guest, first frame of an idle pooled stream */
+	PH_PAIR = 13,		/* host: a client came, on this pooled stream */
+	PH_TYPE_MAX = 13
 };
 
 enum ph_verdict {
@@ -140,6 +150,19 @@ struct ph_data {
 	uint64_t	conn;
 };
 
+/* The first frame of a data stream the guest opens in advance (v2). */
+struct ph_pool {
+	uint64_t	session;
+	uint64_t	stream;		/* the guest's id for it */
+};
+
+/* OPEN on a pooled stream: its bytes already flow (v2). */
+struct ph_pair {
+	uint64_t	conn;
+	uint32_t	forward;
+	uint64_t	stream;
+};
+
 struct ph_ping {
 	uint64_t	nonce;
 };
@@ -160,6 +183,8 @@ struct ph_msg {
 		struct ph_open		open;
 		struct ph_close		close;
 		struct ph_data		data;
+		struct ph_pool		pool;
+		struct ph_pair		pair;
 		struct ph_ping		ping;	/* PING and PONG */
 		struct ph_error		error;
 	} u;

@@ -184,6 +184,27 @@ static const uint8_t error_frame[] = {
 					/* message: "type 42" */
 };
 
+static const uint8_t pool_frame[] = {
+	0x00, 0x0c,			/* type: POOL */
+	0x00, 0x00,			/* flags */
+	0x00, 0x00, 0x00, 0x10,		/* length: 16 */
+	0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef,
+					/* session: 0x0123456789abcdef */
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x2a,
+					/* stream: 42 */
+};
+
+static const uint8_t pair_frame[] = {
+	0x00, 0x0d,			/* type: PAIR */
+	0x00, 0x00,			/* flags */
+	0x00, 0x00, 0x00, 0x14,		/* length: 20 */
+	0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x02,
+					/* conn: 0x100000002 */
+	0x00, 0x00, 0x00, 0x09,		/* forward: 9 */
+	0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x2a,
+					/* stream: 0x800000000000002a */
+};
+
 static void
 set_addr(struct ph_addr *a, const char *s)
 {
@@ -328,6 +349,23 @@ build_error(struct ph_msg *m)
 	strlcpy(m->u.error.message, "type 42", sizeof m->u.error.message);
 }
 
+static void
+build_pool(struct ph_msg *m)
+{
+	m->type = PH_POOL;
+	m->u.pool.session = 0x0123456789abcdefULL;
+	m->u.pool.stream = 42;
+}
+
+static void
+build_pair(struct ph_msg *m)
+{
+	m->type = PH_PAIR;
+	m->u.pair.conn = 0x100000002ULL;
+	m->u.pair.forward = 9;
+	m->u.pair.stream = 0x800000000000002aULL;
+}
+
 #define GOLDEN(name, frame)	{ #name, build_##name, frame, sizeof frame }
 static const struct golden {
 	const char	*name;
@@ -349,6 +387,8 @@ static const struct golden {
 	GOLDEN(ping, ping_frame),
 	GOLDEN(pong, pong_frame),
 	GOLDEN(error, error_frame),
+	GOLDEN(pool, pool_frame),
+	GOLDEN(pair, pair_frame),
 };
 #define NGOLDENS	(sizeof goldens / sizeof goldens[0])
 

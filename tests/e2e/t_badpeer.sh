@@ -24,10 +24,10 @@ check() {
 	pass "$name: $got; logged; good guest unaffected"
 }
 
-check garbage closed "dropped: first frame is neither HELLO nor DATA"
+check garbage closed "dropped: first frame is not HELLO, DATA or POOL"
 check huge closed "dropped: frame longer than the maximum payload"
 check truncated closed "dropped: closed before its first frame"
-check wrong-first closed "dropped: first frame is neither HELLO nor DATA"
+check wrong-first closed "dropped: first frame is not HELLO, DATA or POOL"
 check bad-version "error 2" "guest speaks protocol 5-9"
 check unknown-type "error 3" ""
 check ping-after-unknown pong ""
@@ -39,6 +39,10 @@ check expose-truncated "error 1" "EXPOSE truncated"
 check hello-twice "error 1" "unexpected HELLO from guest"
 check open-from-guest "error 1" "unexpected OPEN from guest"
 check data-unknown closed "data stream for unknown connection"
+check pool-unknown closed "pooled stream of an unknown session dropped"
+check pool-v1 closed "pooled stream in a protocol 1 session dropped"
+check pool-bytes closed "bytes on idle pooled stream 1: closed"
+check pair-from-guest "error 1" "unexpected PAIR from guest"
 
 # The good guest's session was never replaced or ended.
 grep -q "session ended" <(grep "vm (unix:$SOCK)" "$T/host.log") &&

@@ -32,6 +32,8 @@ expect_error 2 "-c: .* is not an endpoint" "$PH_GUEST" -c 1.2.3.4
 expect_error 2 "-i: port \"0\" is not 1-65535" "$PH_GUEST" -i 0
 expect_error 2 "-i: \"22/sctp\" is not PORT" "$PH_GUEST" -i 22/sctp
 expect_error 2 "usage: porthole-guest" "$PH_GUEST" -x
+expect_error 2 "-P: \"65\" is not a number of streams from 0 to 64" \
+    "$PH_GUEST" -P 65
 expect_error 2 "-N: name .* is not printable ASCII" "$PH_GUEST" -N "$(printf 'a\tb')"
 expect_error 2 "-c: vsock CID \"any\" can only be listened on" \
     "$PH_GUEST" -c vsock:any:6440
@@ -60,8 +62,8 @@ echo "$out" | grep -qx "max-forwards 7" && echo "$out" | grep -qx "keepalive 0" 
     fail "-n -v did not print the limits: $out"
 pass "-n prints the effective configuration (-v: with every limit)"
 
-"$PH_HOST" -V | grep -qE "^porthole-host [0-9.]+ \(protocol 1\)$" || fail "host -V"
-"$PH_GUEST" -V | grep -qE "^porthole-guest [0-9.]+ \(protocol 1\)$" || fail "guest -V"
+"$PH_HOST" -V | grep -qE "^porthole-host [0-9.]+ \(protocol 2\)$" || fail "host -V"
+"$PH_GUEST" -V | grep -qE "^porthole-guest [0-9.]+ \(protocol 2\)$" || fail "guest -V"
 "$PH_HOST" --help | grep -q "usage: porthole-host" || fail "host --help"
 "$PH_GUEST" --help | grep -q "usage: porthole-guest" || fail "guest --help"
 pass "-V and --help"

@@ -15,7 +15,7 @@ import sys
 import threading
 
 HELLO, WELCOME, EXPOSE, UNEXPOSE, EXPOSED, OPEN, CLOSE, DATA, PING, PONG, \
-    ERROR = range(1, 12)
+    ERROR, POOL, PAIR = range(1, 14)
 VERDICTS = {1: "bound", 2: "rewritten", 3: "refused", 4: "failed"}
 
 
@@ -84,11 +84,28 @@ def answer(sock):
         # WELCOME and anything else: keep reading
 
 
-def session(sock):
-    sock.sendall(hello())
-    ftype, _ = read_frame(sock)
+def session(sock, vmax=1):
+    """Says HELLO; returns the session token from WELCOME."""
+    sock.sendall(hello(1, vmax))
+    ftype, payload = read_frame(sock)
     if ftype != WELCOME:
         sys.exit("evilguest: no WELCOME")
+    return struct.unpack(">Q", payload[2:10])[0]
+
+
+def connect():
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(10)
+    sock.connect(sys.argv[1])
+    return sock
+
+
+def pool_stream(sock, vmax, then=b""):
+    """A session, then a pooled stream for it; the host's answer on that."""
+    token = session(sock, vmax)
+    pooled = connect()
+    pooled.sendall(frame(POOL, struct.pack(">QQ", token, 1)) + then)
+    return pooled
 
 
 def flood_expose(s, count):
@@ -174,6 +191,11 @@ CASES = {
         frame(UNEXPOSE, struct.pack(">I", 77)) +
         frame(CLOSE, struct.pack(">QB", 5, 2) + string("x")) +
         frame(WELCOME, struct.pack(">HQII", 1, 1, 4096, 1) + string("x")))),
+    "pool-unknown": lambda s: s.sendall(frame(POOL, os.urandom(16))),
+    "pool-v1": lambda s: pool_stream(s, 1),
+    "pool-bytes": lambda s: pool_stream(s, 2, b"early"),
+    "pair-from-guest": lambda s: (session(s, 2), s.sendall(
+        frame(PAIR, struct.pack(">QIQ", 1, 1, 1)))),
 }
 ARG_CASES = {
     "flood-expose": lambda s, a: flood_expose(s, int(a)),
@@ -189,14 +211,12 @@ def main():
         sys.exit("usage: evilguest.py SOCKET CASE [ARG]\ncases: " +
                  " ".join(sorted(CASES)) + "; with ARG: no-hello " +
                  " ".join(sorted(ARG_CASES)))
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(10)
-    sock.connect(sys.argv[1])
+    sock = connect()
     if len(sys.argv) == 4:
-        ARG_CASES[sys.argv[2]](sock, sys.argv[3])
+        other = ARG_CASES[sys.argv[2]](sock, sys.argv[3])
     else:
-        CASES[sys.argv[2]](sock)
-    print(answer(sock))
+        other = CASES[sys.argv[2]](sock)
+    print(answer(other if isinstance(other, socket.socket) else sock))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,391 @@
+/*
+ * Data streams to the host, for connections (and flows) the host asks
+ * for: the one place that finds each its stream.
+ *
+ * With a protocol 2 host the guest keeps a few streams open in advance
+ * (the pool): each presents POOL and waits, idle.  A PAIR names the one
+ * a new client's bytes already travel on, and another is opened in its
+ * place.  Without one (an OPEN), a new stream is opened and presents
+ * DATA.  A connect's result always comes from the event loop, never
+ * inside the caller's call.  A full backlog on the host or a lack of
+ * descriptors here is retried for a while rather than failed.
+ */
+#include <sys/socket.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "guest.h"
+#include "log.h"
+#include "xmalloc.h"
+
+#define GSTREAM_RETRY_MS	20	/* the host's backlog was full */
+#define GSTREAM_NOFD_MS		250	/* out of descriptors */
+#define GSTREAM_REFILL_MS	1000	/* after a pool stream failed */
+#define GSTREAM_LINGER_SEC	10	/* a pooled stream we cannot use */
+
+struct gstream {
+	TAILQ_ENTRY(gstream)	 entry;		/* pool: idle or connecting */
+	int			 fd;		/* -1 until connect() */
+	int			 err;		/* to report from the loop */
+	uint64_t		 conn;		/* DATA for it, or 0: POOL */
+	uint64_t		 id;		/* in the pool */
+	struct event		*ev;
+	struct timespec		 deadline;	/* for retries */
+	gstream_cb		 cb;
+	void			*arg;
+};
+
+TAILQ_HEAD(gstream_list, gstream);
+
+static struct {
+	int			 want;		/* streams to keep; 0: none */
+	struct gstream_list	 idle;
+	struct gstream_list	 connecting;
+	int			 nidle, nconnecting;
+	uint64_t		 next_id;
+	struct event		*refill;	/* after a failure */
+} pool = {
+	.idle = TAILQ_HEAD_INITIALIZER(pool.idle),
+	.connecting = TAILQ_HEAD_INITIALIZER(pool.connecting),
+};
+
+static void	gstream_try(struct gstream *);
+static void	pool_connected(struct gstream *, const char *);
+static void	pool_fill(void);
+
+static void
+gstream_free(struct gstream *g)
+{
+	if (g->ev != NULL)
+		event_free(g->ev);
+	if (g->fd != -1)
+		close(g->fd);
+	free(g);
+}
+
+static int
+expired(const struct timespec *t)
+{
+	struct timespec	now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > t->tv_sec ||
+	    (now.tv_sec == t->tv_sec && now.tv_nsec >= t->tv_nsec);
+}
+
+/* Sends the stream's first frame; a new socket takes it whole. */
+static int
+gstream_present(struct gstream *g)
+{
+	struct ph_msg	m;
+	uint8_t		buf[PH_FRAME_MAX];
+	size_t		len;
+
+	memset(&m, 0, sizeof m);
+	if (g->conn != 0) {
+		m.type = PH_DATA;
+		m.u.data.session = gsession_token();
+		m.u.data.conn = g->conn;
+	} else {
+		m.type = PH_POOL;
+		m.u.pool.session = gsession_token();
+		m.u.pool.stream = g->id;
+	}
+	len = ph_msg_encode(&m, buf, sizeof buf);
+	return send(g->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT) ==
+	    (ssize_t)len ? 0 : -1;
+}
+
+/* The attempt is over: connected (why NULL), or failed. */
+static void
+gstream_finish(struct gstream *g, const char *why)
+{
+	int	fd;
+
+	if (g->ev != NULL)
+		event_free(g->ev);
+	g->ev = NULL;
+	if (why == NULL && gstream_present(g) == -1)
+		why = "cannot write the first frame on a new stream";
+	if (why != NULL && g->fd != -1) {
+		close(g->fd);
+		g->fd = -1;
+	}
+	if (g->conn == 0) {
+		pool_connected(g, why);
+		return;
+	}
+	fd = g->fd;
+	g->fd = -1;
+	g->cb(fd, why, g->arg);
+	gstream_free(g);
+}
+
+static void
+gstream_event_cb(int fd, short ev, void *arg)
+{
+	struct gstream	*g = arg;
+	int		 err = 0;
+	socklen_t	 len = sizeof err;
+
+	if (g->err != 0) {
+		gstream_finish(g, strerror(g->err));
+		return;
+	}
+	if (g->fd == -1) {		/* time to try again */
+		gstream_try(g);
+		return;
+	}
+	if (ev & EV_TIMEOUT)
+		err = ETIMEDOUT;
+	else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		err = errno;
+	gstream_finish(g, err != 0 ? strerror(err) : NULL);
+}
+
+/* Waits for g->fd to connect, or (fd -1) ms before the next step. */
+static void
+gstream_wait(struct gstream *g, int ms)
+{
+	struct timeval	tv = { GUEST_CONNECT_TIMEOUT, 0 };
+
+	if (g->ev != NULL)
+		event_free(g->ev);
+	g->ev = event_new(guest->base, g->fd, g->fd == -1 ? 0 : EV_WRITE,
+	    gstream_event_cb, g);
+	if (g->ev == NULL)
+		fatalx("event_new");
+	if (g->fd == -1) {
+		tv.tv_sec = ms / 1000;
+		tv.tv_usec = (ms % 1000) * 1000;
+	}
+	event_add(g->ev, &tv);
+}
+
+static void
+gstream_try(struct gstream *g)
+{
+	int	pending, e;
+
+	if ((g->fd = endpoint_connect(&guest->ep, &pending)) != -1) {
+		gstream_wait(g, 0);
+		/* Connected already (a Unix socket): say so from the loop. */
+		if (!pending)
+			event_active(g->ev, EV_WRITE, 0);
+		return;
+	}
+	e = errno;
+	if ((e == EAGAIN || e == EMFILE || e == ENFILE) &&
+	    !expired(&g->deadline)) {
+		gstream_wait(g, e == EAGAIN ? GSTREAM_RETRY_MS :
+		    GSTREAM_NOFD_MS);
+		return;
+	}
+	g->err = e;
+	gstream_wait(g, 0);
+	event_active(g->ev, EV_TIMEOUT, 0);
+}
+
+static struct gstream *
+gstream_start(uint64_t conn, gstream_cb cb, void *arg)
+{
+	struct gstream	*g = xcalloc(1, sizeof *g);
+
+	g->fd = -1;
+	g->conn = conn;
+	g->cb = cb;
+	g->arg = arg;
+	clock_gettime(CLOCK_MONOTONIC, &g->deadline);
+	g->deadline.tv_sec += GUEST_CONNECT_TIMEOUT;
+	gstream_try(g);
+	return g;
+}
+
+/*
+ * Opens a new stream for connection conn and presents DATA; cb gets the
+ * stream, or -1 and why not.  gstream_cancel() stops it before that.
+ */
+struct gstream *
+gstream_connect(uint64_t conn, gstream_cb cb, void *arg)
+{
+	return gstream_start(conn, cb, arg);
+}
+
+void
+gstream_cancel(struct gstream *g)
+{
+	gstream_free(g);
+}
+
+/*
+ * A stream we were given but cannot use (the target refused): the host
+ * was told with CLOSE and closes it; until then what arrives is dropped,
+ * so that the host never mistakes our close for the target's EOF.
+ */
+static void
+linger_cb(int fd, short ev, void *arg)
+{
+	static uint8_t	 sink[16384];
+	struct event	*self = arg;
+	ssize_t		 n;
+
+	if (ev & EV_READ) {
+		n = recv(fd, sink, sizeof sink, MSG_DONTWAIT);
+		if (n > 0 || (n == -1 && (errno == EAGAIN || errno == EINTR)))
+			return;
+	}
+	event_free(self);
+	close(fd);
+}
+
+void
+gstream_linger(int fd)
+{
+	struct timeval	 tv = { GSTREAM_LINGER_SEC, 0 };
+	struct event	*ev;
+
+	ev = event_new(guest->base, fd, EV_READ | EV_PERSIST, linger_cb,
+	    event_self_cbarg());
+	if (ev == NULL)
+		fatalx("event_new");
+	event_add(ev, &tv);
+}
+
+/* pool */
+
+static void
+pool_idle_cb(int fd, short ev, void *arg)
+{
+	struct gstream	*g = arg;
+	struct timeval	 tv = { GSTREAM_LINGER_SEC, 0 };
+
+	(void)fd;
+	if (ev & EV_READ) {
+		/*
+		 * A client's bytes (or EOF) whose PAIR is still on its way:
+		 * the control channel and the stream are not ordered.  Or
+		 * the host closing a stream it does not keep.  Wait for a
+		 * PAIR for a while, reading nothing.
+		 */
+		event_free(g->ev);
+		if ((g->ev = evtimer_new(guest->base, pool_idle_cb, g)) == NULL)
+			fatalx("evtimer_new");
+		evtimer_add(g->ev, &tv);
+		return;
+	}
+	log_debug("pooled stream %llu closed by the host",
+	    (unsigned long long)g->id);
+	TAILQ_REMOVE(&pool.idle, g, entry);
+	pool.nidle--;
+	if (pool.want > 0)
+		pool.want--;	/* the host keeps fewer: so do we */
+	gstream_free(g);
+}
+
+static void
+pool_connected(struct gstream *g, const char *why)
+{
+	struct timeval	tv = { GSTREAM_REFILL_MS / 1000,
+			    (GSTREAM_REFILL_MS % 1000) * 1000 };
+
+	TAILQ_REMOVE(&pool.connecting, g, entry);
+	pool.nconnecting--;
+	if (why != NULL) {
+		log_debug("pooled stream: %s", why);
+		gstream_free(g);
+		evtimer_add(pool.refill, &tv);
+		return;
+	}
+	g->ev = event_new(guest->base, g->fd, EV_READ, pool_idle_cb, g);
+	if (g->ev == NULL)
+		fatalx("event_new");
+	event_add(g->ev, NULL);
+	TAILQ_INSERT_TAIL(&pool.idle, g, entry);
+	pool.nidle++;
+}
+
+/* Opens streams until the pool has what it wants (not after a failure). */
+static void
+pool_fill(void)
+{
+	struct gstream	*g;
+
+	if (evtimer_pending(pool.refill, NULL))
+		return;
+	while (pool.nidle + pool.nconnecting < pool.want) {
+		g = gstream_start(0, NULL, NULL);
+		g->id = ++pool.next_id;
+		TAILQ_INSERT_TAIL(&pool.connecting, g, entry);
+		pool.nconnecting++;
+	}
+}
+
+static void
+pool_refill_cb(int fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	pool_fill();
+}
+
+/* The session is up, with a host that pools: keep n streams ready. */
+void
+gstream_pool_start(int n)
+{
+	if (pool.refill == NULL &&
+	    (pool.refill = evtimer_new(guest->base, pool_refill_cb,
+	    NULL)) == NULL)
+		fatalx("evtimer_new");
+	pool.want = n;
+	pool_fill();
+}
+
+/* The session is gone: so are the streams it knew. */
+void
+gstream_pool_stop(void)
+{
+	struct gstream	*g;
+
+	pool.want = 0;
+	if (pool.refill != NULL)
+		evtimer_del(pool.refill);
+	while ((g = TAILQ_FIRST(&pool.idle)) != NULL) {
+		TAILQ_REMOVE(&pool.idle, g, entry);
+		gstream_free(g);
+	}
+	while ((g = TAILQ_FIRST(&pool.connecting)) != NULL) {
+		TAILQ_REMOVE(&pool.connecting, g, entry);
+		gstream_free(g);
+	}
+	pool.nidle = pool.nconnecting = 0;
+}
+
+/*
+ * The pooled stream a PAIR names, out of the pool (another is opened in
+ * its place); -1 if there is no such stream.
+ */
+int
+gstream_take(uint64_t id)
+{
+	struct gstream	*g;
+	int		 fd;
+
+	TAILQ_FOREACH(g, &pool.idle, entry)
+		if (g->id == id)
+			break;
+	if (g == NULL)
+		return -1;
+	TAILQ_REMOVE(&pool.idle, g, entry);
+	pool.nidle--;
+	fd = g->fd;
+	g->fd = -1;
+	gstream_free(g);
+	pool_fill();
+	return fd;
+}

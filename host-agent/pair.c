@@ -1,0 +1,340 @@
+/*
+ * Pairing: every forwarded connection (or flow) needs a data stream from
+ * the guest, and this file is the one place that finds it one.
+ *
+ * A version 2 guest keeps a few streams open in advance (POOL): when one
+ * is idle, the connection takes it at once and the guest is told which
+ * (PAIR), so the client's bytes flow while the guest dials the target.
+ * Otherwise the guest is asked for a new stream (OPEN), which comes back
+ * presenting DATA.  Either way the owner gets the stream's descriptor.
+ *
+ * pair.c also owns the connection ids: a CLOSE from the guest reaches the
+ * connection's owner through its pair, and the owner tells the guest
+ * about a reset with pair_send_close().
+ */
+#include <sys/socket.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "compat.h"
+#include "host.h"
+#include "log.h"
+#include "xmalloc.h"
+
+/* An idle stream of a session's pool. */
+struct pooled {
+	TAILQ_ENTRY(pooled)	 entry;
+	struct session		*s;
+	uint64_t		 id;		/* the guest's */
+	int			 fd;
+	struct event		*ev;		/* readable: EOF, or a bad guest */
+};
+
+static int
+pair_cmp(struct pair *a, struct pair *b)
+{
+	return a->id < b->id ? -1 : a->id > b->id;
+}
+
+RB_HEAD(pair_tree, pair);
+PH_RB_PROTOTYPE(pair_tree, pair, node, pair_cmp);
+PH_RB_GENERATE(pair_tree, pair, node, pair_cmp)
+
+static struct pair_tree	pairs = RB_INITIALIZER(&pairs);
+
+static struct pair *
+pair_find(uint64_t id)
+{
+	struct pair	key = { .id = id };
+
+	return RB_FIND(pair_tree, &pairs, &key);
+}
+
+static void
+pooled_free(struct pooled *ps)
+{
+	TAILQ_REMOVE(&ps->s->pool, ps, entry);
+	ps->s->npool--;
+	event_free(ps->ev);
+	free(ps);
+}
+
+/* The oldest idle stream of the session's pool, taken out of it. */
+static int
+pool_take(struct session *s, uint64_t *id)
+{
+	struct pooled	*ps = TAILQ_FIRST(&s->pool);
+	int		 fd;
+
+	if (ps == NULL)
+		return -1;
+	fd = ps->fd;
+	*id = ps->id;
+	pooled_free(ps);
+	return fd;
+}
+
+static void
+pair_timeout_cb(int fd, short ev, void *arg)
+{
+	struct pair	*p = arg;
+
+	(void)fd;
+	(void)ev;
+	log_warnx("guest %s: no data stream for connection %016llx in %d s",
+	    p->s->id, (unsigned long long)p->id, HOST_DATA_TIMEOUT);
+	p->ops->failed(p, "no data stream in time");
+}
+
+/* Asks the guest for a new stream; the pair waits for its DATA. */
+static void
+pair_ask(struct pair *p, uint32_t forward)
+{
+	struct ph_msg	m = { .type = PH_OPEN };
+	struct timeval	tv = { HOST_DATA_TIMEOUT, 0 };
+
+	p->s->npending++;
+	p->timeout = evtimer_new(host->base, pair_timeout_cb, p);
+	if (p->timeout == NULL)
+		fatalx("evtimer_new");
+	evtimer_add(p->timeout, &tv);
+	m.u.open.conn = p->id;
+	m.u.open.forward = forward;
+	log_debug("connection %016llx: client for forward %u, OPEN sent",
+	    (unsigned long long)p->id, forward);
+	session_send(p->s, &m);
+}
+
+/*
+ * Starts pairing p, a connection to forward of session s.  Returns the
+ * descriptor of a pooled stream, which the owner relays on at once, or
+ * -1: then ops->ready() or ops->failed() is called later.
+ */
+int
+pair_open(struct pair *p, struct session *s, uint32_t forward,
+    const struct pair_ops *ops, void *arg)
+{
+	struct ph_msg	m = { .type = PH_PAIR };
+	int		fd;
+
+	memset(p, 0, sizeof *p);
+	do
+		arc4random_buf(&p->id, sizeof p->id);
+	while (p->id == 0 || pair_find(p->id) != NULL);
+	p->s = s;
+	p->ops = ops;
+	p->arg = arg;
+	RB_INSERT(pair_tree, &pairs, p);
+	TAILQ_INSERT_TAIL(&s->pairs, p, entry);
+	s->nconns++;
+	if ((fd = pool_take(s, &m.u.pair.stream)) == -1) {
+		pair_ask(p, forward);
+		return -1;
+	}
+	m.u.pair.conn = p->id;
+	m.u.pair.forward = forward;
+	if (session_send(s, &m) == -1) {
+		/* The session is ending; it fails this pair with the rest. */
+		close(fd);
+		return -1;
+	}
+	log_debug("connection %016llx: client for forward %u, PAIR sent for "
+	    "pooled stream %llu", (unsigned long long)p->id, forward,
+	    (unsigned long long)m.u.pair.stream);
+	return fd;
+}
+
+/* Takes p off its session's list (and counts). */
+static void
+pair_detach(struct pair *p)
+{
+	if (p->s == NULL)
+		return;
+	TAILQ_REMOVE(&p->s->pairs, p, entry);
+	p->s->nconns--;
+	if (p->timeout != NULL)		/* still waiting for DATA */
+		p->s->npending--;
+	p->s = NULL;
+}
+
+/* The owner is done with p: its id is forgotten. */
+void
+pair_end(struct pair *p)
+{
+	pair_detach(p);
+	if (p->timeout != NULL)
+		event_free(p->timeout);
+	p->timeout = NULL;
+	RB_REMOVE(pair_tree, &pairs, p);
+}
+
+/* Tells the guest about p (a reset, say); -1 if its session is gone. */
+int
+pair_send_close(struct pair *p, uint8_t how, const char *why)
+{
+	struct ph_msg	m = { .type = PH_CLOSE };
+
+	if (p->s == NULL)
+		return -1;
+	m.u.close.conn = p->id;
+	m.u.close.how = how;
+	strlcpy(m.u.close.reason, why, sizeof m.u.close.reason);
+	return session_send(p->s, &m);
+}
+
+/*
+ * A new stream presented DATA.  It joins only a pair that is waiting, of
+ * a session whose token it knows, that came in on the same endpoint from
+ * the same vsock CID; anything else is dropped.
+ */
+void
+pair_data(int fd, const struct guest_ep *gep, uint32_t cid,
+    const struct ph_data *d)
+{
+	struct pair	*p = pair_find(d->conn);
+
+	if (p == NULL || p->s == NULL || p->timeout == NULL ||
+	    !session_matches(p->s, gep, cid, d->session)) {
+		log_warnx("%s: data stream for %s connection %016llx dropped",
+		    gep->ep.str, p == NULL ? "unknown" : "another session's",
+		    (unsigned long long)d->conn);
+		close(fd);
+		return;
+	}
+	event_free(p->timeout);
+	p->timeout = NULL;
+	p->s->npending--;
+	p->ops->ready(p, fd);
+}
+
+/* The guest sent CLOSE: a dial failed, or its side was reset. */
+void
+pair_close_msg(struct session *s, const struct ph_close *m)
+{
+	struct pair	*p = pair_find(m->conn);
+	char		 safe[PH_REASON_MAX * 4];
+
+	/* Crossing CLOSEs are normal: the connection may be gone already. */
+	if (p == NULL || p->s != s)
+		return;
+	log_debug("guest %s: connection %016llx %s: %s", s->id,
+	    (unsigned long long)p->id, ph_close_name(m->how),
+	    log_safe(m->reason, safe, sizeof safe));
+	p->ops->closed(p, m);
+}
+
+/*
+ * An idle pooled stream became readable: the guest closed it, or sent
+ * bytes before any PAIR named it, which is a protocol error.  Either way
+ * it leaves the pool.
+ */
+static void
+pooled_read_cb(int fd, short ev, void *arg)
+{
+	struct pooled	*ps = arg;
+	char		 c;
+	ssize_t		 n;
+
+	(void)ev;
+	n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+		event_add(ps->ev, NULL);
+		return;
+	}
+	if (n > 0)
+		log_warnx("guest %s: bytes on idle pooled stream %llu: closed",
+		    ps->s->id, (unsigned long long)ps->id);
+	else
+		log_debug("guest %s: pooled stream %llu closed by the guest",
+		    ps->s->id, (unsigned long long)ps->id);
+	close(fd);
+	pooled_free(ps);
+}
+
+static struct session *
+pair_session_of(const struct guest_ep *gep, uint32_t cid, uint64_t token)
+{
+	struct session	*s;
+
+	TAILQ_FOREACH(s, &host->sessions, entry)
+		if (session_matches(s, gep, cid, token))
+			return s;
+	return NULL;
+}
+
+static int
+pool_has(const struct session *s, uint64_t id)
+{
+	const struct pooled	*ps;
+
+	TAILQ_FOREACH(ps, &s->pool, entry)
+		if (ps->id == id)
+			return 1;
+	return 0;
+}
+
+/* A stream presented POOL: it waits, idle, for a client (bounded). */
+void
+pair_pool_add(int fd, const struct guest_ep *gep, uint32_t cid,
+    const struct ph_pool *m)
+{
+	struct session	*s = pair_session_of(gep, cid, m->session);
+	struct pooled	*ps;
+	const char	*why = NULL;
+
+	if (s == NULL)
+		why = "of an unknown session";
+	else if (s->proto < PH_PROTO_VERSION_POOL)
+		why = "in a protocol 1 session";
+	else if (s->npool >= PH_POOL_MAX)
+		why = "beyond the pool's limit";
+	else if (pool_has(s, m->stream))
+		why = "with an id already pooled";
+	if (why != NULL) {
+		log_warnx("%s: pooled stream %s dropped", gep->ep.str, why);
+		close(fd);
+		return;
+	}
+	ps = xcalloc(1, sizeof *ps);
+	ps->s = s;
+	ps->id = m->stream;
+	ps->fd = fd;
+	ps->ev = event_new(host->base, fd, EV_READ, pooled_read_cb, ps);
+	if (ps->ev == NULL)
+		fatalx("event_new");
+	event_add(ps->ev, NULL);
+	TAILQ_INSERT_TAIL(&s->pool, ps, entry);
+	s->npool++;
+}
+
+/*
+ * The session ended: its idle streams are closed, pairs still waiting
+ * for a stream fail.  Pairs already relaying go on (their bytes have
+ * their own streams) but can no longer tell the guest anything; when the
+ * guest stopped answering altogether (abort) they fail too, since nothing
+ * will come.
+ */
+void
+pair_session_gone(struct session *s, int abort)
+{
+	struct pooled	*ps;
+	struct pair	*p;
+	int		 waiting;
+
+	while ((ps = TAILQ_FIRST(&s->pool)) != NULL) {
+		close(ps->fd);
+		pooled_free(ps);
+	}
+	while ((p = TAILQ_FIRST(&s->pairs)) != NULL) {
+		waiting = p->timeout != NULL;
+		pair_detach(p);
+		if (waiting)
+			p->ops->failed(p, "session ended");
+		else if (abort)
+			p->ops->failed(p, "the guest stopped answering");
+	}
+}
