@@ -146,6 +146,28 @@ conn_over_limit(struct forward *f, int fd)
 	return 1;
 }
 
+/*
+ * Descriptors are handed out lowest first, so a client on descriptor fd
+ * leaves at most nofile - 1 - fd free.  Every client still waiting for a
+ * stream needs one of those, and the guests' control channels and pools
+ * a few more.  When they run short the forward stops accepting for a
+ * moment, as on EMFILE, rather than take clients whose streams then
+ * could not be accepted (each would wait, holding a descriptor, until it
+ * timed out).
+ */
+static int
+conn_fds_short(int fd)
+{
+	struct session	*s;
+	uint64_t	 need = HOST_FD_RESERVE;
+
+	if (host->nofile == 0)
+		return 0;
+	TAILQ_FOREACH(s, &host->sessions, entry)
+		need += s->npending;
+	return (uint64_t)fd + 1 + need >= host->nofile;
+}
+
 void
 conn_accept(struct forward *f, int fd)
 {
@@ -163,4 +185,6 @@ conn_accept(struct forward *f, int fd)
 	if ((stream = pair_open(&c->pair, f->s, f->id, &conn_pair_ops,
 	    c)) != -1)
 		conn_relay(c, stream);
+	if (conn_fds_short(fd))
+		forward_pause(f, "few descriptors left for the guest's streams");
 }

@@ -53,21 +53,15 @@ forward_resume_cb(int fd, short ev, void *arg)
 			evconnlistener_enable(f->lis[i]);
 }
 
-/* Out of descriptors: stop accepting for a moment rather than spin. */
-static void
-forward_accept_error_cb(struct evconnlistener *l, void *arg)
+/* Stops accepting for a moment (out of descriptors) rather than spin. */
+void
+forward_pause(struct forward *f, const char *why)
 {
-	struct forward	*f = arg;
 	struct timeval	 tv = { 0, HOST_ACCEPT_PAUSE_MS * 1000 };
 	int		 i;
 
-	(void)l;
-	if (errno != EMFILE && errno != ENFILE) {
-		log_warn("guest %s: accept on forward %u", f->s->id, f->id);
-		return;
-	}
-	log_warn("guest %s: accept on forward %u: pausing for %d ms",
-	    f->s->id, f->id, HOST_ACCEPT_PAUSE_MS);
+	log_warnx("guest %s: accept on forward %u: pausing for %d ms: %s",
+	    f->s->id, f->id, HOST_ACCEPT_PAUSE_MS, why);
 	for (i = 0; i < PH_HOSTADDR_MAX; i++)
 		if (f->lis[i] != NULL)
 			evconnlistener_disable(f->lis[i]);
@@ -75,6 +69,19 @@ forward_accept_error_cb(struct evconnlistener *l, void *arg)
 	    (f->resume = evtimer_new(host->base, forward_resume_cb, f)) == NULL)
 		fatalx("evtimer_new");
 	evtimer_add(f->resume, &tv);
+}
+
+static void
+forward_accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	struct forward	*f = arg;
+
+	(void)l;
+	if (errno != EMFILE && errno != ENFILE) {
+		log_warn("guest %s: accept on forward %u", f->s->id, f->id);
+		return;
+	}
+	forward_pause(f, strerror(errno));
 }
 
 /* Opens one host listener; returns the socket or -1 with errno set. */

@@ -24,6 +24,7 @@ struct relay;
 #define HOST_OUTPUT_HIGH	(256 * 1024)	/* stop reading the guest */
 #define HOST_OUTPUT_LOW		(64 * 1024)	/* and start again */
 #define HOST_ACCEPT_PAUSE_MS	250	/* accepting stops this long on EMFILE */
+#define HOST_FD_RESERVE		32	/* descriptors kept for guests' streams */
 
 /* policy.c */
 enum policy_mode {		/* ordered from tightest to loosest */
@@ -101,6 +102,7 @@ struct host {
 	uint32_t		 limits[LIMIT_NKINDS];
 	uint64_t		 limit_hits[LIMIT_NKINDS];
 	int			 keepalive;	/* seconds, 0: off */
+	uint64_t		 nofile;	/* RLIMIT_NOFILE, 0: unknown */
 	time_t			 started;
 };
 
@@ -168,6 +170,7 @@ struct forward {
 struct forward	*forward_find(struct session *, uint32_t);
 void		 forward_expose(struct session *, const struct ph_expose *);
 void		 forward_close(struct forward *, const char *);
+void		 forward_pause(struct forward *, const char *);
 int		 forward_redecide_all(const char *);
 void		 forward_unref(struct forward *);
 
