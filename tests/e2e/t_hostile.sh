@@ -14,7 +14,7 @@ vm_create
 start_host -l "unix:$EVIL" --max-forwards 64
 # No stream pool: the hijack case below needs a connection that waits for
 # its stream (OPEN), which a pooled stream would not.
-start_guest -p 0
+start_guest -P 0
 bg echo ip netns exec "$NS" "$PHSTORM" echo 127.0.0.1 "$port"
 wait_for 5 "the good guest's forward" host_listens 127.0.0.1 "$port"
 "$PHSTORM" churn 127.0.0.1 "$port" 200 20 >/dev/null || fail "warm-up"
