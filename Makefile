@@ -43,9 +43,12 @@ HOST_SRCS = \
 	host-agent/forward.c \
 	host-agent/host.c \
 	host-agent/limits.c \
+	host-agent/hostport.c \
 	host-agent/listener.c \
 	host-agent/pair.c \
 	host-agent/policy.c \
+	host-agent/policy_file.c \
+	host-agent/policy_parse.c \
 	host-agent/session.c
 GUEST_SRCS = \
 	guest-agent/daemon.c \
@@ -68,6 +71,7 @@ UNIT_TESTS = \
 	tests/check_proto \
 	tests/check_endpoint \
 	tests/check_policy \
+	tests/check_policy_parse \
 	tests/check_forward \
 	tests/check_relay \
 	tests/check_notify
@@ -135,7 +139,8 @@ host-agent/porthole-host: $(HOST_OBJS) $(PROTO_OBJS)
 guest-agent/porthole-guest: $(GUEST_OBJS) $(PROTO_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PH_LIBS)
 
-tests/check_%.o: tests/check_%.c .flags
+tests/check_%.o: tests/check_%.c .flags $(wildcard proto/*.h) \
+    $(wildcard host-agent/*.h)
 	$(CC) $(CFLAGS) $(PH_CFLAGS) -Ihost-agent -c -o $@ $<
 
 tests/check_%: tests/check_%.o $(PROTO_OBJS) $(HOST_LIB_OBJS)

@@ -7,6 +7,7 @@
  */
 #include <sys/socket.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -121,8 +122,9 @@ static const struct pair_ops conn_pair_ops = {
 };
 
 /*
- * Refuses (resets) a client over a limit: the guest's, the forward's, or
- * the number of OPENs the guest has left unanswered.
+ * Refuses (resets) a client over a limit: the guest's (the flag's, or
+ * the policy file's for this guest if lower), the forward's, or the
+ * number of OPENs the guest has left unanswered.
  */
 static int
 conn_over_limit(struct forward *f, int fd)
@@ -130,8 +132,9 @@ conn_over_limit(struct forward *f, int fd)
 	struct session	*s = f->s;
 	struct linger	 l = { 1, 0 };
 	enum limit_kind	 k;
+	char		 line[32] = "";
 
-	if (s->nconns >= host->limits[LIMIT_CONNS])
+	if (s->nconns >= s->limits.max_conns)
 		k = LIMIT_CONNS;
 	else if (f->conns_active >= host->limits[LIMIT_FORWARD_CONNS])
 		k = LIMIT_FORWARD_CONNS;
@@ -139,8 +142,12 @@ conn_over_limit(struct forward *f, int fd)
 		k = LIMIT_PENDING_OPENS;
 	else
 		return 0;
-	limit_hit(k, "guest %s: forward %u: client refused: too many %s",
-	    s->id, f->id, limit_what(k));
+	if (k == LIMIT_CONNS && s->limits.conns_line != 0)
+		snprintf(line, sizeof line, " (policy line %d)",
+		    s->limits.conns_line);
+	limit_hit_value(k, k == LIMIT_CONNS ? s->limits.max_conns :
+	    host->limits[k], "guest %s: forward %u: client refused: too many "
+	    "%s%s", s->id, f->id, limit_what(k), line);
 	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
 	close(fd);
 	return 1;

@@ -84,9 +84,12 @@ forward_accept_error_cb(struct evconnlistener *l, void *arg)
 	forward_pause(f, strerror(errno));
 }
 
-/* Opens one host listener; returns the socket or -1 with errno set. */
+/*
+ * Opens one host listener; returns the socket or -1 with errno set.
+ * Port 0 lets the kernel choose, and h says which it chose.
+ */
 static int
-forward_socket(const struct ph_hostaddr *h)
+forward_socket(struct ph_hostaddr *h)
 {
 	struct sockaddr_storage	ss;
 	socklen_t		sl;
@@ -101,7 +104,10 @@ forward_socket(const struct ph_hostaddr *h)
 	    (h->addr.family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
 	    IPV6_V6ONLY, &one, sizeof one) == -1) ||
 	    bind(fd, (struct sockaddr *)&ss, sl) == -1 ||
-	    listen(fd, FORWARD_BACKLOG) == -1) {
+	    listen(fd, FORWARD_BACKLOG) == -1 ||
+	    (h->port == 0 && (getsockname(fd, (struct sockaddr *)&ss,
+	    &sl) == -1 || addr_from_sockaddr((struct sockaddr *)&ss, &h->addr,
+	    &h->port) == -1))) {
 		saved = errno;
 		close(fd);
 		errno = saved;
@@ -113,24 +119,29 @@ forward_socket(const struct ph_hostaddr *h)
 /*
  * Opens the listeners the policy decided on.  A dual-stack bind keeps
  * whichever of its two addresses could be opened; the verdict is failed
- * only when none could.
+ * only when none could.  Returns the errno of the last failure, or 0.
  */
-static void
+static int
 forward_listen(struct forward *f)
 {
 	struct bind_decision	*d = &f->dec;
 	struct ph_hostaddr	 ok[PH_HOSTADDR_MAX];
 	char			 ha[PH_ADDRSTRLEN], why[PH_REASON_MAX] = "";
-	int			 i, fd, n = 0;
+	int			 i, j, fd, n = 0, err = 0;
 
 	for (i = 0; i < d->naddr; i++) {
 		if ((fd = forward_socket(&d->host[i])) == -1) {
+			err = errno;
 			snprintf(why, sizeof why, "%s: %s",
 			    addr_fmt(&d->host[i].addr, d->host[i].port, ha,
 			    sizeof ha), errno == EADDRINUSE ? "address in use" :
 			    strerror(errno));
 			continue;
 		}
+		/* The port the kernel chose is the port for all. */
+		for (j = i + 1; j < d->naddr; j++)
+			if (d->host[j].port == 0)
+				d->host[j].port = d->host[i].port;
 		f->lis[n] = evconnlistener_new(host->base, forward_accept_cb,
 		    f, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
 		if (f->lis[n] == NULL)
@@ -139,16 +150,17 @@ forward_listen(struct forward *f)
 		ok[n++] = d->host[i];
 	}
 	if (why[0] == '\0')
-		return;
+		return 0;
 	if (n == 0) {
 		d->verdict = PH_FAILED;
 		strlcpy(d->reason, why, sizeof d->reason);
 	} else {
-		strlcat(d->reason, "; not opened: ", sizeof d->reason);
-		strlcat(d->reason, why, sizeof d->reason);
+		strlcat(f->note, "; not opened: ", sizeof f->note);
+		strlcat(f->note, why, sizeof f->note);
 	}
 	memcpy(d->host, ok, sizeof ok);
 	d->naddr = n;
+	return err;
 }
 
 static void
@@ -185,6 +197,62 @@ forward_reply(struct session *s, uint32_t id, const struct bind_decision *d)
 		m.u.exposed.host[i] = d->host[i];
 	strlcpy(m.u.exposed.reason, d->reason, sizeof m.u.exposed.reason);
 	session_send(s, &m);
+}
+
+static int
+forward_listening(const struct bind_decision *d)
+{
+	return d->verdict == PH_BOUND || d->verdict == PH_REWRITTEN;
+}
+
+/*
+ * Carries out f->dec, just decided by policy.  A forward refused for
+ * want of a slot (max-forwards) or of a port another forward holds, or
+ * that failed because another program holds its port, waits, and
+ * hostport.c tries it again.  "to auto" takes any free port instead.
+ * listening: f had listeners a moment ago (it keeps its slot).
+ */
+static void
+forward_carry_out(struct forward *f, int listening)
+{
+	struct bind_decision	*d = &f->dec;
+	char			 ha[PH_ADDRSTRLEN];
+	int			 i, err;
+
+	f->note[0] = '\0';
+	if (!forward_listening(d))
+		return;
+	if (hostport_over_limit(f, listening, d->reason, sizeof d->reason)) {
+		d->verdict = PH_REFUSED;
+		d->naddr = 0;
+		hostport_wait(f);
+		return;
+	}
+	if (hostport_claim(f) == -1) {
+		hostport_wait(f);
+		return;
+	}
+	err = forward_listen(f);
+	if (err == EADDRINUSE && d->port_auto && d->verdict == PH_FAILED &&
+	    f->want.host[0].port != 0) {
+		*d = f->want;
+		snprintf(f->note, sizeof f->note, "; %s in use",
+		    addr_fmt(&d->host[0].addr, d->host[0].port, ha, sizeof ha));
+		for (i = 0; i < d->naddr; i++)
+			d->host[i].port = 0;
+		err = forward_listen(f);
+	}
+	if (d->verdict == PH_FAILED) {
+		if (err == EADDRINUSE)
+			hostport_wait(f);
+		return;
+	}
+	if (d->naddr > 0 && d->host[0].port != f->want.host[0].port) {
+		d->verdict = PH_REWRITTEN;
+		snprintf(ha, sizeof ha, ": host port %u", d->host[0].port);
+		strlcat(f->note, ha, sizeof f->note);
+	}
+	strlcat(d->reason, f->note, sizeof d->reason);
 }
 
 static void
@@ -232,29 +300,39 @@ forward_expose(struct session *s, const struct ph_expose *e)
 	f->req.port = e->port;
 	f->req.v6only = (e->flags & PH_EXPOSE_V6ONLY) != 0;
 	strlcpy(f->process, e->process, sizeof f->process);
-	policy_decide(&host->policy, &f->req, &f->dec);
-	if (f->dec.verdict == PH_BOUND || f->dec.verdict == PH_REWRITTEN)
-		forward_listen(f);
+	f->req.guest_name = s->name;
+	f->req.guest_ep = s->gep->ep.str;
+	f->req.guest_cid = s->cid;
 	TAILQ_INSERT_TAIL(&s->forwards, f, entry);
 	s->nforwards++;
+	policy_decide(&host->policy, &f->req, &f->want);
+	f->dec = f->want;
+	forward_carry_out(f, 0);
 	forward_log(f);
 	forward_reply(s, e->id, &f->dec);
 }
 
-/* Closes the listeners; connections already made go on to their end. */
+/*
+ * Closes the listeners; connections already made go on to their end.
+ * Forwards waiting for the port or the slot are told.
+ */
 static void
 forward_unlisten(struct forward *f)
 {
-	int	i;
+	int	i, freed = 0;
 
 	for (i = 0; i < PH_HOSTADDR_MAX; i++) {
-		if (f->lis[i] != NULL)
+		if (f->lis[i] != NULL) {
 			evconnlistener_free(f->lis[i]);
+			freed = 1;
+		}
 		f->lis[i] = NULL;
 	}
 	if (f->resume != NULL)
 		event_free(f->resume);
 	f->resume = NULL;
+	if (freed)
+		hostport_freed();
 }
 
 static int
@@ -272,29 +350,60 @@ decision_equal(const struct bind_decision *a, const struct bind_decision *b)
 	return 1;
 }
 
+static int
+decision_same_hosts(const struct bind_decision *a,
+    const struct bind_decision *b)
+{
+	struct bind_decision	x = *a;
+
+	strlcpy(x.reason, b->reason, sizeof x.reason);
+	return decision_equal(&x, b);
+}
+
 /*
  * Decides f again under the policy now in force.  The same decision
- * keeps its listeners.  A new one closes them (first, so that a
- * narrower address can take the port), opens what it asks for, and is
- * sent to the guest: EXPOSED again, for the same bind id.  Connections
- * already made go on to their end, as when the guest closes the port.
- * A forward that could not be opened before is tried again.
+ * keeps its listeners (and the port "to auto" chose); so do the same
+ * listeners for another reason (a rule moved), and the guest is told
+ * the new reason.  A new decision closes them (first, so that a
+ * narrower address can take the port), carries out what it asks for,
+ * and is sent to the guest: EXPOSED again, for the same bind id.
+ * Connections already made go on to their end, as when the guest
+ * closes the port.  A forward that waits (hostport.c) is tried again.
  */
 static int
 forward_redecide(struct forward *f)
 {
-	struct bind_decision	d;
+	struct bind_decision	d, old = f->dec;
+	int			listening = forward_listening(&f->dec);
 
 	policy_decide(&host->policy, &f->req, &d);
-	if (decision_equal(&d, &f->dec))
+	if (!f->waiting && decision_same_hosts(&d, &f->want) &&
+	    (listening || f->dec.verdict == f->want.verdict) &&
+	    !(listening && hostport_over_limit(f, 1, NULL, 0))) {
+		if (strcmp(d.reason, f->want.reason) == 0)
+			return 0;
+		f->want = d;
+		strlcpy(f->dec.reason, d.reason, sizeof f->dec.reason);
+		if (listening)
+			strlcat(f->dec.reason, f->note, sizeof f->dec.reason);
+	} else {
+		forward_unlisten(f);
+		hostport_unwait(f);
+		f->want = f->dec = d;
+		forward_carry_out(f, listening);
+	}
+	if (decision_equal(&old, &f->dec))
 		return 0;
-	forward_unlisten(f);
-	f->dec = d;
-	if (f->dec.verdict == PH_BOUND || f->dec.verdict == PH_REWRITTEN)
-		forward_listen(f);
 	forward_log(f);
 	forward_reply(f->s, f->id, &f->dec);
 	return 1;
+}
+
+/* A waiting forward's port or slot may be free: hostport.c asks. */
+int
+forward_retry(struct forward *f)
+{
+	return forward_redecide(f);
 }
 
 /*
@@ -323,6 +432,7 @@ forward_close(struct forward *f, const char *why)
 	char		 ga[PH_ADDRSTRLEN];
 
 	forward_unlisten(f);
+	hostport_unwait(f);
 	if (f->dec.verdict == PH_BOUND || f->dec.verdict == PH_REWRITTEN)
 		log_info("guest %s: %s %s closed: %s", s->id,
 		    proto_name(f->req.proto), addr_fmt(&f->req.addr,

@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,7 @@ static const struct option longopts[] = {
 	{ "listen",		required_argument,	NULL, 'l' },
 	{ "loopback-only",	no_argument,		NULL, 'L' },
 	{ "check",		no_argument,		NULL, 'n' },
+	{ "policy",		required_argument,	NULL, 'f' },
 	{ "verbose",		no_argument,		NULL, 'v' },
 	{ "version",		no_argument,		NULL, 'V' },
 	{ "max-frame",		required_argument,	NULL, OPT_LIMIT },
@@ -50,7 +52,8 @@ usage(int status)
 	fprintf(status ? stderr : stdout,
 	    "usage: porthole-host [-dnvV] [-l endpoint]... "
 	    "[-b loopback|refuse|allow] [-L]\n"
-	    "                     [--keepalive seconds] [--max-LIMIT n]...\n");
+	    "                     [-f policy-file] [--keepalive seconds] "
+	    "[--max-LIMIT n]...\n");
 	exit(status);
 }
 
@@ -82,7 +85,7 @@ host_signal_cb(int sig, short ev, void *arg)
 		event_base_loopbreak(host->base);
 		break;
 	case SIGHUP:
-		log_info("SIGHUP received: nothing to reload");
+		policy_reload();
 		break;
 	}
 }
@@ -116,6 +119,10 @@ host_print_config(void)
 		printf("listen %s\n", gep->ep.str);
 	printf("bind-policy %s%s\n", policy_mode_name(mode),
 	    host->policy.loopback_only ? " (loopback-only)" : "");
+	if (host->policy.file != NULL) {
+		printf("policy-file %s\n", host->policy.file->path);
+		policy_print(stdout, host->policy.file);
+	}
 	if (log_getverbose() == 0)
 		return;
 	printf("keepalive %d\n", host->keepalive);
@@ -143,6 +150,36 @@ host_set_option(int ch, int idx, const char *arg)
 		fprintf(stderr, "porthole-host: %s\n", err);
 		exit(2);
 	}
+}
+
+/*
+ * Reads the policy file (-f) before anything is opened: every error is
+ * printed as FILE:LINE and the agent does not start.  The path is made
+ * absolute, for SIGHUP after daemon() changed directory.
+ */
+static void
+host_load_policy(const char *path, int mode_from_flag)
+{
+	struct policy_file	*pf;
+	char			*abs, *errs, note[512];
+	char			 cwd[PATH_MAX];
+	size_t			 errslen = POLICY_ERRORS_MAX * 700;
+
+	if (path[0] != '/' && getcwd(cwd, sizeof cwd) != NULL)
+		xasprintf(&abs, "%s/%s", cwd, path);
+	else
+		abs = xstrdup(path);
+	errs = xmalloc(errslen);
+	if ((pf = policy_load(abs, errs, errslen)) == NULL) {
+		fprintf(stderr, "%s", errs);
+		fprintf(stderr, "porthole-host: %s: bad policy file\n", path);
+		exit(1);
+	}
+	free(errs);
+	free(abs);
+	policy_install(&host->policy, pf, mode_from_flag, note, sizeof note);
+	if (note[0] != '\0')
+		fprintf(stderr, "porthole-host: -b %s\n", note);
 }
 
 static void
@@ -188,7 +225,9 @@ host_open_endpoints(void)
 int
 main(int argc, char **argv)
 {
-	int	ch, idx, debug = 0, check = 0, verbose = 0;
+	const char	*policy_path = NULL;
+	int		 ch, idx, debug = 0, check = 0, verbose = 0;
+	int		 mode_flag = 0;
 
 	host = xcalloc(1, sizeof *host);
 	TAILQ_INIT(&host->endpoints);
@@ -198,7 +237,7 @@ main(int argc, char **argv)
 	host->keepalive = HOST_KEEPALIVE;
 	limits_init(host->limits);
 
-	while ((ch = getopt_long(argc, argv, "b:dhl:LnvV", longopts,
+	while ((ch = getopt_long(argc, argv, "b:df:hl:LnvV", longopts,
 	    &idx)) != -1) {
 		switch (ch) {
 		case OPT_KEEPALIVE:
@@ -211,9 +250,13 @@ main(int argc, char **argv)
 				    "not loopback, refuse or allow\n", optarg);
 				exit(2);
 			}
+			mode_flag = 1;
 			break;
 		case 'd':
 			debug = 1;
+			break;
+		case 'f':
+			policy_path = optarg;
 			break;
 		case 'h':
 			usage(0);
@@ -244,6 +287,8 @@ main(int argc, char **argv)
 	}
 	if (TAILQ_EMPTY(&host->endpoints))
 		host_add_endpoint("vsock:6440");
+	if (policy_path != NULL)
+		host_load_policy(policy_path, mode_flag);
 	if (check) {
 		log_setverbose(verbose);
 		host_print_config();
@@ -255,6 +300,8 @@ main(int argc, char **argv)
 	if (host->policy.loopback_only && host->policy.mode == POLICY_ALLOW)
 		log_warnx("--loopback-only: bind policy allow capped at "
 		    "loopback");
+	if (host->policy.file != NULL)
+		policy_log_loaded(host->policy.file, "loaded");
 	signal(SIGPIPE, SIG_IGN);
 	host_raise_nofile();
 	host_open_endpoints();

@@ -5,6 +5,7 @@
 #include <sys/queue.h>
 #include <sys/tree.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "addr.h"
@@ -13,6 +14,7 @@
 
 struct bufferevent;
 struct evconnlistener;
+struct policy_guest;
 struct event;
 struct event_base;
 struct relay;
@@ -25,6 +27,7 @@ struct relay;
 #define HOST_OUTPUT_LOW		(64 * 1024)	/* and start again */
 #define HOST_ACCEPT_PAUSE_MS	250	/* accepting stops this long on EMFILE */
 #define HOST_FD_RESERVE		32	/* descriptors kept for guests' streams */
+#define HOST_RETRY_MS		1000	/* a port in use is tried this often */
 
 /* policy.c */
 enum policy_mode {		/* ordered from tightest to loosest */
@@ -33,9 +36,17 @@ enum policy_mode {		/* ordered from tightest to loosest */
 	POLICY_ALLOW = 2
 };
 
+struct policy_limits {
+	unsigned int		max_forwards;	/* per guest; 0: no limit */
+	unsigned int		max_conns;	/* per guest, at once; 0: none */
+	int			forwards_line;	/* the file's line, or 0 */
+	int			conns_line;
+};
+
 struct policy {
 	enum policy_mode	mode;		/* as asked for */
 	int			loopback_only;	/* caps mode at loopback */
+	struct policy_file	*file;		/* the rules; NULL: none */
 };
 
 struct bind_req {
@@ -43,12 +54,18 @@ struct bind_req {
 	struct ph_addr		addr;
 	uint16_t		port;
 	int			v6only;
+	/* The guest, for its guest blocks; NULL/0: global rules only. */
+	const char		*guest_name;	/* from HELLO */
+	const char		*guest_ep;	/* the endpoint it came in on */
+	uint32_t		guest_cid;	/* vsock CID, or 0 */
 };
 
 struct bind_decision {
 	uint8_t			verdict;	/* enum ph_verdict */
 	int			naddr;
 	struct ph_hostaddr	host[PH_HOSTADDR_MAX];
+	int			port_auto;	/* another port if that is taken */
+	int			rule_line;	/* the rule that matched, or 0 */
 	char			reason[PH_REASON_MAX];
 };
 
@@ -61,6 +78,100 @@ int		 policy_set_mode(struct policy *, enum policy_mode, char *,
 		    size_t);
 void		 policy_decide(const struct policy *, const struct bind_req *,
 		    struct bind_decision *);
+int		 policy_guest_match(const struct policy_guest *, const char *,
+		    const char *, uint32_t);
+
+/* policy_parse.c: the policy file, porthole-policy(5), and its printing */
+#define POLICY_FILE_MAX		(1024 * 1024)	/* bytes */
+#define POLICY_LINE_MAX		1024		/* bytes */
+#define POLICY_WORDS_MAX	32		/* on one line */
+#define POLICY_RULES_MAX	4096
+#define POLICY_GUESTS_MAX	256		/* guest blocks */
+#define POLICY_PORTS_MAX	16		/* items in a port list */
+#define POLICY_LIMIT_MAX	1000000		/* max-forwards and the like */
+#define POLICY_ERRORS_MAX	20		/* reported before giving up */
+#define POLICY_TEXT_MAX		320		/* a rule, as reasons quote it */
+
+enum policy_action {
+	ACTION_ALLOW,		/* the address the guest bound */
+	ACTION_LOOPBACK,	/* host loopback */
+	ACTION_REFUSE,
+	ACTION_REMAP		/* the address as the mode says; another port */
+};
+
+enum policy_from {
+	FROM_ANY,		/* no from: every guest address */
+	FROM_NET,		/* an address or a CIDR */
+	FROM_WILDCARD,		/* 0.0.0.0 or :: */
+	FROM_LOOPBACK		/* 127.0.0.0/8 or ::1 */
+};
+
+enum policy_to {
+	TO_SAME,		/* the guest's port */
+	TO_PORT,		/* to_port + (port - ports[0].lo) */
+	TO_AUTO			/* the guest's port, or any free one */
+};
+
+enum policy_guest_kind {
+	GUEST_NAME,		/* a glob on the name from HELLO */
+	GUEST_CID,		/* a vsock CID */
+	GUEST_ENDPOINT		/* the endpoint the guest came in on */
+};
+
+struct port_range {
+	uint16_t		lo, hi;
+};
+
+struct policy_guest {
+	int			 line;
+	enum policy_guest_kind	 kind;
+	uint32_t		 cid;
+	char			 pattern[128];	/* a name glob or endpoint */
+	struct policy_limits	 limits;	/* 0: the file's */
+};
+
+struct policy_rule {
+	int			 line;
+	int			 guest;		/* index in guests, or -1 */
+	enum policy_action	 action;
+	uint8_t			 proto;		/* IPPROTO_*, or 0 for any */
+	int			 nports;
+	struct port_range	 ports[POLICY_PORTS_MAX];
+	enum policy_from	 from;
+	struct ph_addr		 net;		/* FROM_NET */
+	int			 prefix;	/* FROM_NET, in bits */
+	enum policy_to		 to;
+	uint16_t		 to_port;	/* TO_PORT */
+	char			 text[POLICY_TEXT_MAX];	/* canonical */
+};
+
+struct policy_file {
+	char			*path;
+	int			 mode_line;	/* 0: no mode line */
+	enum policy_mode	 mode;		/* loopback without one */
+	int			 lock_line;	/* 0: no lock line */
+	int			 locked;	/* lock, in a safe file */
+	char			 lock_why[160];	/* why lock is not honoured */
+	struct policy_limits	 limits;
+	int			 nrules;
+	int			 nguests;
+	struct policy_rule	*rules;
+	struct policy_guest	*guests;
+};
+
+struct policy_file *policy_parse(const char *, const char *, size_t, char *,
+		    size_t);
+void		 policy_print(FILE *, const struct policy_file *);
+void		 policy_file_free(struct policy_file *);
+
+/* policy_file.c: the file on disk, its lock, reloading, guest limits */
+struct policy_file *policy_load(const char *, char *, size_t);
+void		 policy_install(struct policy *, struct policy_file *, int,
+		    char *, size_t);
+void		 policy_guest_limits(const struct policy_file *, const char *,
+		    const char *, uint32_t, struct policy_limits *);
+void		 policy_log_loaded(const struct policy_file *, const char *);
+void		 policy_reload(void);
 
 /* limits.c */
 enum limit_kind {
@@ -82,6 +193,8 @@ const char	*limit_flag(enum limit_kind);
 const char	*limit_what(enum limit_kind);
 void		 limit_hit(enum limit_kind, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
+void		 limit_hit_value(enum limit_kind, uint32_t, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
 
 /* host.c: the agent's global state */
 struct guest_ep {
@@ -103,6 +216,8 @@ struct host {
 	uint64_t		 limit_hits[LIMIT_NKINDS];
 	int			 keepalive;	/* seconds, 0: off */
 	uint64_t		 nofile;	/* RLIMIT_NOFILE, 0: unknown */
+	int			 nwaiting;	/* forwards waiting for a port */
+	struct event		*retry_ev;	/* tries them again */
 	time_t			 started;
 };
 
@@ -140,6 +255,7 @@ struct session {
 	uint32_t		 npending;	/* OPEN sent, no DATA yet */
 	struct event		*keepalive;
 	time_t			 last_rx;	/* last frame from the guest */
+	struct policy_limits	 limits;	/* max-forwards and the like */
 	time_t			 started;
 };
 
@@ -148,6 +264,7 @@ void	 session_new(int, struct guest_ep *, uint32_t,
 void	 session_end(struct session *, const char *);
 void	 session_fail(struct session *, const char *);
 void	 session_end_all(const char *);
+void	 session_set_limits(struct session *);
 int	 session_send(struct session *, const struct ph_msg *);
 int	 session_matches(const struct session *, const struct guest_ep *,
 	    uint32_t, uint64_t);
@@ -157,9 +274,12 @@ struct forward {
 	TAILQ_ENTRY(forward)	 entry;
 	struct session		*s;		/* NULL once the session ended */
 	uint32_t		 id;		/* the guest's id for the bind */
-	struct bind_req		 req;
+	struct bind_req		 req;		/* guest_* point into s */
 	char			 process[PH_NAME_MAX];
-	struct bind_decision	 dec;
+	struct bind_decision	 want;		/* the policy's decision */
+	struct bind_decision	 dec;		/* as carried out and reported */
+	char			 note[PH_REASON_MAX];	/* how it was carried out */
+	int			 waiting;	/* for a port or a slot */
 	struct evconnlistener	*lis[PH_HOSTADDR_MAX];
 	struct event		*resume;	/* accepting after EMFILE */
 	int			 refs;		/* session + each conn */
@@ -172,6 +292,7 @@ void		 forward_expose(struct session *, const struct ph_expose *);
 void		 forward_close(struct forward *, const char *);
 void		 forward_pause(struct forward *, const char *);
 int		 forward_redecide_all(const char *);
+int		 forward_retry(struct forward *);
 void		 forward_unref(struct forward *);
 
 /* pair.c: a data stream for each connection or flow (OPEN/DATA, pool) */
@@ -207,6 +328,13 @@ void	 pair_pool_add(int, const struct guest_ep *, uint32_t,
 	    const struct ph_pool *);
 void	 pair_close_msg(struct session *, const struct ph_close *);
 void	 pair_session_gone(struct session *, int);
+/* hostport.c: host ports between guests, max-forwards, waiting forwards */
+int		 hostport_claim(struct forward *);
+int		 hostport_over_limit(const struct forward *, int, char *,
+		    size_t);
+void		 hostport_wait(struct forward *);
+void		 hostport_unwait(struct forward *);
+void		 hostport_freed(void);
 
 /* conn.c: one forwarded client connection */
 void	 conn_accept(struct forward *, int);

@@ -103,11 +103,10 @@ limits_flush(void)
 }
 
 /* Counts a hit and logs it, rate-limited per kind. */
-void
-limit_hit(enum limit_kind k, const char *fmt, ...)
+static void
+limit_vhit(enum limit_kind k, uint32_t value, const char *fmt, va_list ap)
 {
 	char	msg[512];
-	va_list	ap;
 	time_t	now = time(NULL);
 
 	host->limit_hits[k]++;
@@ -115,16 +114,34 @@ limit_hit(enum limit_kind k, const char *fmt, ...)
 		suppressed[k]++;
 		return;
 	}
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
 	if (suppressed[k] > 0)
 		log_warnx("%s (limit %s %u; %llu more hits not logged)", msg,
-		    limit_defs[k].flag, host->limits[k],
+		    limit_defs[k].flag, value,
 		    (unsigned long long)suppressed[k]);
 	else
-		log_warnx("%s (limit %s %u)", msg, limit_defs[k].flag,
-		    host->limits[k]);
+		log_warnx("%s (limit %s %u)", msg, limit_defs[k].flag, value);
 	last_logged[k] = now;
 	suppressed[k] = 0;
+}
+
+void
+limit_hit(enum limit_kind k, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	limit_vhit(k, host->limits[k], fmt, ap);
+	va_end(ap);
+}
+
+/* A hit on a limit whose value for this guest is not the flag's. */
+void
+limit_hit_value(enum limit_kind k, uint32_t value, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	limit_vhit(k, value, fmt, ap);
+	va_end(ap);
 }

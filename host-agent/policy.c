@@ -4,6 +4,7 @@
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <fnmatch.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -47,7 +48,9 @@ policy_effective(const struct policy *p)
 /*
  * Whether the policy may change to mode m (the API, a reload).  Keeping
  * or tightening the effective mode always may; loosening it may not
- * under --loopback-only, which pins the policy where it is or tighter.
+ * under --loopback-only, which pins the policy where it is or tighter,
+ * nor beyond the mode of a locked policy file (policy_file.c honours
+ * its lock only when the file is root's and not writable by others).
  */
 int
 policy_may_set_mode(const struct policy *p, enum policy_mode m, char *why,
@@ -55,6 +58,12 @@ policy_may_set_mode(const struct policy *p, enum policy_mode m, char *why,
 {
 	enum policy_mode	cur = policy_effective(p);
 
+	if (p->file != NULL && p->file->locked && m > p->file->mode) {
+		snprintf(why, len, "%s is locked: policy %s may only be "
+		    "tightened, not loosened to %s", p->file->path,
+		    policy_mode_name(p->file->mode), policy_mode_name(m));
+		return -1;
+	}
 	if (m <= cur)
 		return 0;
 	if (p->loopback_only) {
@@ -99,8 +108,103 @@ decide_add(struct bind_decision *d, int family, int any, uint16_t port)
 	h->port = port;
 }
 
+/* Whether guest block g names this guest. */
+int
+policy_guest_match(const struct policy_guest *g, const char *name,
+    const char *ep, uint32_t cid)
+{
+	switch (g->kind) {
+	case GUEST_NAME:
+		return name != NULL && fnmatch(g->pattern, name, 0) == 0;
+	case GUEST_CID:
+		return cid != 0 && cid == g->cid;
+	case GUEST_ENDPOINT:
+		return ep != NULL && strcmp(g->pattern, ep) == 0;
+	}
+	return 0;
+}
+
+static int
+addr_in_net(const struct ph_addr *a, const struct ph_addr *net, int bits)
+{
+	const uint8_t	*x = (const uint8_t *)&a->u, *y = (const uint8_t *)&net->u;
+	uint8_t		 mask;
+
+	if (a->family != net->family)
+		return 0;
+	if (memcmp(x, y, bits / 8) != 0)
+		return 0;
+	if (bits % 8 == 0)
+		return 1;
+	mask = (uint8_t)(0xff << (8 - bits % 8));
+	return (x[bits / 8] & mask) == (y[bits / 8] & mask);
+}
+
+static int
+rule_matches_from(const struct policy_rule *r, const struct ph_addr *a)
+{
+	switch (r->from) {
+	case FROM_ANY:
+		return 1;
+	case FROM_WILDCARD:
+		return addr_is_any(a);
+	case FROM_LOOPBACK:
+		if (a->family == AF_INET)
+			return (ntohl(a->u.v4.s_addr) >> 24) == IN_LOOPBACKNET;
+		return IN6_IS_ADDR_LOOPBACK(&a->u.v6);
+	case FROM_NET:
+		return addr_in_net(a, &r->net, r->prefix);
+	}
+	return 0;
+}
+
+/* The first rule, in the file's order, that matches the bind. */
+static const struct policy_rule *
+policy_match(const struct policy_file *pf, const struct bind_req *req)
+{
+	const struct policy_rule	*r;
+	int				 i, k;
+
+	if (pf == NULL)
+		return NULL;
+	for (i = 0; i < pf->nrules; i++) {
+		r = &pf->rules[i];
+		if (r->proto != 0 && r->proto != req->proto)
+			continue;
+		for (k = 0; k < r->nports; k++)
+			if (req->port >= r->ports[k].lo &&
+			    req->port <= r->ports[k].hi)
+				break;
+		if (k == r->nports || !rule_matches_from(r, &req->addr))
+			continue;
+		if (r->guest != -1 && !policy_guest_match(&pf->guests[r->guest],
+		    req->guest_name, req->guest_ep, req->guest_cid))
+			continue;
+		return r;
+	}
+	return NULL;
+}
+
+/* "line 8: remap tcp port 8080 to 18080", naming a guest block. */
+static void
+rule_name(const struct policy_file *pf, const struct policy_rule *r,
+    char *buf, size_t len)
+{
+	snprintf(buf, len, "line %d", r->line);
+	if (r->guest != -1) {
+		strlcat(buf, " (guest ", len);
+		strlcat(buf, pf->guests[r->guest].pattern, len);
+		strlcat(buf, ")", len);
+	}
+	strlcat(buf, ": ", len);
+	strlcat(buf, r->text, len);	/* a long rule is cut short */
+}
+
 /*
- * How a guest bind (proto, address, port) becomes host listeners:
+ * How a guest bind (proto, address, port) becomes host listeners.  The
+ * first rule of the policy file that matches the bind (its protocol,
+ * port, guest address and guest) gives an action; with no rule, or a
+ * remap rule, the mode decides the address:
  *
  *	guest binds          allow             loopback (default)     refuse
  *	0.0.0.0              0.0.0.0           127.0.0.1, rewritten   refused
@@ -109,18 +213,32 @@ decide_add(struct bind_decision *d, int family, int any, uint16_t port)
  *	                                       rewritten
  *	127.0.0.1 / ::1      same, bound       same, bound            same, bound
  *	another address      host loopback of the same family, rewritten
- *	multicast/broadcast  refused: not a unicast address
+ *	multicast/broadcast  refused: not a unicast address (no rule applies)
  *
- * --loopback-only caps the mode at loopback (policy_effective()).  The
- * host port is the guest port.  TCP and UDP are decided alike.
+ *	rule action          the bind is
+ *	refuse               refused, whatever its address
+ *	allow                decided as by mode allow
+ *	loopback             decided as by mode loopback
+ *	remap                decided by the mode, on another host port
+ *
+ * A rule's "to" gives the host port (a host port other than the guest's
+ * makes the verdict rewritten); "to auto" keeps the guest's port unless
+ * it is taken, and forward.c then picks another.  --loopback-only caps
+ * allow at loopback, for the mode and for allow rules alike.  TCP and
+ * UDP are decided alike.  The reason names the mode or the rule (its
+ * line and text) that decided.
  */
 void
 policy_decide(const struct policy *p, const struct bind_req *req,
     struct bind_decision *d)
 {
-	enum policy_mode	 mode = policy_effective(p);
-	const char		*mname = policy_mode_name(mode);
-	char			 ga[PH_ADDRSTRLEN];
+	const struct policy_rule *r = policy_match(p->file, req);
+	enum policy_mode	 mode = policy_effective(p), wmode;
+	const char		*mname;
+	char			 ga[PH_ADDRSTRLEN], rule[PH_REASON_MAX] = "";
+	char			 what[PH_REASON_MAX], port[64] = "";
+	uint16_t		 hport = req->port;
+	int			 by_rule = 0, capped;
 
 	memset(d, 0, sizeof *d);
 	addr_ntop(&req->addr, ga, sizeof ga);
@@ -130,34 +248,78 @@ policy_decide(const struct policy *p, const struct bind_req *req,
 		    "%s is not a unicast address", ga);
 		return;
 	}
+	if (r != NULL) {
+		d->rule_line = r->line;
+		rule_name(p->file, r, rule, sizeof rule);
+		if (r->action == ACTION_REFUSE) {
+			d->verdict = PH_REFUSED;
+			strlcpy(d->reason, "refused by ", sizeof d->reason);
+			strlcat(d->reason, rule, sizeof d->reason);
+			return;
+		}
+		if (r->to == TO_PORT)
+			hport = r->to_port + (req->port - r->ports[0].lo);
+		d->port_auto = r->to == TO_AUTO;
+		if (hport != req->port)
+			snprintf(port, sizeof port, ", port %u remapped to %u",
+			    req->port, hport);
+		else if (d->port_auto)
+			snprintf(port, sizeof port, ", port %u or another if "
+			    "it is taken", req->port);
+	}
 	if (addr_is_loopback1(&req->addr)) {
 		d->verdict = PH_BOUND;
-		decide_add(d, req->addr.family, 0, req->port);
-		snprintf(d->reason, sizeof d->reason, "loopback bind");
-		return;
-	}
-	if (!addr_is_any(&req->addr)) {
+		decide_add(d, req->addr.family, 0, hport);
+		snprintf(what, sizeof what, "loopback bind");
+	} else if (!addr_is_any(&req->addr)) {
 		d->verdict = PH_REWRITTEN;
-		decide_add(d, req->addr.family, 0, req->port);
-		snprintf(d->reason, sizeof d->reason, "guest address %s is "
-		    "not a host address: forwarded on host loopback", ga);
-		return;
+		decide_add(d, req->addr.family, 0, hport);
+		snprintf(what, sizeof what, "guest address %s is not a host "
+		    "address: forwarded on host loopback", ga);
+	} else {
+		/* A wildcard: an allow or loopback rule, or else the mode. */
+		wmode = mode;
+		if (r != NULL && r->action == ACTION_ALLOW) {
+			by_rule = 1;
+			wmode = p->loopback_only ? POLICY_LOOPBACK :
+			    POLICY_ALLOW;
+		} else if (r != NULL && r->action == ACTION_LOOPBACK) {
+			by_rule = 1;
+			wmode = POLICY_LOOPBACK;
+		}
+		capped = p->loopback_only && (by_rule ?
+		    r->action == ACTION_ALLOW : p->mode > POLICY_LOOPBACK);
+		mname = policy_mode_name(wmode);
+		if (wmode == POLICY_REFUSE) {
+			d->verdict = PH_REFUSED;
+			snprintf(d->reason, sizeof d->reason, "wildcard bind %s "
+			    "refused by policy %s", ga, mname);
+			if (r != NULL) {
+				strlcat(d->reason, " (", sizeof d->reason);
+				strlcat(d->reason, rule, sizeof d->reason);
+				strlcat(d->reason, ")", sizeof d->reason);
+			}
+			return;
+		}
+		d->verdict = wmode == POLICY_ALLOW ? PH_BOUND : PH_REWRITTEN;
+		decide_add(d, req->addr.family, wmode == POLICY_ALLOW, hport);
+		if (req->addr.family == AF_INET6 && !req->v6only)
+			decide_add(d, AF_INET, wmode == POLICY_ALLOW, hport);
+		if (wmode == POLICY_ALLOW)
+			snprintf(what, sizeof what, "wildcard bind allowed%s",
+			    by_rule ? "" : " by policy allow");
+		else
+			snprintf(what, sizeof what, "wildcard bind %s "
+			    "rewritten to loopback%s%s", ga,
+			    by_rule ? "" : " by policy loopback",
+			    capped ? " (--loopback-only)" : "");
 	}
-	if (mode == POLICY_REFUSE) {
-		d->verdict = PH_REFUSED;
-		snprintf(d->reason, sizeof d->reason, "wildcard bind %s "
-		    "refused by policy %s", ga, mname);
-		return;
+	if (hport != req->port && d->verdict == PH_BOUND)
+		d->verdict = PH_REWRITTEN;
+	strlcpy(d->reason, what, sizeof d->reason);
+	strlcat(d->reason, port, sizeof d->reason);
+	if (r != NULL) {
+		strlcat(d->reason, " by ", sizeof d->reason);
+		strlcat(d->reason, rule, sizeof d->reason);
 	}
-	d->verdict = mode == POLICY_ALLOW ? PH_BOUND : PH_REWRITTEN;
-	decide_add(d, req->addr.family, mode == POLICY_ALLOW, req->port);
-	if (req->addr.family == AF_INET6 && !req->v6only)
-		decide_add(d, AF_INET, mode == POLICY_ALLOW, req->port);
-	if (mode == POLICY_ALLOW)
-		snprintf(d->reason, sizeof d->reason, "wildcard bind allowed "
-		    "by policy allow");
-	else
-		snprintf(d->reason, sizeof d->reason, "wildcard bind %s "
-		    "rewritten to loopback by policy loopback%s", ga,
-		    p->mode > POLICY_LOOPBACK ? " (--loopback-only)" : "");
 }

@@ -128,6 +128,31 @@ session_set_id(struct session *s, const struct ph_hello *h)
 		    s->gep->ep.str);
 }
 
+/*
+ * The guest's limits: the command line's (limits.c), lowered for this
+ * guest by the policy file's where it sets lower ones.  Neither can
+ * raise what the other set.  At HELLO, and again on reload.
+ */
+void
+session_set_limits(struct session *s)
+{
+	struct policy_limits	fl;
+
+	policy_guest_limits(host->policy.file, s->name, s->gep->ep.str,
+	    s->cid, &fl);
+	s->limits.max_forwards = host->limits[LIMIT_FORWARDS];
+	s->limits.max_conns = host->limits[LIMIT_CONNS];
+	s->limits.forwards_line = s->limits.conns_line = 0;
+	if (fl.forwards_line != 0 && fl.max_forwards < s->limits.max_forwards) {
+		s->limits.max_forwards = fl.max_forwards;
+		s->limits.forwards_line = fl.forwards_line;
+	}
+	if (fl.conns_line != 0 && fl.max_conns < s->limits.max_conns) {
+		s->limits.max_conns = fl.max_conns;
+		s->limits.conns_line = fl.conns_line;
+	}
+}
+
 static int
 session_refuse_version(int fd, const struct guest_ep *gep,
     const struct ph_hello *h)
@@ -233,6 +258,7 @@ session_new(int fd, struct guest_ep *gep, uint32_t cid,
 	while (s->token == 0)
 		arc4random_buf(&s->token, sizeof s->token);
 	session_set_id(s, h);
+	session_set_limits(s);
 	TAILQ_INIT(&s->forwards);
 	TAILQ_INIT(&s->pairs);
 	TAILQ_INIT(&s->pool);

@@ -150,7 +150,8 @@ START_TEST(test_decide)
 	static const uint8_t		 protos[] = { IPPROTO_TCP,
 					    IPPROTO_UDP };
 	const struct decide_case	*c = &decide_cases[_i];
-	struct policy			 p = { c->mode, c->loopback_only };
+	struct policy			 p = { .mode = c->mode,
+					    .loopback_only = c->loopback_only };
 	struct bind_req			 req;
 	struct bind_decision		 d;
 	char				 what[128], got[128];
@@ -183,7 +184,8 @@ END_TEST
 START_TEST(test_reason_names_loopback_only)
 {
 	static const char	*wild[] = { "0.0.0.0", "::" };
-	struct policy		 p = { POLICY_ALLOW, 1 };
+	struct policy		 p = { .mode = POLICY_ALLOW,
+				    .loopback_only = 1 };
 	struct bind_req		 req;
 	struct bind_decision	 d;
 	size_t			 i;
@@ -203,7 +205,7 @@ END_TEST
 /* A refusal by the mode names the mode; a rewrite names loopback. */
 START_TEST(test_reason_names_policy)
 {
-	struct policy		 p = { POLICY_REFUSE, 0 };
+	struct policy		 p = { .mode = POLICY_REFUSE };
 	struct bind_req		 req;
 	struct bind_decision	 d;
 
@@ -273,7 +275,7 @@ START_TEST(test_effective)
 		{ POLICY_ALLOW, 0, POLICY_ALLOW },
 		{ POLICY_ALLOW, 1, POLICY_LOOPBACK },
 	};
-	struct policy	p;
+	struct policy	p = { 0 };
 	size_t		i;
 
 	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -316,7 +318,7 @@ START_TEST(test_set_mode)
 		{ ALLOW,    1, ALLOW,    0, LOOPBACK },
 		{ ALLOW,    1, REFUSE,   1, REFUSE },
 	};
-	struct policy	p;
+	struct policy	p = { 0 };
 	char		why[PH_REASON_MAX];
 	size_t		i;
 	int		r;

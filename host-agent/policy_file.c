@@ -1,0 +1,222 @@
+/*
+ * The policy file on disk: reading it (bounded), deciding whether its
+ * lock is honoured, putting a new policy in force at start-up and on
+ * SIGHUP, and the limits it sets for each guest.  A file with any error
+ * changes nothing: the policy in force stays, whole.
+ */
+#include <sys/stat.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "host.h"
+#include "log.h"
+#include "xmalloc.h"
+
+/*
+ * lock binds only a file that the user cannot have written: one owned by
+ * root and not writable by group or others, as OpenSSH and OpenSMTPD
+ * check their secret files.  Otherwise the user could loosen the policy
+ * by editing the file, and lock would be a promise nobody keeps.
+ */
+static void
+policy_check_lock(struct policy_file *pf, const struct stat *st)
+{
+	if (pf->lock_line == 0)
+		return;
+	if (st->st_uid != 0)
+		snprintf(pf->lock_why, sizeof pf->lock_why, "not honoured: "
+		    "the file is owned by uid %u, not root",
+		    (unsigned int)st->st_uid);
+	else if (st->st_mode & (S_IWGRP | S_IWOTH))
+		snprintf(pf->lock_why, sizeof pf->lock_why, "not honoured: "
+		    "the file is writable by %s", st->st_mode & S_IWOTH ?
+		    "others" : "its group");
+	else
+		pf->locked = 1;
+}
+
+static struct policy_file *
+policy_read(const char *path, int fd, char *errs, size_t errslen)
+{
+	struct policy_file	*pf;
+	struct stat		 st;
+	char			*buf;
+	size_t			 have = 0;
+	ssize_t			 n;
+
+	if (fstat(fd, &st) == -1) {
+		snprintf(errs, errslen, "%s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(errs, errslen, "%s: not a regular file\n", path);
+		return NULL;
+	}
+	if (st.st_size > POLICY_FILE_MAX) {
+		snprintf(errs, errslen, "%s: larger than %d bytes\n", path,
+		    POLICY_FILE_MAX);
+		return NULL;
+	}
+	/* One byte more than allowed: a file that grew is seen to. */
+	buf = xmalloc(POLICY_FILE_MAX + 1);
+	while (have <= POLICY_FILE_MAX && (n = read(fd, buf + have,
+	    POLICY_FILE_MAX + 1 - have)) != 0) {
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			snprintf(errs, errslen, "%s: %s\n", path,
+			    strerror(errno));
+			free(buf);
+			return NULL;
+		}
+		have += (size_t)n;
+	}
+	pf = policy_parse(path, buf, have, errs, errslen);
+	free(buf);
+	if (pf != NULL)
+		policy_check_lock(pf, &st);
+	return pf;
+}
+
+/*
+ * Reads and parses the file.  NULL, with one "FILE:LINE: what" line per
+ * error in errs, if anything is wrong.
+ */
+struct policy_file *
+policy_load(const char *path, char *errs, size_t errslen)
+{
+	struct policy_file	*pf;
+	int			 fd;
+
+	errs[0] = '\0';
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
+		snprintf(errs, errslen, "%s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	pf = policy_read(path, fd, errs, errslen);
+	close(fd);
+	return pf;
+}
+
+/*
+ * Puts pf in force.  The file's mode becomes the mode, unless the mode
+ * was given on the command line (at start-up) or the file's mode did
+ * not change (on reload: what the API set stays); a locked file's mode
+ * is then a ceiling.  Returns a note for the log, or "".
+ */
+void
+policy_install(struct policy *p, struct policy_file *pf, int mode_from_flag,
+    char *note, size_t len)
+{
+	struct policy_file	*old = p->file;
+
+	note[0] = '\0';
+	if (!mode_from_flag && (old == NULL || old->mode != pf->mode))
+		p->mode = pf->mode;
+	if (pf->locked && p->mode > pf->mode) {
+		snprintf(note, len, "%s is locked: mode %s tightened to %s",
+		    pf->path, policy_mode_name(p->mode),
+		    policy_mode_name(pf->mode));
+		p->mode = pf->mode;
+	}
+	p->file = pf;
+	policy_file_free(old);
+}
+
+/*
+ * The file's limits for a guest: those of its first guest block that
+ * sets one, else the file's; 0 (line 0) where the file sets none.
+ */
+void
+policy_guest_limits(const struct policy_file *pf, const char *name,
+    const char *ep, uint32_t cid, struct policy_limits *out)
+{
+	const struct policy_limits	*gl;
+	int				 i, fwd_set = 0, conn_set = 0;
+
+	memset(out, 0, sizeof *out);
+	if (pf == NULL)
+		return;
+	*out = pf->limits;
+	for (i = 0; i < pf->nguests; i++) {
+		if (!policy_guest_match(&pf->guests[i], name, ep, cid))
+			continue;
+		gl = &pf->guests[i].limits;
+		if (!fwd_set && gl->forwards_line != 0) {
+			out->max_forwards = gl->max_forwards;
+			out->forwards_line = gl->forwards_line;
+			fwd_set = 1;
+		}
+		if (!conn_set && gl->conns_line != 0) {
+			out->max_conns = gl->max_conns;
+			out->conns_line = gl->conns_line;
+			conn_set = 1;
+		}
+	}
+}
+
+static void
+policy_log_errors(const char *errs)
+{
+	const char	*nl;
+
+	while (*errs != '\0') {
+		if ((nl = strchr(errs, '\n')) == NULL)
+			nl = errs + strlen(errs);
+		log_warnx("%.*s", (int)(nl - errs), errs);
+		errs = *nl != '\0' ? nl + 1 : nl;
+	}
+}
+
+void
+policy_log_loaded(const struct policy_file *pf, const char *what)
+{
+	log_info("policy %s from %s: %d rule%s, %d guest block%s, mode %s%s",
+	    what, pf->path, pf->nrules, pf->nrules == 1 ? "" : "s",
+	    pf->nguests, pf->nguests == 1 ? "" : "s",
+	    policy_mode_name(pf->mode), pf->locked ? ", locked" : "");
+	if (pf->lock_line != 0 && !pf->locked)
+		log_warnx("%s:%d: lock %s", pf->path, pf->lock_line,
+		    pf->lock_why);
+}
+
+/*
+ * SIGHUP: the file is read again.  A bad file is reported, line by line,
+ * and the policy in force stays; a good one replaces it at once, and
+ * every guest's limits and forwards are decided again.
+ */
+void
+policy_reload(void)
+{
+	struct policy_file	*pf;
+	struct session		*s;
+	char			*errs, note[512];
+	const char		*path;
+
+	if (host->policy.file == NULL) {
+		log_info("SIGHUP received: no policy file to reload");
+		return;
+	}
+	path = host->policy.file->path;
+	errs = xmalloc(POLICY_ERRORS_MAX * 700);
+	if ((pf = policy_load(path, errs, POLICY_ERRORS_MAX * 700)) == NULL) {
+		policy_log_errors(errs);
+		log_warnx("policy not reloaded: %s has errors; the policy in "
+		    "force stays", path);
+		free(errs);
+		return;
+	}
+	free(errs);
+	policy_install(&host->policy, pf, 0, note, sizeof note);
+	policy_log_loaded(pf, "reloaded");
+	if (note[0] != '\0')
+		log_warnx("%s", note);
+	TAILQ_FOREACH(s, &host->sessions, entry)
+		session_set_limits(s);
+	forward_redecide_all("policy reloaded");
+}
