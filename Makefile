@@ -73,6 +73,7 @@ UNIT_TESTS = \
 	tests/check_policy \
 	tests/check_policy_parse \
 	tests/check_forward \
+	tests/check_hostport \
 	tests/check_relay \
 	tests/check_notify
 TEST_TOOLS = \

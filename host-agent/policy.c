@@ -264,8 +264,8 @@ policy_decide(const struct policy *p, const struct bind_req *req,
 			snprintf(port, sizeof port, ", port %u remapped to %u",
 			    req->port, hport);
 		else if (d->port_auto)
-			snprintf(port, sizeof port, ", port %u or another if "
-			    "it is taken", req->port);
+			snprintf(port, sizeof port, ", port %u (another if "
+			    "taken)", req->port);
 	}
 	if (addr_is_loopback1(&req->addr)) {
 		d->verdict = PH_BOUND;

@@ -338,6 +338,396 @@ START_TEST(test_set_mode)
 }
 END_TEST
 
+/*
+ * Rules: the same function, driven by a policy file.  Each case is a
+ * bind (protocol, guest address, port, guest), the mode and
+ * --loopback-only, and what must come of it: the verdict, the host
+ * listeners with their ports, whether "to auto" applies, and the line
+ * of the rule that matched (0: none).
+ */
+static const char rules_text[] =
+    "mode loopback\n"						/* 1 */
+    "refuse tcp port 22\n"
+    "refuse any port 1-1023 from wildcard\n"
+    "allow tcp port 3000-3999\n"
+    "loopback udp port 5353\n"					/* 5 */
+    "remap tcp port 8080 to 18080\n"
+    "remap tcp port 9000-9099 to auto\n"
+    "allow tcp port 5000-5009 from 10.0.0.0/8 to 15000-15009\n"
+    "loopback any port 6000 from wildcard\n"
+    "guest \"dev-*\" {\n"					/* 10 */
+    "\tallow tcp port 7000\n"
+    "}\n"
+    "guest cid:3 {\n"
+    "\trefuse any port 7000\n"
+    "}\n"							/* 15 */
+    "guest unix:/run/vm.sock {\n"
+    "\tallow udp port 7000\n"
+    "}\n"
+    "allow any port 7001 from loopback to 17001\n"
+    "allow tcp port 7002 from ::/0\n";				/* 20 */
+
+#define TCP	IPPROTO_TCP
+#define UDP	IPPROTO_UDP
+#define FAILED	PH_FAILED
+
+static const struct rule_case {
+	uint8_t		 proto;
+	const char	*guest;		/* the address the guest bound */
+	int		 v6only;
+	uint16_t	 port;
+	const char	*name;		/* the guest: HELLO name, endpoint, CID */
+	const char	*ep;
+	uint32_t	 cid;
+	enum policy_mode mode;
+	int		 lo;		/* --loopback-only */
+	uint8_t		 verdict;
+	const char	*hosts;
+	int		 port_auto;
+	int		 line;
+} rule_cases[] = {
+	/* refuse tcp port 22: every address, every mode; udp is not tcp */
+	{ TCP, "0.0.0.0", DUAL, 22, "vm", "unix:/x", 0, ALLOW, 0,
+	  REFUSED, "", 0, 2 },
+	{ TCP, "127.0.0.1", DUAL, 22, "vm", "unix:/x", 0, ALLOW, 0,
+	  REFUSED, "", 0, 2 },
+	{ TCP, "::1", V6ONLY, 22, "vm", "unix:/x", 0, LOOPBACK, 0,
+	  REFUSED, "", 0, 2 },
+	{ TCP, "10.0.0.5", DUAL, 22, "vm", "unix:/x", 0, REFUSE, 1,
+	  REFUSED, "", 0, 2 },
+	{ UDP, "127.0.0.1", DUAL, 22, "vm", "unix:/x", 0, ALLOW, 0,
+	  BOUND, "127.0.0.1:22", 0, 0 },
+	/* refuse any port 1-1023 from wildcard: loopback binds pass */
+	{ UDP, "0.0.0.0", DUAL, 22, "vm", "unix:/x", 0, ALLOW, 0,
+	  REFUSED, "", 0, 3 },
+	{ TCP, "::", DUAL, 80, "vm", "unix:/x", 0, ALLOW, 0,
+	  REFUSED, "", 0, 3 },
+	{ TCP, "::", V6ONLY, 1023, "vm", "unix:/x", 0, ALLOW, 0,
+	  REFUSED, "", 0, 3 },
+	{ TCP, "127.0.0.1", DUAL, 80, "vm", "unix:/x", 0, ALLOW, 0,
+	  BOUND, "127.0.0.1:80", 0, 0 },
+	{ TCP, "0.0.0.0", DUAL, 1024, "vm", "unix:/x", 0, ALLOW, 0,
+	  BOUND, "0.0.0.0:1024", 0, 0 },
+	/* allow tcp port 3000-3999: allowed even under mode refuse */
+	{ TCP, "0.0.0.0", DUAL, 3000, "vm", "unix:/x", 0, REFUSE, 0,
+	  BOUND, "0.0.0.0:3000", 0, 4 },
+	{ TCP, "::", DUAL, 3999, "vm", "unix:/x", 0, LOOPBACK, 0,
+	  BOUND, ":::3999 0.0.0.0:3999", 0, 4 },
+	{ TCP, "::", V6ONLY, 3500, "vm", "unix:/x", 0, LOOPBACK, 0,
+	  BOUND, ":::3500", 0, 4 },
+	{ TCP, "::", DUAL, 3500, "vm", "unix:/x", 0, REFUSE, 1,
+	  REWRITTEN, "::1:3500 127.0.0.1:3500", 0, 4 },
+	{ TCP, "0.0.0.0", DUAL, 3500, "vm", "unix:/x", 0, ALLOW, 1,
+	  REWRITTEN, "127.0.0.1:3500", 0, 4 },
+	{ TCP, "127.0.0.1", DUAL, 3500, "vm", "unix:/x", 0, REFUSE, 0,
+	  BOUND, "127.0.0.1:3500", 0, 4 },
+	{ TCP, "10.0.0.5", DUAL, 3500, "vm", "unix:/x", 0, ALLOW, 0,
+	  REWRITTEN, "127.0.0.1:3500", 0, 4 },
+	{ UDP, "0.0.0.0", DUAL, 3500, "vm", "unix:/x", 0, REFUSE, 0,
+	  REFUSED, "", 0, 0 },
+	/* loopback udp port 5353: loopback even under mode allow */
+	{ UDP, "0.0.0.0", DUAL, 5353, "vm", "unix:/x", 0, ALLOW, 0,
+	  REWRITTEN, "127.0.0.1:5353", 0, 5 },
+	{ UDP, "::", DUAL, 5353, "vm", "unix:/x", 0, REFUSE, 0,
+	  REWRITTEN, "::1:5353 127.0.0.1:5353", 0, 5 },
+	{ TCP, "0.0.0.0", DUAL, 5353, "vm", "unix:/x", 0, ALLOW, 0,
+	  BOUND, "0.0.0.0:5353", 0, 0 },
+	/* remap: the mode decides the address, the rule the port */
+	{ TCP, "0.0.0.0", DUAL, 8080, "vm", "unix:/x", 0, ALLOW, 0,
+	  REWRITTEN, "0.0.0.0:18080", 0, 6 },
+	{ TCP, "0.0.0.0", DUAL, 8080, "vm", "unix:/x", 0, LOOPBACK, 0,
+	  REWRITTEN, "127.0.0.1:18080", 0, 6 },
+	{ TCP, "::", DUAL, 8080, "vm", "unix:/x", 0, LOOPBACK, 0,
+	  REWRITTEN, "::1:18080 127.0.0.1:18080", 0, 6 },
+	{ TCP, "0.0.0.0", DUAL, 8080, "vm", "unix:/x", 0, REFUSE, 0,
+	  REFUSED, "", 0, 6 },
+	{ TCP, "127.0.0.1", DUAL, 8080, "vm", "unix:/x", 0, REFUSE, 0,
+	  REWRITTEN, "127.0.0.1:18080", 0, 6 },
+	{ TCP, "0.0.0.0", DUAL, 9050, "vm", "unix:/x", 0, ALLOW, 0,
+	  BOUND, "0.0.0.0:9050", 1, 7 },
+	{ TCP, "::1", V6ONLY, 9099, "vm", "unix:/x", 0, LOOPBACK, 0,
+	  BOUND, "::1:9099", 1, 7 },
+	{ TCP, "0.0.0.0", DUAL, 9100, "vm", "unix:/x", 0, LOOPBACK, 0,
+	  REWRITTEN, "127.0.0.1:9100", 0, 0 },
+	/* from a CIDR, with a range moved to a range */
+	{ TCP, "10.1.2.3", DUAL, 5003, "vm", "unix:/x", 0, LOOPBACK, 0,
+	  REWRITTEN, "127.0.0.1:15003", 0, 8 },
+	{ TCP, "11.1.2.3", DUAL, 5003, "vm", "unix:/x", 0, LOOPBACK, 0,
+	  REWRITTEN, "127.0.0.1:5003", 0, 0 },
+	{ TCP, "0.0.0.0", DUAL, 5003, "vm", "unix:/x", 0, LOOPBACK, 0,
+	  REWRITTEN, "127.0.0.1:5003", 0, 0 },
+	/* from wildcard */
+	{ UDP, "::", V6ONLY, 6000, "vm", "unix:/x", 0, ALLOW, 0,
+	  REWRITTEN, "::1:6000", 0, 9 },
+	{ UDP, "::1", V6ONLY, 6000, "vm", "unix:/x", 0, ALLOW, 0,
+	  BOUND, "::1:6000", 0, 0 },
+	/* per guest: by name (a glob), by CID, by endpoint */
+	{ TCP, "0.0.0.0", DUAL, 7000, "dev-1", "unix:/x", 0, REFUSE, 0,
+	  BOUND, "0.0.0.0:7000", 0, 11 },
+	{ TCP, "0.0.0.0", DUAL, 7000, "prod", "unix:/x", 0, REFUSE, 0,
+	  REFUSED, "", 0, 0 },
+	{ TCP, "127.0.0.1", DUAL, 7000, "prod", "vsock:6440", 3, ALLOW, 0,
+	  REFUSED, "", 0, 14 },
+	{ TCP, "127.0.0.1", DUAL, 7000, "prod", "vsock:6440", 4, ALLOW, 0,
+	  BOUND, "127.0.0.1:7000", 0, 0 },
+	{ TCP, "127.0.0.1", DUAL, 7000, "dev-2", "vsock:6440", 3, ALLOW, 0,
+	  BOUND, "127.0.0.1:7000", 0, 11 },	/* first match wins */
+	{ UDP, "0.0.0.0", DUAL, 7000, "x", "unix:/run/vm.sock", 0, REFUSE, 0,
+	  BOUND, "0.0.0.0:7000", 0, 17 },
+	{ UDP, "0.0.0.0", DUAL, 7000, "x", "unix:/run/vm2.sock", 0, REFUSE, 0,
+	  REFUSED, "", 0, 0 },
+	{ UDP, "0.0.0.0", DUAL, 7000, NULL, NULL, 0, REFUSE, 0,
+	  REFUSED, "", 0, 0 },
+	/* from loopback: 127.0.0.0/8 and ::1 */
+	{ TCP, "127.0.0.1", DUAL, 7001, "vm", "unix:/x", 0, LOOPBACK, 0,
+	  REWRITTEN, "127.0.0.1:17001", 0, 19 },
+	{ UDP, "127.3.2.1", DUAL, 7001, "vm", "unix:/x", 0, LOOPBACK, 0,
+	  REWRITTEN, "127.0.0.1:17001", 0, 19 },
+	{ TCP, "::1", V6ONLY, 7001, "vm", "unix:/x", 0, LOOPBACK, 0,
+	  REWRITTEN, "::1:17001", 0, 19 },
+	{ TCP, "0.0.0.0", DUAL, 7001, "vm", "unix:/x", 0, LOOPBACK, 0,
+	  REWRITTEN, "127.0.0.1:7001", 0, 0 },
+	/* from ::/0: every IPv6 address, no IPv4 one */
+	{ TCP, "::", DUAL, 7002, "vm", "unix:/x", 0, REFUSE, 0,
+	  BOUND, ":::7002 0.0.0.0:7002", 0, 20 },
+	{ TCP, "0.0.0.0", DUAL, 7002, "vm", "unix:/x", 0, REFUSE, 0,
+	  REFUSED, "", 0, 0 },
+	/* multicast: refused before any rule */
+	{ TCP, "224.0.0.1", DUAL, 3000, "vm", "unix:/x", 0, ALLOW, 0,
+	  REFUSED, "", 0, 0 },
+};
+#define NRULE_CASES	(sizeof rule_cases / sizeof rule_cases[0])
+
+static struct policy_file *
+rules_file(void)
+{
+	static char		 errs[4096];
+	struct policy_file	*pf;
+
+	pf = policy_parse("rules", rules_text, strlen(rules_text), errs,
+	    sizeof errs);
+	ck_assert_msg(pf != NULL, "%s", errs);
+	return pf;
+}
+
+START_TEST(test_rules)
+{
+	const struct rule_case	*c = &rule_cases[_i];
+	struct policy		 p = { .mode = c->mode,
+				    .loopback_only = c->lo };
+	struct bind_req		 req;
+	struct bind_decision	 d;
+	char			 got[128], one[PH_ADDRSTRLEN + 8];
+	char			 a[PH_ADDRSTRLEN];
+	int			 i;
+
+	p.file = rules_file();
+	memset(&req, 0, sizeof req);
+	req.proto = c->proto;
+	ck_assert_int_eq(addr_parse(c->guest, &req.addr), 0);
+	req.port = c->port;
+	req.v6only = c->v6only;
+	req.guest_name = c->name;
+	req.guest_ep = c->ep;
+	req.guest_cid = c->cid;
+	memset(&d, 0xa5, sizeof d);
+	policy_decide(&p, &req, &d);
+	got[0] = '\0';
+	for (i = 0; i < d.naddr; i++) {
+		snprintf(one, sizeof one, "%s%s:%u", i ? " " : "",
+		    addr_ntop(&d.host[i].addr, a, sizeof a), d.host[i].port);
+		strlcat(got, one, sizeof got);
+	}
+	ck_assert_msg(d.verdict == c->verdict && strcmp(got, c->hosts) == 0 &&
+	    d.port_auto == c->port_auto && d.rule_line == c->line,
+	    "case %d: %s %s:%u guest %s: got %s \"%s\" auto %d line %d, want "
+	    "%s \"%s\" auto %d line %d (%s)", _i, proto_name(c->proto),
+	    c->guest, c->port, c->name ? c->name : "-",
+	    ph_verdict_name(d.verdict), got, d.port_auto, d.rule_line,
+	    ph_verdict_name(c->verdict), c->hosts, c->port_auto, c->line,
+	    d.reason);
+	policy_file_free(p.file);
+}
+END_TEST
+
+/* The reason names the rule, its line and its text, or the mode. */
+START_TEST(test_rule_reasons)
+{
+	static const struct {
+		uint8_t		 proto;
+		const char	*guest;
+		uint16_t	 port;
+		const char	*name;
+		enum policy_mode mode;
+		int		 lo;
+		const char	*reason;
+	} cases[] = {
+		{ TCP, "0.0.0.0", 22, "vm", ALLOW, 0,
+		  "refused by line 2: refuse tcp port 22" },
+		{ TCP, "0.0.0.0", 3000, "vm", REFUSE, 0,
+		  "wildcard bind allowed by line 4: allow tcp port 3000-3999" },
+		{ TCP, "0.0.0.0", 3000, "vm", REFUSE, 1,
+		  "wildcard bind 0.0.0.0 rewritten to loopback (--loopback-only) "
+		  "by line 4: allow tcp port 3000-3999" },
+		{ UDP, "::", 5353, "vm", ALLOW, 0,
+		  "wildcard bind :: rewritten to loopback by line 5: loopback "
+		  "udp port 5353" },
+		{ TCP, "0.0.0.0", 8080, "vm", LOOPBACK, 0,
+		  "wildcard bind 0.0.0.0 rewritten to loopback by policy "
+		  "loopback, port 8080 remapped to 18080 by line 6: remap tcp "
+		  "port 8080 to 18080" },
+		{ TCP, "0.0.0.0", 8080, "vm", REFUSE, 0,
+		  "wildcard bind 0.0.0.0 refused by policy refuse (line 6: "
+		  "remap tcp port 8080 to 18080)" },
+		{ TCP, "127.0.0.1", 9001, "vm", REFUSE, 0,
+		  "loopback bind, port 9001 (another if taken) by line 7: "
+		  "remap tcp port 9000-9099 to auto" },
+		{ TCP, "10.0.0.9", 5000, "vm", LOOPBACK, 0,
+		  "guest address 10.0.0.9 is not a host address: forwarded on "
+		  "host loopback, port 5000 remapped to 15000 by line 8: allow "
+		  "tcp port 5000-5009 from 10.0.0.0/8 to 15000-15009" },
+		{ TCP, "0.0.0.0", 7000, "dev-x", REFUSE, 0,
+		  "wildcard bind allowed by line 11 (guest dev-*): allow tcp "
+		  "port 7000" },
+		{ TCP, "0.0.0.0", 4000, "vm", LOOPBACK, 0,
+		  "wildcard bind 0.0.0.0 rewritten to loopback by policy "
+		  "loopback" },
+	};
+	struct policy		 p = { 0 };
+	struct bind_req		 req;
+	struct bind_decision	 d;
+	size_t			 i;
+
+	p.file = rules_file();
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		memset(&req, 0, sizeof req);
+		req.proto = cases[i].proto;
+		ck_assert_int_eq(addr_parse(cases[i].guest, &req.addr), 0);
+		req.port = cases[i].port;
+		req.guest_name = cases[i].name;
+		p.mode = cases[i].mode;
+		p.loopback_only = cases[i].lo;
+		policy_decide(&p, &req, &d);
+		ck_assert_str_eq(d.reason, cases[i].reason);
+	}
+	policy_file_free(p.file);
+}
+END_TEST
+
+/* A locked file's mode is a ceiling for the API and -b. */
+START_TEST(test_set_mode_locked)
+{
+	struct policy	p = { .mode = POLICY_LOOPBACK };
+	char		why[PH_REASON_MAX];
+
+	p.file = rules_file();
+	p.file->locked = 1;		/* as policy_load() would find */
+	ck_assert_int_eq(policy_set_mode(&p, POLICY_REFUSE, why, sizeof why),
+	    0);
+	ck_assert_int_eq(policy_set_mode(&p, POLICY_LOOPBACK, why,
+	    sizeof why), 0);
+	ck_assert_int_eq(policy_set_mode(&p, POLICY_ALLOW, why, sizeof why),
+	    -1);
+	ck_assert_str_eq(why, "rules is locked: policy loopback may only be "
+	    "tightened, not loosened to allow");
+	ck_assert_int_eq(p.mode, POLICY_LOOPBACK);
+	p.file->locked = 0;		/* lock not honoured: loosening works */
+	ck_assert_int_eq(policy_set_mode(&p, POLICY_ALLOW, why, sizeof why),
+	    0);
+	policy_file_free(p.file);
+}
+END_TEST
+
+/* policy_install(): the file's mode, -b, reloads and the lock. */
+START_TEST(test_install)
+{
+	static const struct {
+		enum policy_mode	 before;	/* p->mode */
+		int			 had_file;	/* with mode allow */
+		int			 flag;		/* -b given */
+		const char		*text;
+		int			 locked;
+		enum policy_mode	 after;
+		int			 noted;
+	} cases[] = {
+		/* start-up, no -b: the file's mode */
+		{ LOOPBACK, 0, 0, "mode refuse\n", 0, REFUSE, 0 },
+		{ LOOPBACK, 0, 0, "", 0, LOOPBACK, 0 },
+		/* start-up, -b: it wins, but only tightens a locked file */
+		{ ALLOW, 0, 1, "mode refuse\n", 0, ALLOW, 0 },
+		{ ALLOW, 0, 1, "mode refuse\nlock\n", 1, REFUSE, 1 },
+		{ REFUSE, 0, 1, "mode allow\nlock\n", 1, REFUSE, 0 },
+		/* reload: a changed mode wins; else what the API set stays */
+		{ REFUSE, 1, 0, "mode loopback\n", 0, LOOPBACK, 0 },
+		{ REFUSE, 1, 0, "mode allow\n", 0, REFUSE, 0 },
+		{ ALLOW, 1, 0, "mode allow\n", 0, ALLOW, 0 },
+		{ ALLOW, 1, 0, "mode loopback\nlock\n", 1, LOOPBACK, 0 },
+	};
+	struct policy		 p;
+	struct policy_file	*pf;
+	char			 errs[512], note[512];
+	size_t			 i;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		memset(&p, 0, sizeof p);
+		p.mode = cases[i].before;
+		if (cases[i].had_file)
+			p.file = policy_parse("old", "mode allow\n", 11, errs,
+			    sizeof errs);
+		pf = policy_parse("new", cases[i].text, strlen(cases[i].text),
+		    errs, sizeof errs);
+		ck_assert_ptr_nonnull(pf);
+		pf->locked = cases[i].locked;
+		policy_install(&p, pf, cases[i].flag, note, sizeof note);
+		ck_assert_msg(p.mode == cases[i].after, "case %zu: mode %s",
+		    i, policy_mode_name(p.mode));
+		ck_assert_ptr_eq(p.file, pf);
+		ck_assert_int_eq(note[0] != '\0', cases[i].noted);
+		policy_file_free(p.file);
+	}
+}
+END_TEST
+
+/* A guest's limits in the file: its first block that sets one, else the
+ * file's, else none (0). */
+START_TEST(test_guest_limits)
+{
+	static const char	text[] =
+	    "max-forwards 10\n"
+	    "guest a {\n"
+	    "max-connections 3\n"
+	    "}\n"
+	    "guest cid:5 {\n"
+	    "max-forwards 2\n"
+	    "max-connections 4\n"
+	    "}\n";
+	struct policy_file	*pf;
+	struct policy_limits	 l;
+	char			 errs[512];
+
+	policy_guest_limits(NULL, "a", "unix:/x", 0, &l);
+	ck_assert_uint_eq(l.max_forwards, 0);	/* no file */
+	ck_assert_int_eq(l.forwards_line, 0);
+	ck_assert_uint_eq(l.max_conns, 0);
+	pf = policy_parse("f", text, strlen(text), errs, sizeof errs);
+	ck_assert_ptr_nonnull(pf);
+	policy_guest_limits(pf, "a", "unix:/x", 0, &l);
+	ck_assert_uint_eq(l.max_forwards, 10);
+	ck_assert_int_eq(l.forwards_line, 1);
+	ck_assert_uint_eq(l.max_conns, 3);
+	ck_assert_int_eq(l.conns_line, 3);
+	policy_guest_limits(pf, "a", "vsock:6440", 5, &l);	/* 2 blocks */
+	ck_assert_uint_eq(l.max_forwards, 2);
+	ck_assert_int_eq(l.forwards_line, 6);
+	ck_assert_uint_eq(l.max_conns, 3);	/* the first block that sets */
+	policy_guest_limits(pf, "b", "vsock:6440", 6, &l);
+	ck_assert_uint_eq(l.max_forwards, 10);
+	ck_assert_uint_eq(l.max_conns, 0);
+	ck_assert_int_eq(l.conns_line, 0);
+	policy_file_free(pf);
+}
+END_TEST
+
 static Suite *
 policy_suite(void)
 {
@@ -348,6 +738,14 @@ policy_suite(void)
 	tcase_add_loop_test(tc, test_decide, 0, NDECIDE_CASES);
 	tcase_add_test(tc, test_reason_names_loopback_only);
 	tcase_add_test(tc, test_reason_names_policy);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("rules");
+	tcase_add_loop_test(tc, test_rules, 0, NRULE_CASES);
+	tcase_add_test(tc, test_rule_reasons);
+	tcase_add_test(tc, test_set_mode_locked);
+	tcase_add_test(tc, test_install);
+	tcase_add_test(tc, test_guest_limits);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("mode");
