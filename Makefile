@@ -85,7 +85,8 @@ PROGS = \
 	guest-agent/porthole-guest
 MANS = \
 	docs/porthole-host.8 \
-	docs/porthole-guest.8
+	docs/porthole-guest.8 \
+	docs/porthole-policy.5
 # Installed: PROGS in BINDIR but the guest agent in SBINDIR (it runs as
 # root from the VM's init), each page of MANS by its section, and these.
 SBIN_PROGS = \

@@ -645,29 +645,47 @@ policy_file_free(struct policy_file *pf)
 	free(pf);
 }
 
+/* One directive, and a comment saying where it came from, aligned. */
 static void
-print_limits(FILE *fp, const struct policy_limits *l, const char *indent)
+print_line(FILE *fp, int indent, const char *text, const char *fmt, int n,
+    const char *more)
 {
-	if (l->forwards_line != 0)
-		fprintf(fp, "%smax-forwards %u\t\t# line %d\n", indent,
-		    l->max_forwards, l->forwards_line);
-	if (l->conns_line != 0)
-		fprintf(fp, "%smax-connections %u\t# line %d\n", indent,
-		    l->max_conns, l->conns_line);
+	char	comment[256];
+
+	snprintf(comment, sizeof comment, fmt, n, more);
+	fprintf(fp, "%s%-*s # %s\n", indent ? "\t" : "", indent ? 32 : 40,
+	    text, comment);
+}
+
+static void
+print_limits(FILE *fp, const struct policy_limits *l, int indent)
+{
+	char	text[64];
+
+	if (l->forwards_line != 0) {
+		snprintf(text, sizeof text, "max-forwards %u", l->max_forwards);
+		print_line(fp, indent, text, "line %d%s", l->forwards_line, "");
+	}
+	if (l->conns_line != 0) {
+		snprintf(text, sizeof text, "max-connections %u", l->max_conns);
+		print_line(fp, indent, text, "line %d%s", l->conns_line, "");
+	}
 }
 
 static void
 print_guest(FILE *fp, const struct policy_file *pf, int g)
 {
 	const struct policy_guest	*pg = &pf->guests[g];
+	char				 text[160];
 	int				 i;
 
-	fprintf(fp, "guest \"%s\" {\t\t# line %d\n", pg->pattern, pg->line);
-	print_limits(fp, &pg->limits, "\t");
+	snprintf(text, sizeof text, "guest \"%s\" {", pg->pattern);
+	print_line(fp, 0, text, "line %d%s", pg->line, "");
+	print_limits(fp, &pg->limits, 1);
 	for (i = 0; i < pf->nrules; i++)
 		if (pf->rules[i].guest == g)
-			fprintf(fp, "\t%s\t# line %d\n", pf->rules[i].text,
-			    pf->rules[i].line);
+			print_line(fp, 1, pf->rules[i].text, "line %d%s",
+			    pf->rules[i].line, "");
 	fprintf(fp, "}\n");
 }
 
@@ -679,26 +697,27 @@ print_guest(FILE *fp, const struct policy_file *pf, int g)
 void
 policy_print(FILE *fp, const struct policy_file *pf)
 {
+	char	text[32];
 	int	i, g = 0;
 
-	fprintf(fp, "mode %s", policy_mode_name(pf->mode));
+	snprintf(text, sizeof text, "mode %s", policy_mode_name(pf->mode));
 	if (pf->mode_line != 0)
-		fprintf(fp, "\t\t\t# line %d\n", pf->mode_line);
+		print_line(fp, 0, text, "line %d%s", pf->mode_line, "");
 	else
-		fprintf(fp, "\t\t\t# the default\n");
+		print_line(fp, 0, text, "the default%.0d%s", 0, "");
 	if (pf->lock_line != 0)
-		fprintf(fp, "lock\t\t\t\t# line %d, %s\n", pf->lock_line,
+		print_line(fp, 0, "lock", "line %d, %s", pf->lock_line,
 		    pf->locked ? "honoured" : pf->lock_why[0] != '\0' ?
 		    pf->lock_why : "not checked");
-	print_limits(fp, &pf->limits, "");
+	print_limits(fp, &pf->limits, 0);
 	for (i = 0; i < pf->nrules; i++) {
 		if (pf->rules[i].guest != -1)
 			continue;	/* printed with its block */
 		for (; g < pf->nguests && pf->guests[g].line <
 		    pf->rules[i].line; g++)
 			print_guest(fp, pf, g);
-		fprintf(fp, "%s\t# line %d\n", pf->rules[i].text,
-		    pf->rules[i].line);
+		print_line(fp, 0, pf->rules[i].text, "line %d%s",
+		    pf->rules[i].line, "");
 	}
 	for (; g < pf->nguests; g++)
 		print_guest(fp, pf, g);
