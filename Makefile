@@ -107,7 +107,8 @@ CONTRIB_GEN = \
 
 .SECONDARY: $(UNIT_TESTS:=.o)
 
-.PHONY: all contrib check check-unit check-e2e check-man demo install \
+.PHONY: all contrib check test check-unit check-e2e check-man check-valgrind \
+	demo install \
 	uninstall clean fuzz deps
 
 all: $(PROGS) contrib
@@ -162,8 +163,32 @@ tests/tools/%: tests/tools/%.c .flags
 deps:
 	@mk/deps.sh build
 
-# Recursive, so that pkg-config runs after the packages are installed.
+# make check is what CI runs: every test, then all of them again under
+# AddressSanitizer and UndefinedBehaviorSanitizer, the end-to-end tests
+# under valgrind, and each fuzz target for CHECK_FUZZ_SECONDS.  make test
+# is the quick part alone.  Recursive, so that pkg-config runs after the
+# packages are installed, and so that each build has its own flags.
+CHECK_FUZZ_SECONDS ?= 60
+# The end-to-end tests that run under valgrind (the others would mostly
+# measure valgrind: storms, benchmarks of memory).
+VALGRIND_TESTS = \
+	tests/e2e/t_bulk.sh \
+	tests/e2e/t_reset.sh \
+	tests/e2e/t_restart.sh \
+	tests/e2e/t_badpeer.sh \
+	tests/e2e/t_keepalive.sh
+
 check:
+	@mk/deps.sh check
+	@$(MAKE) --no-print-directory test
+	@echo "== the whole suite again under ASan and UBSan"
+	@$(MAKE) --no-print-directory SANITIZE=1 test
+	@echo "== end-to-end tests under valgrind"
+	@$(MAKE) --no-print-directory check-valgrind
+	@echo "== fuzzing, $(CHECK_FUZZ_SECONDS) s per target"
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS)
+
+test:
 	@mk/deps.sh check
 	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(TEST_TOOLS)
 	@$(MAKE) --no-print-directory check-unit check-man check-e2e
@@ -174,8 +199,14 @@ check-unit: $(UNIT_TESTS)
 check-man: $(PROGS)
 	@tests/lint-man $(MANS)
 
+# Sanitized agents are slower: deadlines stretch (PH_SLOW), and memory
+# figures are the sanitizer's, not ours (PH_SANITIZE skips those checks).
 check-e2e: $(PROGS) $(TEST_TOOLS)
-	@tests/run-e2e
+	@$(if $(SANITIZE),PH_SLOW=3 PH_SANITIZE=1) tests/run-e2e
+
+check-valgrind:
+	@$(MAKE) --no-print-directory all $(TEST_TOOLS)
+	@PH_VALGRIND=1 PH_SLOW=10 tests/run-e2e $(VALGRIND_TESTS)
 
 demo:
 	@mk/deps.sh demo

@@ -406,6 +406,24 @@ gsession_event_cb(struct bufferevent *bev, short what, void *arg)
 		gsession_drop(strerror(EVUTIL_SOCKET_ERROR()));
 }
 
+/* At exit: the channel closed and every event freed. */
+void
+gsession_stop(void)
+{
+	if (gs.connect_ev != NULL)
+		event_free(gs.connect_ev);
+	if (gs.bev != NULL)
+		bufferevent_free(gs.bev);
+	else if (gs.fd != -1)
+		close(gs.fd);
+	if (gs.timer != NULL)
+		event_free(gs.timer);
+	if (gs.keepalive != NULL)
+		event_free(gs.keepalive);
+	memset(&gs, 0, sizeof gs);
+	gs.fd = -1;
+}
+
 void
 gsession_start(void)
 {

@@ -266,6 +266,8 @@ main(int argc, char **argv)
 	watch_start();
 	event_base_dispatch(guest->base);
 	notify_stopping();
+	gsession_stop();
+	watch_stop();
 	daemon_exit();
 	for (i = 0; i < 3; i++)
 		event_free(sig[i]);

@@ -59,6 +59,7 @@ struct gbind {
 };
 
 void		 watch_start(void);
+void		 watch_stop(void);
 void		 watch_scan(void);
 struct gbind	*watch_find(uint32_t);
 void		 watch_foreach(void (*)(struct gbind *, void *), void *);
@@ -70,6 +71,7 @@ void		 proc_socket_owner(uint64_t, char *, size_t);
 
 /* gsession.c: the control channel to the host agent */
 void		 gsession_start(void);
+void		 gsession_stop(void);
 void		 gsession_expose(const struct gbind *);
 void		 gsession_unexpose(const struct gbind *);
 int		 gsession_send(const struct ph_msg *);

@@ -234,6 +234,25 @@ watch_timer_cb(int fd, short ev, void *arg)
 	watch_scan();
 }
 
+/* At exit: everything freed, so that leak checkers see real leaks only. */
+void
+watch_stop(void)
+{
+	struct gbind	*b, *next;
+
+	RB_FOREACH_SAFE(b, bind_ids, &ids, next) {
+		RB_REMOVE(bind_keys, &keys, b);
+		RB_REMOVE(bind_ids, &ids, b);
+		free(b);
+	}
+	if (scan_ev != NULL)
+		event_free(scan_ev);
+	scan_ev = NULL;
+	if (nl != NULL)
+		mnl_socket_close(nl);
+	nl = NULL;
+}
+
 void
 watch_start(void)
 {

@@ -9,6 +9,8 @@ case "${1:-build}" in
 build)	pkgs="$build" ;;
 demo)	pkgs="$build iproute2 curl python3 procps" ;;
 check)	pkgs="$build iproute2 curl python3 procps iperf3 coreutils util-linux"
+	# valgrind and clang (libFuzzer) for the runs make check adds
+	pkgs="$pkgs valgrind clang"
 	# man page lint (and the system pages they refer to), unit checks,
 	# the inittab line under a real busybox init
 	pkgs="$pkgs mandoc man-db manpages manpages-dev systemd busybox" ;;

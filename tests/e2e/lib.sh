@@ -16,22 +16,65 @@ T=$(mktemp -d "/tmp/ph-$PH_TEST.XXXXXX")
 NS=ph-$$
 SOCK=$T/vsock.sock
 PIDS=()
+AGENTS=()	# every agent started: stopped gracefully at the end
 HOST_PID=
 GUEST_PID=
 # Under valgrind or a sanitizer the agents are slower: deadlines scale.
 PH_SLOW=${PH_SLOW:-1}
 
+# Agents still running are stopped with SIGTERM, so that valgrind and the
+# sanitizers can report leaks at their exit.
+ph_stop_agents() {
+	local pid n
+	for pid in "${AGENTS[@]}"; do
+		kill -TERM "$pid" 2>/dev/null || continue
+		n=$(( 100 * PH_SLOW ))
+		while kill -0 "$pid" 2>/dev/null &&
+		    ! grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null; do
+			n=$((n - 1))
+			[ $n -gt 0 ] || break
+			sleep 0.05
+		done
+	done
+}
+
+# A sanitizer or valgrind report in any log fails the test.
+ph_check_reports() {
+	local f bad=0
+	for f in "$T"/*.log; do
+		[ -f "$f" ] || continue
+		if grep -qE "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|ERROR SUMMARY: [1-9]|definitely lost: [1-9]" "$f"; then
+			echo "FAIL $PH_TEST: $(basename "$f") has a sanitizer or valgrind report:"
+			grep -E -A12 "ERROR|runtime error|definitely lost" "$f" | head -40
+			bad=1
+		fi
+	done
+	return $bad
+}
+
 ph_cleanup() {
-	local pid
+	local pid rc=$?
 	exec 2>/dev/null	# no job-control notices for what we kill
+	ph_stop_agents
 	for pid in "${PIDS[@]}"; do
 		kill -9 "$pid" 2>/dev/null || true
 	done
 	wait 2>/dev/null || true
 	ip netns del "$NS" 2>/dev/null || true
+	ph_check_reports || rc=1
 	if [ "${PH_KEEP:-}" = "" ]; then rm -rf "$T"; fi
+	exit $rc
 }
 trap ph_cleanup EXIT
+
+# Under PH_VALGRIND the agents run under valgrind's memcheck.
+if [ -n "${PH_VALGRIND:-}" ]; then
+	PH_WRAP=(valgrind --leak-check=full
+	    --show-leak-kinds=definite --errors-for-leak-kinds=definite
+	    --log-file="$T/valgrind-%p.log")
+else
+	PH_WRAP=()
+fi
 
 ph_logs() {
 	local f
@@ -96,14 +139,17 @@ kill_wait() {
 }
 
 start_host() {
-	bg host "$PH_HOST" -d -v -l "unix:$SOCK" "$@"
+	bg host "${PH_WRAP[@]}" "$PH_HOST" -d -v -l "unix:$SOCK" "$@"
 	HOST_PID=$LAST_PID
+	AGENTS+=("$HOST_PID")
 	wait_for 5 "the host agent's socket" test -S "$SOCK"
 }
 
 start_guest() {
-	bg guest ip netns exec "$NS" "$PH_GUEST" -d -v -c "unix:$SOCK" "$@"
+	bg guest ip netns exec "$NS" "${PH_WRAP[@]}" "$PH_GUEST" -d -v \
+	    -c "unix:$SOCK" "$@"
 	GUEST_PID=$LAST_PID
+	AGENTS+=("$GUEST_PID")
 	wait_for 5 "the guest to connect" grep -q "connected to host" \
 	    "$T/guest.log"
 }
@@ -172,6 +218,14 @@ fd_count() {
 
 rss_kb() {
 	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
+}
+
+# check_rss_growth WHAT BEFORE AFTER MAX-KIB: memory stayed flat.  Under a
+# sanitizer or valgrind the figures are theirs (quarantines, shadow
+# memory), so the check is skipped there.
+check_rss_growth() {
+	[ -z "${PH_SANITIZE:-}${PH_VALGRIND:-}" ] || return 0
+	[ $(($3 - $2)) -lt "$4" ] || fail "$1 RSS grew from $2 to $3 KiB"
 }
 
 # The guest agent's own pid (GUEST_PID is the `ip netns exec` wrapper's,

@@ -27,8 +27,6 @@ ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 wait_for 10 "descriptors back to baseline (host $hfd0, guest $gfd0)" \
     settled "$hfd0" "$gfd0"
 hrss1=$(rss_kb "$HOST_PID") grss1=$(rss_kb "$GUEST_PID")
-[ $((hrss1 - hrss0)) -lt 2048 ] ||
-    fail "host agent RSS grew from $hrss0 to $hrss1 KiB"
-[ $((grss1 - grss0)) -lt 2048 ] ||
-    fail "guest agent RSS grew from $grss0 to $grss1 KiB"
+check_rss_growth "host agent" "$hrss0" "$hrss1" 2048
+check_rss_growth "guest agent" "$grss0" "$grss1" 2048
 pass "10000 cycles ($out) in $ms ms; fds host $hfd0 guest $gfd0 before and after; RSS host $hrss0->$hrss1 KiB, guest $grss0->$grss1 KiB"

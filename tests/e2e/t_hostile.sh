@@ -93,5 +93,5 @@ pass "the good guest moved data intact throughout: $runs rounds of 20 x 256 KiB"
 wait_for 15 "host descriptors back to $hfd0" sh -c \
     "[ \$(ls /proc/$HOST_PID/fd | wc -l) -le $hfd0 ]"
 hrss1=$(rss_kb "$HOST_PID")
-[ $((hrss1 - hrss0)) -lt 4096 ] || fail "host RSS $hrss0 -> $hrss1 KiB"
+check_rss_growth "after the attack, host" "$hrss0" "$hrss1" 4096
 pass "host agent after the attack: fds $hfd0 -> $(fd_count "$HOST_PID"), RSS $hrss0 -> $hrss1 KiB"
