@@ -78,7 +78,8 @@ UNIT_TESTS = \
 	tests/check_notify
 TEST_TOOLS = \
 	tests/tools/phtest \
-	tests/tools/phstorm
+	tests/tools/phstorm \
+	tests/tools/vsilent
 
 PROGS = \
 	host-agent/porthole-host \
@@ -191,7 +192,7 @@ check:
 test:
 	@mk/deps.sh check
 	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(TEST_TOOLS)
-	@$(MAKE) --no-print-directory check-unit check-man check-e2e
+	@$(MAKE) --no-print-directory check-unit check-man check-e2e check-vsock-run
 
 check-unit: $(UNIT_TESTS)
 	@tests/run-unit $(UNIT_TESTS)
@@ -207,6 +208,16 @@ check-e2e: $(PROGS) $(TEST_TOOLS)
 check-valgrind:
 	@$(MAKE) --no-print-directory all $(TEST_TOOLS)
 	@PH_VALGRIND=1 PH_SLOW=10 tests/run-e2e $(VALGRIND_TESTS)
+
+# AF_VSOCK end to end, in a VM that tests/vm/run boots (QEMU, Debian's
+# kernel with vsock_loopback): the agents exactly as built here.
+.PHONY: check-vsock check-vsock-run
+check-vsock:
+	@mk/deps.sh vsock
+	@$(MAKE) --no-print-directory check-vsock-run
+
+check-vsock-run: $(PROGS) $(TEST_TOOLS)
+	@tests/vm/run
 
 demo:
 	@mk/deps.sh demo

@@ -1,10 +1,13 @@
 #!/bin/sh
 # Makes sure the Debian packages a make target needs are installed.
 # As root they are installed with apt-get; otherwise the exact command is
-# printed and we stop.  Usage: mk/deps.sh build|check|demo|fuzz|bench
+# printed and we stop.  Usage: mk/deps.sh build|check|vsock|demo|fuzz|bench
 set -eu
 
 build="gcc make pkg-config libevent-dev libbsd-dev libmnl-dev libjansson-dev check"
+# The vsock test boots a VM (tests/vm/run): QEMU here, and the kernel and
+# busybox it fetches itself with apt-get download (no install).
+vm="qemu-system-x86 apt dpkg gzip util-linux"
 case "${1:-build}" in
 build)	pkgs="$build" ;;
 demo)	pkgs="$build iproute2 curl python3 procps" ;;
@@ -13,7 +16,8 @@ check)	pkgs="$build iproute2 curl python3 procps iperf3 coreutils util-linux"
 	pkgs="$pkgs valgrind clang"
 	# man page lint (and the system pages they refer to), unit checks,
 	# the inittab line under a real busybox init
-	pkgs="$pkgs mandoc man-db manpages manpages-dev systemd busybox" ;;
+	pkgs="$pkgs mandoc man-db manpages manpages-dev systemd busybox $vm" ;;
+vsock)	pkgs="$build $vm" ;;
 fuzz)	pkgs="$build clang" ;;
 bench)	pkgs="$build iproute2 python3 procps iperf3 socat haproxy util-linux" ;;
 *)	echo "mk/deps.sh: unknown target $1" >&2; exit 2 ;;
