@@ -7,7 +7,7 @@ set -eu
 build="gcc make pkg-config libevent-dev libbsd-dev libmnl-dev libjansson-dev check"
 # The vsock test boots a VM (tests/vm/run): QEMU here, and the kernel and
 # busybox it fetches itself with apt-get download (no install).
-vm="qemu-system-x86 apt dpkg gzip util-linux"
+vm="qemu-system-x86"
 case "${1:-build}" in
 build)	pkgs="$build" ;;
 demo)	pkgs="$build iproute2 curl python3 procps" ;;

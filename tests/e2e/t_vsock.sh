@@ -2,12 +2,13 @@
 # The same forward over real AF_VSOCK, where the kernel has a loopback
 # transport (vsock_loopback: CID 1 reaches this machine's own listeners).
 # Without it (as on the CI machines) this test skips: the full vsock
-# proof boots its own VM (make check-vsock).  It never uses any CID but
-# 1, so it can never reach this machine's own hypervisor.
+# proof boots its own VM (tests/vm/run: make check-vsock, and part of
+# make check).  It never uses any CID but 1, so it can never reach this
+# machine's own hypervisor.
 . "$(dirname "$0")/lib.sh"
 
 [ -d /sys/module/vsock_loopback ] ||
-    skip "no vsock_loopback in this kernel: AF_VSOCK cannot reach CID 1 here"
+    skip "no vsock_loopback in this kernel (the VM test covers vsock)"
 
 vport=$(( 50000 + $$ % 10000 ))
 port=$(free_port)
