@@ -269,7 +269,6 @@ main(int argc, char **argv)
 	gsession_stop();
 	watch_stop();
 	daemon_exit();
-	watch_stop();
 	for (i = 0; i < 3; i++)
 		event_free(sig[i]);
 	event_base_free(guest->base);

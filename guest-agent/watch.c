@@ -270,15 +270,3 @@ watch_start(void)
 	event_add(scan_ev, &tv);
 	watch_scan();
 }
-
-/*
- * At exit, before the event base goes: frees the rescan timer, so that a
- * leak checker (make check SANITIZE=1) sees nothing of ours left over.
- */
-void
-watch_stop(void)
-{
-	if (scan_ev != NULL)
-		event_free(scan_ev);
-	scan_ev = NULL;
-}
