@@ -217,7 +217,7 @@ check-vsock:
 	@$(MAKE) --no-print-directory check-vsock-run
 
 check-vsock-run: $(PROGS) $(TEST_TOOLS)
-	@tests/vm/run
+	@$(if $(SANITIZE),PH_SLOW=3) tests/vm/run
 
 demo:
 	@mk/deps.sh demo
