@@ -32,6 +32,9 @@ CHECK_LIBS =	$(shell $(PKG_CONFIG) --libs check)
 PROTO_SRCS = \
 	proto/addr.c \
 	proto/buf.c \
+	proto/dgram.c \
+	proto/dgrelay.c \
+	proto/dgstream.c \
 	proto/endpoint.c \
 	proto/frameio.c \
 	proto/log.c \
@@ -49,7 +52,8 @@ HOST_SRCS = \
 	host-agent/policy.c \
 	host-agent/policy_file.c \
 	host-agent/policy_parse.c \
-	host-agent/session.c
+	host-agent/session.c \
+	host-agent/udp.c
 GUEST_SRCS = \
 	guest-agent/daemon.c \
 	guest-agent/dial.c \
@@ -79,7 +83,8 @@ UNIT_TESTS = \
 TEST_TOOLS = \
 	tests/tools/phtest \
 	tests/tools/phstorm \
-	tests/tools/vsilent
+	tests/tools/vsilent \
+	tests/tools/phudp
 
 PROGS = \
 	host-agent/porthole-host \

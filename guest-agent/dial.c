@@ -5,7 +5,8 @@
  * stream is a pooled one, named in the PAIR, whose client bytes already
  * flow: only the target is dialled.  If the target cannot be reached the
  * host is told at once (CLOSE), so that its client is reset rather than
- * left waiting.
+ * left waiting.  A UDP flow is dialled the same way, with a UDP socket
+ * connected to the target, and its datagrams are relayed by dgrelay.c.
  */
 #include <sys/socket.h>
 #include <errno.h>
@@ -16,6 +17,7 @@
 #include <event2/event.h>
 
 #include "compat.h"
+#include "dgrelay.h"
 #include "guest.h"
 #include "log.h"
 #include "relay.h"
@@ -24,11 +26,13 @@
 struct gconn {
 	RB_ENTRY(gconn)		 node;
 	uint64_t		 id;
+	uint8_t			 proto;
 	int			 target;
 	int			 stream;	/* pooled, or once connected */
 	struct event		*ev;		/* target connect under way */
 	struct gstream		*gs;		/* stream connect under way */
 	struct relay		*relay;
+	struct dgrelay		*dg;		/* a UDP flow's instead */
 };
 
 static int
@@ -58,6 +62,10 @@ gconn_free(struct gconn *c)
 		event_free(c->ev);
 	if (c->gs != NULL)
 		gstream_cancel(c->gs);
+	if (c->dg != NULL) {
+		dgrelay_free(c->dg);	/* closes both sockets */
+		c->target = c->stream = -1;
+	}
 	if (c->target != -1)
 		close(c->target);
 	if (c->stream != -1)
@@ -122,11 +130,39 @@ static const struct relay_cbs gconn_relay_cbs = {
 	.done = relay_done_cb,
 };
 
+/* A UDP flow ended: the host learns it from the stream's end. */
+static void
+dgrelay_done_cb(struct dgrelay *r, const char *why, int refused, void *arg)
+{
+	struct gconn		*c = arg;
+	struct dgrelay_stats	 st;
+
+	dgrelay_get_stats(r, &st);
+	log_debug("udp flow %016llx: %s; %llu datagrams to the host, %llu "
+	    "from it, %llu dropped", (unsigned long long)c->id, why,
+	    (unsigned long long)st.dgrams_out,
+	    (unsigned long long)st.dgrams_in,
+	    (unsigned long long)st.dropped);
+	if (refused)	/* so that the host logs why */
+		dial_tell_host(c->id, PH_CLOSE_REFUSED, why);
+	c->dg = NULL;
+	c->target = c->stream = -1;	/* the relay closes them */
+	gconn_free(c);
+}
+
+static const struct dgrelay_cbs gconn_dgrelay_cbs = {
+	.done = dgrelay_done_cb,
+};
+
 static void
 dial_relay(struct gconn *c)
 {
-	c->relay = relay_new(guest->base, c->target, c->stream,
-	    &gconn_relay_cbs, c);
+	if (c->proto == IPPROTO_UDP)
+		c->dg = dgrelay_new(guest->base, c->target, c->stream,
+		    &gconn_dgrelay_cbs, c);
+	else
+		c->relay = relay_new(guest->base, c->target, c->stream,
+		    &gconn_relay_cbs, c);
 }
 
 static void
@@ -203,8 +239,9 @@ dial_target(struct gconn *c, const struct gbind *b)
 
 	watch_target(b, &a);
 	sl = addr_to_sockaddr(&a, b->port, &ss);
-	c->target = socket(a.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0);
+	/* A UDP socket connects at once: the target's ICMP errors reach it. */
+	c->target = socket(a.family, (b->proto == IPPROTO_UDP ? SOCK_DGRAM :
+	    SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->target == -1)
 		return -1;
 	if (connect(c->target, (struct sockaddr *)&ss, sl) == 0) {
@@ -246,6 +283,8 @@ dial_start(uint64_t id, uint32_t forward, int stream)
 			close(stream);
 		return;
 	}
+	if (b != NULL)
+		c->proto = b->proto;
 	if (b == NULL)
 		dial_fail(c, PH_CLOSE_REFUSED, "no such bind");
 	else if (dial_target(c, b) == -1)

@@ -1,9 +1,14 @@
 /*
  * The bind watcher.  A NETLINK_SOCK_DIAG dump asks the kernel for
- * listening TCP sockets only (IPv4 and IPv6), so a scan costs the same
- * however many connections the VM has.  Each scan is diffed against the
- * last: a new bind is sent as EXPOSE, a gone one as UNEXPOSE.  Sockets
- * that share an address and port (SO_REUSEPORT) are one bind.
+ * listening TCP sockets and unconnected UDP sockets only (IPv4 and
+ * IPv6), so a scan costs the same however many connections the VM has.
+ * Each scan is diffed against the last: a new bind is sent as EXPOSE, a
+ * gone one as UNEXPOSE.  Sockets that share an address and port
+ * (SO_REUSEPORT) are one bind.
+ *
+ * A bound UDP socket that is not connected is in state TCP_CLOSE, and is
+ * a bind; a connected one (TCP_ESTABLISHED: a client, or our own flows'
+ * sockets) talks to one peer only and is not.
  */
 #include <sys/socket.h>
 #include <arpa/inet.h>
@@ -57,6 +62,7 @@ static struct mnl_socket *nl;
 static unsigned int	 gen, seq;
 static uint32_t		 next_id = 1;
 static struct event	*scan_ev;
+static int		 udp_off;	/* the kernel has no UDP sock_diag */
 
 struct gbind *
 watch_find(uint32_t id)
@@ -186,7 +192,7 @@ watch_dump(int family, uint8_t proto, uint32_t states)
 		if (r == MNL_CB_STOP)
 			return 0;
 		if (r == MNL_CB_ERROR) {
-			log_warn("sock_diag: dump");
+			log_warn("sock_diag: %s dump", proto_name(proto));
 			return -1;
 		}
 	}
@@ -207,6 +213,27 @@ watch_gone(struct gbind *b)
 	free(b);
 }
 
+/*
+ * Unconnected UDP sockets.  A kernel built without UDP sock_diag
+ * (CONFIG_INET_UDP_DIAG) answers ENOENT: UDP is then not watched, and
+ * TCP is watched as before.
+ */
+static int
+watch_dump_udp(void)
+{
+	if (udp_off)
+		return 0;
+	if (watch_dump(AF_INET, IPPROTO_UDP, 1 << TCP_CLOSE) == 0 &&
+	    watch_dump(AF_INET6, IPPROTO_UDP, 1 << TCP_CLOSE) == 0)
+		return 0;
+	if (errno != ENOENT)
+		return -1;
+	log_warnx("this kernel cannot list UDP sockets (no udp_diag): "
+	    "UDP ports are not forwarded");
+	udp_off = 1;
+	return -1;
+}
+
 void
 watch_scan(void)
 {
@@ -215,7 +242,8 @@ watch_scan(void)
 	gen++;
 	/* A failed dump leaves the last state: nothing is withdrawn. */
 	if (watch_dump(AF_INET, IPPROTO_TCP, 1 << TCP_LISTEN) == -1 ||
-	    watch_dump(AF_INET6, IPPROTO_TCP, 1 << TCP_LISTEN) == -1) {
+	    watch_dump(AF_INET6, IPPROTO_TCP, 1 << TCP_LISTEN) == -1 ||
+	    watch_dump_udp() == -1) {
 		RB_FOREACH(b, bind_keys, &keys)
 			b->gen = gen;
 		return;

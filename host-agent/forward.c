@@ -116,6 +116,24 @@ forward_socket(struct ph_hostaddr *h)
 	return fd;
 }
 
+/* Opens one host listener, or a UDP forward's socket (udp.c). */
+static int
+forward_open(struct forward *f, int n, struct ph_hostaddr *h)
+{
+	int	fd;
+
+	if (f->req.proto == IPPROTO_UDP)
+		return udp_listen(f, h);
+	if ((fd = forward_socket(h)) == -1)
+		return -1;
+	f->lis[n] = evconnlistener_new(host->base, forward_accept_cb, f,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+	if (f->lis[n] == NULL)
+		fatalx("evconnlistener_new");
+	evconnlistener_set_error_cb(f->lis[n], forward_accept_error_cb);
+	return 0;
+}
+
 /*
  * Opens the listeners the policy decided on.  A dual-stack bind keeps
  * whichever of its two addresses could be opened; the verdict is failed
@@ -127,10 +145,10 @@ forward_listen(struct forward *f)
 	struct bind_decision	*d = &f->dec;
 	struct ph_hostaddr	 ok[PH_HOSTADDR_MAX];
 	char			 ha[PH_ADDRSTRLEN], why[PH_REASON_MAX] = "";
-	int			 i, j, fd, n = 0, err = 0;
+	int			 i, j, n = 0, err = 0;
 
 	for (i = 0; i < d->naddr; i++) {
-		if ((fd = forward_socket(&d->host[i])) == -1) {
+		if (forward_open(f, n, &d->host[i]) == -1) {
 			err = errno;
 			snprintf(why, sizeof why, "%s: %s",
 			    addr_fmt(&d->host[i].addr, d->host[i].port, ha,
@@ -142,11 +160,6 @@ forward_listen(struct forward *f)
 		for (j = i + 1; j < d->naddr; j++)
 			if (d->host[j].port == 0)
 				d->host[j].port = d->host[i].port;
-		f->lis[n] = evconnlistener_new(host->base, forward_accept_cb,
-		    f, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
-		if (f->lis[n] == NULL)
-			fatalx("evconnlistener_new");
-		evconnlistener_set_error_cb(f->lis[n], forward_accept_error_cb);
 		ok[n++] = d->host[i];
 	}
 	if (why[0] == '\0')
@@ -287,8 +300,8 @@ forward_expose(struct session *s, const struct ph_expose *e)
 		    "guest");
 		return;
 	}
-	if (e->proto != IPPROTO_TCP) {
-		forward_reject(s, e, "only tcp is forwarded");
+	if (e->proto != IPPROTO_TCP && e->proto != IPPROTO_UDP) {
+		forward_reject(s, e, "only tcp and udp are forwarded");
 		return;
 	}
 	f = xcalloc(1, sizeof *f);
@@ -315,6 +328,7 @@ forward_expose(struct session *s, const struct ph_expose *e)
 /*
  * Closes the listeners; connections already made go on to their end.
  * Forwards waiting for the port or the slot are told.
+ * UDP flows end with their forward's sockets: they send from them.
  */
 static void
 forward_unlisten(struct forward *f)
@@ -331,6 +345,8 @@ forward_unlisten(struct forward *f)
 	if (f->resume != NULL)
 		event_free(f->resume);
 	f->resume = NULL;
+	if (udp_close(f) > 0)
+		freed = 1;
 	if (freed)
 		hostport_freed();
 }

@@ -34,6 +34,8 @@ static const struct option longopts[] = {
 	{ "loopback-only",	no_argument,		NULL, 'L' },
 	{ "check",		no_argument,		NULL, 'n' },
 	{ "policy",		required_argument,	NULL, 'f' },
+	{ "udp-timeout",	required_argument,	NULL, 'u' },
+	{ "udp-flows",		required_argument,	NULL, 'U' },
 	{ "verbose",		no_argument,		NULL, 'v' },
 	{ "version",		no_argument,		NULL, 'V' },
 	{ "max-frame",		required_argument,	NULL, OPT_LIMIT },
@@ -53,7 +55,8 @@ usage(int status)
 	    "usage: porthole-host [-dnvV] [-l endpoint]... "
 	    "[-b loopback|refuse|allow] [-L]\n"
 	    "                     [-f policy-file] [--keepalive seconds] "
-	    "[--max-LIMIT n]...\n");
+	    "[--max-LIMIT n]...\n"
+	    "                     [-u udp-timeout] [-U udp-flows]\n");
 	exit(status);
 }
 
@@ -71,6 +74,22 @@ host_add_endpoint(const char *s)
 		exit(2);
 	}
 	TAILQ_INSERT_TAIL(&host->endpoints, gep, entry);
+}
+
+/* A number for -u or -U, in [min, max]; a bad one is a usage error. */
+static int
+host_number(const char *opt, const char *arg, int min, int max)
+{
+	const char	*errstr;
+	int		 n;
+
+	n = (int)strtonum(arg, min, max, &errstr);
+	if (errstr != NULL) {
+		fprintf(stderr, "porthole-host: %s: \"%s\" is not a number "
+		    "from %d to %d\n", opt, arg, min, max);
+		exit(2);
+	}
+	return n;
 }
 
 static void
@@ -126,6 +145,8 @@ host_print_config(void)
 	if (log_getverbose() == 0)
 		return;
 	printf("keepalive %d\n", host->keepalive);
+	printf("udp-timeout %d\n", host->udp_timeout);
+	printf("udp-flows %d\n", host->udp_max_flows);
 	for (i = 0; i < LIMIT_NKINDS; i++)
 		printf("%s %u\n", limit_flag(i), host->limits[i]);
 }
@@ -233,11 +254,13 @@ main(int argc, char **argv)
 	TAILQ_INIT(&host->endpoints);
 	TAILQ_INIT(&host->sessions);
 	host->policy.mode = POLICY_LOOPBACK;
+	host->udp_timeout = HOST_UDP_TIMEOUT;
+	host->udp_max_flows = HOST_UDP_FLOWS;
 	host->started = time(NULL);
 	host->keepalive = HOST_KEEPALIVE;
 	limits_init(host->limits);
 
-	while ((ch = getopt_long(argc, argv, "b:df:hl:LnvV", longopts,
+	while ((ch = getopt_long(argc, argv, "b:df:hl:Lnu:U:vV", longopts,
 	    &idx)) != -1) {
 		switch (ch) {
 		case OPT_KEEPALIVE:
@@ -268,6 +291,13 @@ main(int argc, char **argv)
 			break;
 		case 'n':
 			check = 1;
+			break;
+		case 'u':
+			host->udp_timeout = host_number("-u", optarg, 1, 86400);
+			break;
+		case 'U':
+			host->udp_max_flows = host_number("-U", optarg, 1,
+			    65536);
 			break;
 		case 'v':
 			verbose++;

@@ -28,6 +28,8 @@ struct relay;
 #define HOST_ACCEPT_PAUSE_MS	250	/* accepting stops this long on EMFILE */
 #define HOST_FD_RESERVE		32	/* descriptors kept for guests' streams */
 #define HOST_RETRY_MS		1000	/* a port in use is tried this often */
+#define HOST_UDP_TIMEOUT	60	/* seconds a UDP flow may be idle */
+#define HOST_UDP_FLOWS		1024	/* UDP flows per forward */
 
 /* policy.c */
 enum policy_mode {		/* ordered from tightest to loosest */
@@ -219,6 +221,8 @@ struct host {
 	int			 nwaiting;	/* forwards waiting for a port */
 	struct event		*retry_ev;	/* tries them again */
 	time_t			 started;
+	int			 udp_timeout;	/* --udp-timeout, seconds */
+	int			 udp_max_flows;	/* --udp-flows, per forward */
 };
 
 extern struct host	*host;
@@ -282,6 +286,7 @@ struct forward {
 	int			 waiting;	/* for a port or a slot */
 	struct evconnlistener	*lis[PH_HOSTADDR_MAX];
 	struct event		*resume;	/* accepting after EMFILE */
+	struct udp_fwd		*udp;		/* a UDP forward's sockets */
 	int			 refs;		/* session + each conn */
 	uint64_t		 conns_active, conns_total;
 	uint64_t		 bytes_in, bytes_out;
@@ -338,5 +343,9 @@ void		 hostport_freed(void);
 
 /* conn.c: one forwarded client connection */
 void	 conn_accept(struct forward *, int);
+
+/* udp.c: UDP forwards, their sockets and their flows */
+int	 udp_listen(struct forward *, struct ph_hostaddr *);
+int	 udp_close(struct forward *);
 
 #endif
