@@ -79,7 +79,8 @@ UNIT_TESTS = \
 	tests/check_forward \
 	tests/check_hostport \
 	tests/check_relay \
-	tests/check_notify
+	tests/check_notify \
+	tests/check_dgram
 TEST_TOOLS = \
 	tests/tools/phtest \
 	tests/tools/phstorm \
@@ -231,7 +232,8 @@ demo:
 
 FUZZ_TARGETS = \
 	tests/fuzz/fuzz_frame \
-	tests/fuzz/fuzz_endpoint
+	tests/fuzz/fuzz_endpoint \
+	tests/fuzz/fuzz_dgram
 FUZZ_CFLAGS =	-g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 \
 		-D_GNU_SOURCE -Iproto $(shell $(PKG_CONFIG) --cflags libbsd-overlay)
 FUZZ_SECONDS ?=	20
@@ -241,6 +243,9 @@ tests/fuzz/fuzz_frame: tests/fuzz/fuzz_frame.c proto/proto.c proto/buf.c \
 	clang $(FUZZ_CFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs libbsd-overlay)
 
 tests/fuzz/fuzz_endpoint: tests/fuzz/fuzz_endpoint.c proto/endpoint.c
+	clang $(FUZZ_CFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs libbsd-overlay)
+
+tests/fuzz/fuzz_dgram: tests/fuzz/fuzz_dgram.c proto/dgram.c proto/buf.c
 	clang $(FUZZ_CFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs libbsd-overlay)
 
 fuzz:
