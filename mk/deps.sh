@@ -16,7 +16,9 @@ check)	pkgs="$build iproute2 curl python3 procps iperf3 coreutils util-linux"
 	pkgs="$pkgs valgrind clang"
 	# man page lint (and the system pages they refer to), unit checks,
 	# the inittab line under a real busybox init
-	pkgs="$pkgs mandoc man-db manpages manpages-dev systemd busybox $vm" ;;
+	pkgs="$pkgs mandoc man-db manpages manpages-dev systemd busybox $vm"
+	# a real DNS exchange through a UDP forward
+	pkgs="$pkgs dnsmasq-base bind9-dnsutils" ;;
 vsock)	pkgs="$build $vm" ;;
 fuzz)	pkgs="$build clang" ;;
 bench)	pkgs="$build iproute2 python3 procps iperf3 socat haproxy util-linux" ;;

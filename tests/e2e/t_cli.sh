@@ -27,6 +27,9 @@ expect_error 2 "--max-forwards: \"0\" is too small \(1-65536\)" \
 expect_error 2 "--max-frame: \"100\" is too small" "$PH_HOST" --max-frame 100
 expect_error 2 "--keepalive: \"x\" is invalid" "$PH_HOST" --keepalive x
 expect_error 2 "-k: \"-1\" is not 0-3600 seconds" "$PH_GUEST" -k -1
+expect_error 2 "-u: \"0\" is not a number from 1 to 86400" "$PH_HOST" -u 0
+expect_error 2 "-U: \"many\" is not a number from 1 to 65536" "$PH_HOST" \
+    --udp-flows many
 expect_error 2 "-c: vsock CID \"x\" is not a number" "$PH_GUEST" -c vsock:x:1
 expect_error 2 "-c: .* is not an endpoint" "$PH_GUEST" -c 1.2.3.4
 expect_error 2 "-i: port \"0\" is not 1-65535" "$PH_GUEST" -i 0
@@ -60,6 +63,13 @@ out=$("$PH_HOST" -n -v --max-forwards 7 --keepalive 0)
 echo "$out" | grep -qx "max-forwards 7" && echo "$out" | grep -qx "keepalive 0" &&
     echo "$out" | grep -qx "max-sessions 64" ||
     fail "-n -v did not print the limits: $out"
+out=$("$PH_HOST" -n -v -u 5 --udp-flows 10)
+echo "$out" | grep -qx "udp-timeout 5" && echo "$out" | grep -qx "udp-flows 10" ||
+    fail "-n -v did not print the UDP limits: $out"
+out=$("$PH_HOST" -n -v)
+echo "$out" | grep -qx "udp-timeout 60" &&
+    echo "$out" | grep -qx "udp-flows 1024" ||
+    fail "-n -v did not print the default UDP limits: $out"
 pass "-n prints the effective configuration (-v: with every limit)"
 
 "$PH_HOST" -V | grep -qE "^porthole-host [0-9.]+ \(protocol 2\)$" || fail "host -V"

@@ -13,9 +13,9 @@
  *	    and the round-trip times (median, 99th percentile) in
  *	    microseconds.
  *	phudp lines ADDR PORT
- *	    for each line on standard input, send it (without the newline)
- *	    from one socket and print "ok" when its echo came back, or
- *	    "timeout" after 5 s
+ *	    print "port N", the socket's own port; then for each line on
+ *	    standard input, send it (without the newline) from that socket
+ *	    and print "ok" when its echo came back, or "timeout" after 5 s
  *
  * The timeouts are multiplied by $PH_SLOW (a whole number) when it is
  * set.  Exit status 0 when everything came back intact, 1 otherwise.
@@ -117,7 +117,8 @@ serve_echo(const char *addr, const char *port, int v6only)
 static void
 fill(uint8_t *p, size_t n, uint64_t seed, uint64_t i)
 {
-	uint64_t	s = (seed * 0x9e3779b97f4a7c15ULL) ^ (i + 1) * 0xbf58476d1ce4e5b9ULL;
+	uint64_t	s = seed * 0x9e3779b97f4a7c15ULL ^
+			    (i + 1) * 0xbf58476d1ce4e5b9ULL;
 	size_t		j;
 
 	for (j = 0; j < n; j++) {
@@ -256,15 +257,25 @@ client(const char *addr, const char *port, long count, long min, long max,
 static int
 lines(const char *addr, const char *port)
 {
-	struct sockaddr_storage	 to;
-	socklen_t		 tl = resolve(addr, port, &to);
+	struct sockaddr_storage	 to, me;
+	socklen_t		 tl = resolve(addr, port, &to), ml = sizeof me;
+	struct sockaddr_in6	*me6 = (struct sockaddr_in6 *)&me;
+	struct sockaddr_in	*me4 = (struct sockaddr_in *)&me;
 	char			 line[1024];
 	size_t			 len;
 	int			 fd;
 
 	if ((fd = socket(to.ss_family, SOCK_DGRAM, 0)) == -1)
 		die("socket");
+	memset(&me, 0, sizeof me);
+	me.ss_family = to.ss_family;
+	if (bind(fd, (struct sockaddr *)&me, to.ss_family == AF_INET ?
+	    sizeof *me4 : sizeof *me6) == -1 ||
+	    getsockname(fd, (struct sockaddr *)&me, &ml) == -1)
+		die("bind");
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	printf("port %u\n", ntohs(to.ss_family == AF_INET ? me4->sin_port :
+	    me6->sin6_port));
 	while (fgets(line, sizeof line, stdin) != NULL) {
 		len = strcspn(line, "\n");
 		memcpy(sbuf, line, len);
