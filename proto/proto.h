@@ -9,7 +9,8 @@
  * the first frame on a connection is HELLO (a control session), DATA (a
  * data stream for one forwarded connection, raw bytes after it) or POOL
  * (a data stream opened in advance, raw bytes after the PAIR that names
- * it on the control channel).
+ * it on the control channel).  For a UDP flow the stream carries
+ * length-prefixed datagrams instead of raw bytes: see dgram.h.
  *
  * Field encodings: integers big-endian; a string is a u16 length and that
  * many printable ASCII bytes; an address is a u8 family (4 or 6) and 4 or
