@@ -242,6 +242,7 @@ client(const char *addr, const char *port, long count, long min, long max,
 		t0 = now_ns();
 		if (round_trip(fd, &to, tl, len, what) == -1) {
 			printf("sent %ld received %ld\n", i + 1, i);
+			free(rtt);
 			return 1;
 		}
 		rtt[i] = now_ns() - t0;
@@ -251,6 +252,8 @@ client(const char *addr, const char *port, long count, long min, long max,
 	printf("sent %ld received %ld bytes %llu rtt_us median %.1f p99 %.1f\n",
 	    count, count, (unsigned long long)bytes, rtt[count / 2] / 1e3,
 	    rtt[count * 99 / 100] / 1e3);
+	free(rtt);
+	close(fd);
 	return 0;
 }
 
