@@ -183,7 +183,9 @@ VALGRIND_TESTS = \
 	tests/e2e/t_reset.sh \
 	tests/e2e/t_restart.sh \
 	tests/e2e/t_badpeer.sh \
-	tests/e2e/t_keepalive.sh
+	tests/e2e/t_keepalive.sh \
+	tests/e2e/t_udp_flows.sh \
+	tests/e2e/t_udp_dns.sh
 
 check:
 	@mk/deps.sh check
