@@ -17,6 +17,8 @@
 #include "log.h"
 #include "xmalloc.h"
 
+#define DGSTREAM_IO_MAX	(128 * 1024)	/* bytes per read or write */
+
 struct dgstream {
 	struct event_base	*base;
 	struct bufferevent	*bev;		/* once attached */
@@ -61,6 +63,10 @@ dgstream_attach(struct dgstream *ds, int fd)
 	evbuffer_free(ds->out);
 	ds->out = bufferevent_get_output(ds->bev);
 	bufferevent_setwatermark(ds->bev, EV_READ, 0, 2 * PH_DGRAM_FRAME_MAX);
+	/* libevent moves 16 KiB per call by default: a few datagrams. */
+	if (bufferevent_set_max_single_read(ds->bev, DGSTREAM_IO_MAX) == -1 ||
+	    bufferevent_set_max_single_write(ds->bev, DGSTREAM_IO_MAX) == -1)
+		fatalx("bufferevent_set_max_single_read");
 	bufferevent_setwatermark(ds->bev, EV_WRITE, ds->qmax / 2, 0);
 	bufferevent_setcb(ds->bev, dgstream_read_cb, dgstream_write_cb,
 	    dgstream_event_cb, ds);
