@@ -4,8 +4,9 @@
  * a socket is a flow: its first datagram makes it a pair (pair.c), which
  * gets a data stream from the guest exactly as a TCP client does (a
  * pooled one, or one asked for with OPEN); its datagrams then travel on
- * that stream, framed by dgram.c, both ways.  Replies go to the client from the address it
- * sent to (IP_PKTINFO), which matters on a wildcard socket.
+ * that stream, framed by dgram.c, both ways.  Replies go to the client
+ * from the address it sent to (IP_PKTINFO), which matters on a wildcard
+ * socket.
  *
  * Limits: a flow idle for --udp-timeout seconds ends; a forward has at
  * most --udp-flows flows, and the least recently active one is evicted
@@ -38,7 +39,7 @@ struct udp_sock;
 
 struct udp_flow {
 	RB_ENTRY(udp_flow)	 node;		/* its socket's, by client */
-	TAILQ_ENTRY(udp_flow)	 lru;		/* its forward's, oldest first */
+	TAILQ_ENTRY(udp_flow)	 lru;		/* its forward's LRU list */
 	struct udp_sock		*us;
 	struct ph_addr		 caddr;		/* the client */
 	uint16_t		 cport;

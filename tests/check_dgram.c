@@ -589,7 +589,8 @@ START_TEST(test_relay_both_ways)
 	socklen_t		fl;
 	uint8_t			frame[PH_DGRAM_FRAME_MAX], dg[65536];
 	uint16_t		port;
-	size_t			n, sizes[] = { 0, 1, 1400, 30000, PH_DGRAM_MAX4 };
+	size_t			n, sizes[] = { 0, 1, 1400, 30000,
+				    PH_DGRAM_MAX4 };
 	ssize_t			r;
 	unsigned		i;
 
