@@ -14,7 +14,7 @@ DESTDIR ?=
 
 CC ?=		cc
 PKG_CONFIG ?=	pkg-config
-PKGS =		libevent libbsd-overlay libmnl
+PKGS =		libevent libbsd-overlay libmnl jansson
 
 CFLAGS ?=	-O2 -g
 WARNINGS =	-Wall -Wextra -Werror -Wshadow -Wpointer-arith \
@@ -42,18 +42,30 @@ PROTO_SRCS = \
 	proto/relay.c \
 	proto/xmalloc.c
 HOST_SRCS = \
+	host-agent/api.c \
+	host-agent/api_body.c \
+	host-agent/api_json.c \
+	host-agent/api_path.c \
+	host-agent/api_stream.c \
 	host-agent/conn.c \
+	host-agent/events.c \
 	host-agent/forward.c \
 	host-agent/host.c \
 	host-agent/limits.c \
 	host-agent/hostport.c \
 	host-agent/listener.c \
 	host-agent/pair.c \
+	host-agent/metrics.c \
 	host-agent/policy.c \
 	host-agent/policy_file.c \
 	host-agent/policy_parse.c \
 	host-agent/session.c \
 	host-agent/udp.c
+CTL_SRCS = \
+	host-agent/api_path.c \
+	host-agent/ctl_http.c \
+	host-agent/ctl_show.c \
+	host-agent/portholectl.c
 GUEST_SRCS = \
 	guest-agent/daemon.c \
 	guest-agent/dial.c \
@@ -62,11 +74,14 @@ GUEST_SRCS = \
 	guest-agent/gstream.c \
 	guest-agent/proc.c \
 	guest-agent/gsession.c \
+	guest-agent/status.c \
+	guest-agent/status_show.c \
 	guest-agent/watch.c
 
 PROTO_OBJS =	$(PROTO_SRCS:.c=.o)
 HOST_OBJS =	$(HOST_SRCS:.c=.o)
 GUEST_OBJS =	$(GUEST_SRCS:.c=.o)
+CTL_OBJS =	$(CTL_SRCS:.c=.o)
 # The host agent's objects other than main(), for unit tests.
 HOST_LIB_OBJS =	$(filter-out host-agent/host.o,$(HOST_OBJS))
 
@@ -77,6 +92,7 @@ UNIT_TESTS = \
 	tests/check_policy \
 	tests/check_policy_parse \
 	tests/check_forward \
+	tests/check_api \
 	tests/check_hostport \
 	tests/check_relay \
 	tests/check_notify \
@@ -89,11 +105,13 @@ TEST_TOOLS = \
 
 PROGS = \
 	host-agent/porthole-host \
+	host-agent/portholectl \
 	guest-agent/porthole-guest
 MANS = \
 	docs/porthole-host.8 \
 	docs/porthole-guest.8 \
-	docs/porthole-policy.5
+	docs/porthole-policy.5 \
+	docs/portholectl.1
 # Installed: PROGS in BINDIR but the guest agent in SBINDIR (it runs as
 # root from the VM's init), each page of MANS by its section, and these.
 SBIN_PROGS = \
@@ -104,7 +122,8 @@ DOCS = \
 	docs/protocol.md
 EXAMPLES = \
 	contrib/busybox/inittab \
-	contrib/openrc/porthole-guest.confd
+	contrib/openrc/porthole-guest.confd \
+	contrib/porthole-notify
 # contrib files that name the install paths, made from FILE.in
 CONTRIB_GEN = \
 	contrib/busybox/inittab \
@@ -144,6 +163,9 @@ $(CONTRIB_GEN): %: %.in .paths
 	$(CC) $(CFLAGS) $(PH_CFLAGS) -c -o $@ $<
 
 host-agent/porthole-host: $(HOST_OBJS) $(PROTO_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PH_LIBS)
+
+host-agent/portholectl: $(CTL_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PH_LIBS)
 
 guest-agent/porthole-guest: $(GUEST_OBJS) $(PROTO_OBJS)
@@ -235,7 +257,8 @@ demo:
 FUZZ_TARGETS = \
 	tests/fuzz/fuzz_frame \
 	tests/fuzz/fuzz_endpoint \
-	tests/fuzz/fuzz_dgram
+	tests/fuzz/fuzz_dgram \
+	tests/fuzz/fuzz_api_body
 FUZZ_CFLAGS =	-g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 \
 		-D_GNU_SOURCE -Iproto $(shell $(PKG_CONFIG) --cflags libbsd-overlay)
 FUZZ_SECONDS ?=	20
@@ -249,6 +272,11 @@ tests/fuzz/fuzz_endpoint: tests/fuzz/fuzz_endpoint.c proto/endpoint.c
 
 tests/fuzz/fuzz_dgram: tests/fuzz/fuzz_dgram.c proto/dgram.c proto/buf.c
 	clang $(FUZZ_CFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs libbsd-overlay)
+
+tests/fuzz/fuzz_api_body: tests/fuzz/fuzz_api_body.c host-agent/api_body.c \
+    host-agent/policy.c proto/addr.c
+	clang $(FUZZ_CFLAGS) -Ihost-agent -o $@ $^ \
+	    $(shell $(PKG_CONFIG) --libs libbsd-overlay jansson)
 
 fuzz:
 	@mk/deps.sh fuzz
@@ -298,6 +326,6 @@ uninstall:
 	-rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR)
 
 clean:
-	rm -f $(PROGS) $(PROTO_OBJS) $(HOST_OBJS) $(GUEST_OBJS) \
+	rm -f $(PROGS) $(PROTO_OBJS) $(HOST_OBJS) $(GUEST_OBJS) $(CTL_OBJS) \
 	    $(UNIT_TESTS) $(UNIT_TESTS:=.o) $(TEST_TOOLS) $(FUZZ_TARGETS) \
 	    $(CONTRIB_GEN) .flags .paths

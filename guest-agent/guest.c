@@ -1,6 +1,8 @@
 /*
  * porthole-guest: watches the VM's listening sockets and asks the host
- * agent to forward them.  It only ever connects out; it accepts nothing.
+ * agent to forward them.  It only ever connects out; the one exception
+ * is its local status socket (status.c), which only root and the
+ * agent's own user may read and which reads nothing.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,10 +28,12 @@ static const struct option longopts[] = {
 	{ "debug",	no_argument,		NULL, 'd' },
 	{ "help",	no_argument,		NULL, 'h' },
 	{ "ignore",	required_argument,	NULL, 'i' },
+	{ "json",	no_argument,		NULL, 'j' },
 	{ "keepalive",	required_argument,	NULL, 'k' },
 	{ "name",	required_argument,	NULL, 'N' },
 	{ "pidfile",	required_argument,	NULL, 'p' },
 	{ "pool",	required_argument,	NULL, 'P' },
+	{ "status",	required_argument,	NULL, 's' },
 	{ "verbose",	no_argument,		NULL, 'v' },
 	{ "version",	no_argument,		NULL, 'V' },
 	{ NULL,		0,			NULL, 0 }
@@ -41,7 +45,8 @@ usage(int status)
 	fprintf(status ? stderr : stdout,
 	    "usage: porthole-guest [-DdvV] [-c endpoint] [-i port[/tcp|/udp]]... "
 	    "[-k seconds] [-N name] [-P streams]\n"
-	    "                      [-p pidfile]\n");
+	    "                      [-p pidfile] [-s path]\n"
+	    "       porthole-guest [-j] [-s path] status\n");
 	exit(status);
 }
 
@@ -167,8 +172,9 @@ main(int argc, char **argv)
 	struct event	*sig[3];
 	int		 sigs[3] = { SIGINT, SIGTERM, SIGHUP }, i;
 	const char	*connect_to = "vsock:2:6440", *errstr, *pidfile = NULL;
+	const char	*status_path = NULL;
 	char		 err[256];
-	int		 ch, debug = 0, detach = 0, verbose = 0;
+	int		 ch, debug = 0, detach = 0, verbose = 0, json_out = 0;
 
 	guest = xcalloc(1, sizeof *guest);
 	if (gethostname(guest->name, sizeof guest->name) == -1 ||
@@ -176,7 +182,7 @@ main(int argc, char **argv)
 		strlcpy(guest->name, "guest", sizeof guest->name);
 	guest->keepalive = GUEST_KEEPALIVE;
 	guest->pool = GUEST_POOL_DEFAULT;
-	while ((ch = getopt_long(argc, argv, "c:Ddhi:k:N:p:P:vV", longopts,
+	while ((ch = getopt_long(argc, argv, "c:Ddhi:jk:N:p:P:s:vV", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -193,12 +199,18 @@ main(int argc, char **argv)
 		case 'i':
 			guest_add_ignore(optarg);
 			break;
+		case 'j':
+			json_out = 1;
+			break;
 		case 'k':
 			guest->keepalive = (int)strtonum(optarg, 0, 3600,
 			    &errstr);
 			if (errstr != NULL)
 				bad_arg("-k", "\"%s\" is not 0-3600 seconds",
 				    optarg);
+			break;
+		case 's':
+			status_path = optarg;
 			break;
 		case 'N':
 			if (strlcpy(guest->name, optarg, sizeof guest->name) >=
@@ -230,6 +242,10 @@ main(int argc, char **argv)
 			usage(2);
 		}
 	}
+	if (argc - optind == 1 && strcmp(argv[optind], "status") == 0) {
+		free(guest);	/* a client only */
+		return status_show(status_path, json_out);
+	}
 	if (optind != argc) {
 		fprintf(stderr, "porthole-guest: unexpected argument \"%s\"\n",
 		    argv[optind]);
@@ -243,6 +259,7 @@ main(int argc, char **argv)
 
 	/* stderr until detached, so that start-up errors are seen */
 	log_init("porthole-guest", debug || detach, verbose);
+	status_open(status_path);
 	if (detach || pidfile != NULL)
 		daemon_pidfile(pidfile != NULL ? pidfile : GUEST_PIDFILE);
 	if (detach) {
@@ -262,10 +279,12 @@ main(int argc, char **argv)
 	}
 	log_info("porthole-guest %s started, host %s, guest name %s",
 	    PORTHOLE_VERSION, guest->ep.str, guest->name);
+	status_start();
 	gsession_start();
 	watch_start();
 	event_base_dispatch(guest->base);
 	notify_stopping();
+	status_stop();
 	gsession_stop();
 	watch_stop();
 	daemon_exit();

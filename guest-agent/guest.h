@@ -109,4 +109,16 @@ void		 daemon_write_pidfile(void);
 void		 daemon_ready(void);
 void		 daemon_exit(void);
 
+/* status.c: the local, root-only status socket (the one it accepts on) */
+#define GUEST_STATUS_PATH	"/run/porthole-guest.sock"
+#define GUEST_STATUS_CLIENTS	8
+#define GUEST_STATUS_TIMEOUT	5	/* seconds to take the answer */
+
+void		 status_open(const char *);
+void		 status_start(void);
+void		 status_stop(void);
+
+/* status_show.c: porthole-guest status */
+int		 status_show(const char *, int);
+
 #endif

@@ -21,11 +21,14 @@
 #include "xmalloc.h"
 
 struct conn {
+	TAILQ_ENTRY(conn)	 all;		/* for the API's byte counts */
 	struct pair		 pair;		/* id, session, waiting */
 	struct forward		*f;
 	int			 client;	/* until the relay has it */
 	struct relay		*relay;
 };
+
+static TAILQ_HEAD(, conn)	conns = TAILQ_HEAD_INITIALIZER(conns);
 
 /* Frees a connection that has no relay; rst resets the client. */
 static void
@@ -40,7 +43,9 @@ conn_free(struct conn *c, int rst)
 		close(c->client);
 	}
 	pair_end(&c->pair);
+	TAILQ_REMOVE(&conns, c, all);
 	c->f->conns_active--;
+	events_conn(HEV_CONN_CLOSED, c->f, NULL);
 	forward_unref(c->f);
 	free(c);
 }
@@ -63,6 +68,7 @@ conn_done_cb(struct relay *r, enum relay_end end, void *arg)
 
 	c->f->bytes_out += st->bytes_out;
 	c->f->bytes_in += st->bytes_in;
+	events_conn(HEV_CONN_BYTES, c->f, st);
 	log_debug("connection %016llx: %s, %llu bytes from client, %llu to it",
 	    (unsigned long long)c->pair.id, relay_end_name(end),
 	    (unsigned long long)st->bytes_out,
@@ -186,12 +192,26 @@ conn_accept(struct forward *f, int fd)
 	c = xcalloc(1, sizeof *c);
 	c->f = f;
 	c->client = fd;
+	TAILQ_INSERT_TAIL(&conns, c, all);
 	f->refs++;
 	f->conns_active++;
 	f->conns_total++;
+	events_conn(HEV_CONN_OPENED, f, NULL);
 	if ((stream = pair_open(&c->pair, f->s, f->id, &conn_pair_ops,
 	    c)) != -1)
 		conn_relay(c, stream);
 	if (conn_fds_short(fd))
 		forward_pause(f, "few descriptors left for the guest's streams");
+}
+
+/* Calls cb for every relay still running: its forward, its bytes. */
+void
+conn_foreach_relay(void (*cb)(const struct forward *,
+    const struct relay_stats *, void *), void *arg)
+{
+	struct conn	*c;
+
+	TAILQ_FOREACH(c, &conns, all)
+		if (c->relay != NULL)
+			cb(c->f, relay_stats(c->relay), arg);
 }

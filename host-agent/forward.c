@@ -166,6 +166,8 @@ forward_listen(struct forward *f)
 		return 0;
 	if (n == 0) {
 		d->verdict = PH_FAILED;
+		d->code = strstr(why, "address in use") != NULL ?
+		    "address_in_use" : "listen_error";
 		strlcpy(d->reason, why, sizeof d->reason);
 	} else {
 		strlcat(f->note, "; not opened: ", sizeof f->note);
@@ -237,6 +239,7 @@ forward_carry_out(struct forward *f, int listening)
 		return;
 	if (hostport_over_limit(f, listening, d->reason, sizeof d->reason)) {
 		d->verdict = PH_REFUSED;
+		d->code = "limit";
 		d->naddr = 0;
 		hostport_wait(f);
 		return;
@@ -322,6 +325,7 @@ forward_expose(struct session *s, const struct ph_expose *e)
 	f->dec = f->want;
 	forward_carry_out(f, 0);
 	forward_log(f);
+	events_forward(HEV_FORWARD, f, NULL);
 	forward_reply(s, e->id, &f->dec);
 }
 
@@ -411,6 +415,7 @@ forward_redecide(struct forward *f)
 	if (decision_equal(&old, &f->dec))
 		return 0;
 	forward_log(f);
+	events_forward(HEV_FORWARD_REDECIDED, f, NULL);
 	forward_reply(f->s, f->id, &f->dec);
 	return 1;
 }
@@ -453,6 +458,7 @@ forward_close(struct forward *f, const char *why)
 		log_info("guest %s: %s %s closed: %s", s->id,
 		    proto_name(f->req.proto), addr_fmt(&f->req.addr,
 		    f->req.port, ga, sizeof ga), why);
+	events_forward(HEV_FORWARD_CLOSED, f, why);
 	TAILQ_REMOVE(&s->forwards, f, entry);
 	s->nforwards--;
 	f->s = NULL;

@@ -21,11 +21,13 @@
 #include "xmalloc.h"
 
 struct host	*host;
+static int	 api_set;	/* -a was given */
 
 #define OPT_KEEPALIVE	1000
 #define OPT_LIMIT	1001	/* long-only --max-... flags: limits.c */
 
 static const struct option longopts[] = {
+	{ "api",		required_argument,	NULL, 'a' },
 	{ "bind-policy",	required_argument,	NULL, 'b' },
 	{ "debug",		no_argument,		NULL, 'd' },
 	{ "help",		no_argument,		NULL, 'h' },
@@ -52,7 +54,7 @@ static void __attribute__((noreturn))
 usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-	    "usage: porthole-host [-dnvV] [-l endpoint]... "
+	    "usage: porthole-host [-dnvV] [-a endpoint] [-l endpoint]... "
 	    "[-b loopback|refuse|allow] [-L]\n"
 	    "                     [-f policy-file] [--keepalive seconds] "
 	    "[--max-LIMIT n]...\n"
@@ -90,6 +92,19 @@ host_number(const char *opt, const char *arg, int min, int max)
 		exit(2);
 	}
 	return n;
+}
+
+/* -a ENDPOINT, or the default (arg NULL) */
+static void
+host_set_api(const char *arg)
+{
+	char	err[256];
+
+	if (api_configure(arg, err, sizeof err) == -1) {
+		fprintf(stderr, "porthole-host: -a: %s\n", err);
+		exit(2);
+	}
+	api_set = 1;
 }
 
 static void
@@ -136,6 +151,7 @@ host_print_config(void)
 
 	TAILQ_FOREACH(gep, &host->endpoints, entry)
 		printf("listen %s\n", gep->ep.str);
+	api_print_config();
 	printf("bind-policy %s%s\n", policy_mode_name(mode),
 	    host->policy.loopback_only ? " (loopback-only)" : "");
 	if (host->policy.file != NULL) {
@@ -219,12 +235,14 @@ host_run(void)
 	}
 	TAILQ_FOREACH(gep, &host->endpoints, entry)
 		listener_start(gep);
+	api_start();
 	log_info("porthole-host %s started, bind policy %s%s", PORTHOLE_VERSION,
 	    policy_mode_name(policy_effective(&host->policy)),
 	    host->policy.loopback_only ? " (loopback-only)" : "");
 	event_base_dispatch(host->base);
 
 	session_end_all("host agent exiting");
+	api_close();
 	TAILQ_FOREACH(gep, &host->endpoints, entry)
 		listener_close(gep);
 	for (i = 0; i < 3; i++)
@@ -241,6 +259,8 @@ host_open_endpoints(void)
 	TAILQ_FOREACH(gep, &host->endpoints, entry)
 		if (listener_open(gep, err, sizeof err) == -1)
 			fatalx("cannot listen: %s", err);
+	if (api_open(err, sizeof err) == -1)
+		fatalx("API: %s", err);
 }
 
 int
@@ -260,12 +280,15 @@ main(int argc, char **argv)
 	host->keepalive = HOST_KEEPALIVE;
 	limits_init(host->limits);
 
-	while ((ch = getopt_long(argc, argv, "b:df:hl:Lnu:U:vV", longopts,
+	while ((ch = getopt_long(argc, argv, "a:b:df:hl:Lnu:U:vV", longopts,
 	    &idx)) != -1) {
 		switch (ch) {
 		case OPT_KEEPALIVE:
 		case OPT_LIMIT:
 			host_set_option(ch, idx, optarg);
+			break;
+		case 'a':
+			host_set_api(optarg);
 			break;
 		case 'b':
 			if (policy_mode_parse(optarg, &host->policy.mode) == -1) {
@@ -319,6 +342,8 @@ main(int argc, char **argv)
 		host_add_endpoint("vsock:6440");
 	if (policy_path != NULL)
 		host_load_policy(policy_path, mode_flag);
+	if (!api_set)
+		host_set_api(NULL);
 	if (check) {
 		log_setverbose(verbose);
 		host_print_config();
@@ -327,6 +352,8 @@ main(int argc, char **argv)
 
 	/* stderr until daemonised, so that start-up errors are seen */
 	log_init("porthole-host", 1, verbose);
+	events_init();
+	metrics_init();
 	if (host->policy.loopback_only && host->policy.mode == POLICY_ALLOW)
 		log_warnx("--loopback-only: bind policy allow capped at "
 		    "loopback");

@@ -17,7 +17,9 @@ struct evconnlistener;
 struct policy_guest;
 struct event;
 struct event_base;
+struct evbuffer;
 struct relay;
+struct relay_stats;
 
 #define HOST_HELLO_TIMEOUT	5	/* seconds from accept to first frame */
 #define HOST_DATA_TIMEOUT	10	/* seconds from OPEN to its DATA */
@@ -69,6 +71,7 @@ struct bind_decision {
 	int			port_auto;	/* another port if that is taken */
 	int			rule_line;	/* the rule that matched, or 0 */
 	char			reason[PH_REASON_MAX];
+	const char		*code;		/* refused, failed: a metrics label */
 };
 
 int		 policy_mode_parse(const char *, enum policy_mode *);
@@ -343,6 +346,94 @@ void		 hostport_freed(void);
 
 /* conn.c: one forwarded client connection */
 void	 conn_accept(struct forward *, int);
+void	 conn_foreach_relay(void (*)(const struct forward *,
+	    const struct relay_stats *, void *), void *);
+
+/* events.c: what happens, for the API's event stream and the metrics */
+enum hevent_type {
+	HEV_GUEST_CONNECTED,
+	HEV_GUEST_GONE,		/* reason */
+	HEV_FORWARD,		/* decided: f->dec */
+	HEV_FORWARD_REDECIDED,	/* decided again after a policy change */
+	HEV_FORWARD_CLOSED,	/* reason */
+	HEV_CONN_OPENED,
+	HEV_CONN_BYTES,		/* a relay ended: bytes */
+	HEV_CONN_CLOSED,
+	HEV_POLICY,		/* reason: who changed it */
+	HEV_ERROR		/* reason: a warning the agent logged */
+};
+
+struct hevent {
+	enum hevent_type	 type;
+	uint64_t		 seq;
+	struct timespec		 time;
+	const struct session	*s;
+	const struct forward	*f;
+	const char		*reason;
+	const struct relay_stats *bytes;
+};
+
+typedef void	(*events_cb)(const struct hevent *, void *);
+struct events_sub;
+
+void		 events_init(void);
+struct events_sub *events_subscribe(events_cb, void *);
+void		 events_unsubscribe(struct events_sub *);
+uint64_t	 events_last_seq(void);
+void		 events_guest(enum hevent_type, const struct session *,
+		    const char *);
+void		 events_forward(enum hevent_type, const struct forward *,
+		    const char *);
+void		 events_conn(enum hevent_type, const struct forward *,
+		    const struct relay_stats *);
+void		 events_policy(const char *);
+const char	*events_name(const struct hevent *);
+
+/* metrics.c: GET /metrics, in the Prometheus text format */
+void		 metrics_init(void);
+void		 metrics_render(struct evbuffer *);
+void		 metrics_conns(uint64_t *, uint64_t *);
+const char	*metrics_end_label(const char *);
+
+/* api.c: the local HTTP API on a Unix socket (evhttp) */
+#define API_BODY_MAX		4096	/* a request body we parse */
+#define API_BODY_HARD_MAX	65536	/* evhttp reads no more than this */
+#define API_HEADERS_MAX		8192
+#define API_TIMEOUT		10	/* seconds, to read or write */
+struct evhttp_request;
+struct json_t;
+
+int		 api_configure(const char *, char *, size_t);
+int		 api_open(char *, size_t);
+void		 api_print_config(void);
+void		 api_start(void);
+void		 api_close(void);
+const char	*api_endpoint(void);
+void		 api_reply_json(struct evhttp_request *, int, struct json_t *);
+void		 api_reply_error(struct evhttp_request *, int, const char *,
+		    ...) __attribute__((format(printf, 3, 4)));
+
+/* api_stream.c: GET /v1/events, JSON lines, one per event */
+#define API_STREAM_CLIENTS	32
+#define API_STREAM_QUEUE_MAX	(64 * 1024)	/* unsent bytes per client */
+
+void		 api_stream_start(struct evhttp_request *);
+void		 api_stream_close_all(void);
+int		 api_stream_clients(void);
+uint64_t	 api_stream_dropped(void);
+
+/* api_json.c: the agent's state as JSON */
+struct json_t	*api_json_status(void);
+struct json_t	*api_json_guests(void);
+struct json_t	*api_json_forwards(void);
+struct json_t	*api_json_policy(void);
+struct json_t	*api_json_event(const struct hevent *);
+struct json_t	*api_json_time(const struct timespec *);
+struct json_t	*api_json_text(const char *);
+
+/* api_body.c: request bodies (fuzzed: tests/fuzz/fuzz_api_body.c) */
+int		 api_body_policy(const char *, size_t, enum policy_mode *,
+		    char *, size_t);
 
 /* udp.c: UDP forwards, their sockets and their flows */
 int	 udp_listen(struct forward *, struct ph_hostaddr *);

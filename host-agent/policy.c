@@ -244,6 +244,7 @@ policy_decide(const struct policy *p, const struct bind_req *req,
 	addr_ntop(&req->addr, ga, sizeof ga);
 	if (!addr_is_unicast(&req->addr)) {
 		d->verdict = PH_REFUSED;
+		d->code = "not_unicast";
 		snprintf(d->reason, sizeof d->reason,
 		    "%s is not a unicast address", ga);
 		return;
@@ -253,6 +254,7 @@ policy_decide(const struct policy *p, const struct bind_req *req,
 		rule_name(p->file, r, rule, sizeof rule);
 		if (r->action == ACTION_REFUSE) {
 			d->verdict = PH_REFUSED;
+			d->code = "rule";
 			strlcpy(d->reason, "refused by ", sizeof d->reason);
 			strlcat(d->reason, rule, sizeof d->reason);
 			return;
@@ -292,6 +294,7 @@ policy_decide(const struct policy *p, const struct bind_req *req,
 		mname = policy_mode_name(wmode);
 		if (wmode == POLICY_REFUSE) {
 			d->verdict = PH_REFUSED;
+			d->code = "policy";
 			snprintf(d->reason, sizeof d->reason, "wildcard bind %s "
 			    "refused by policy %s", ga, mname);
 			if (r != NULL) {

@@ -218,5 +218,6 @@ policy_reload(void)
 		log_warnx("%s", note);
 	TAILQ_FOREACH(s, &host->sessions, entry)
 		session_set_limits(s);
+	events_policy("policy file reloaded");
 	forward_redecide_all("policy reloaded");
 }

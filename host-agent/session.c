@@ -284,6 +284,7 @@ session_new(int fd, struct guest_ep *gep, uint32_t cid,
 	log_info("guest %s connected, agent %s, boot id %02x%02x%02x%02x...",
 	    s->id, s->version[0] != '\0' ? s->version : "of unknown version",
 	    s->boot_id[0], s->boot_id[1], s->boot_id[2], s->boot_id[3]);
+	events_guest(HEV_GUEST_CONNECTED, s, NULL);
 	session_send(s, &m);
 }
 
@@ -299,6 +300,7 @@ session_end(struct session *s, const char *why)
 	/* A guest that stopped answering takes its connections with it. */
 	pair_session_gone(s, s->keepalive != NULL &&
 	    time(NULL) - s->last_rx >= host->keepalive);
+	events_guest(HEV_GUEST_GONE, s, why);
 	TAILQ_REMOVE(&host->sessions, s, entry);
 	s->gep->nsessions--;
 	if (s->keepalive != NULL)

@@ -18,7 +18,9 @@ check)	pkgs="$build iproute2 curl python3 procps iperf3 coreutils util-linux"
 	# the inittab line under a real busybox init
 	pkgs="$pkgs mandoc man-db manpages manpages-dev systemd busybox $vm"
 	# a real DNS exchange through a UDP forward
-	pkgs="$pkgs dnsmasq-base bind9-dnsutils" ;;
+	pkgs="$pkgs dnsmasq-base bind9-dnsutils"
+	# the API tests: a Prometheus text parser, a second user
+	pkgs="$pkgs python3-prometheus-client passwd" ;;
 vsock)	pkgs="$build $vm" ;;
 fuzz)	pkgs="$build clang" ;;
 bench)	pkgs="$build iproute2 python3 procps iperf3 socat haproxy util-linux" ;;

@@ -21,6 +21,7 @@
 static int		 log_foreground = 1;
 static int		 log_verbose;
 static const char	*log_progname = "porthole";
+static void		(*log_warn_hook)(const char *);
 
 static void
 log_event_cb(int severity, const char *msg)
@@ -41,6 +42,34 @@ log_init(const char *progname, int foreground, int verbose)
 		openlog(progname, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	event_set_log_callback(log_event_cb);
 	tzset();
+}
+
+/*
+ * hook is called with every warning once it is logged (the host agent
+ * turns them into API events).  A warning logged by the hook itself is
+ * not passed to it again.
+ */
+void
+log_set_warn_hook(void (*hook)(const char *))
+{
+	log_warn_hook = hook;
+}
+
+static void
+log_call_hook(int pri, const char *msg, const char *suffix)
+{
+	static int	 busy;
+	char		 line[1280];
+
+	if (log_warn_hook == NULL || pri > LOG_WARNING || busy)
+		return;
+	if (suffix != NULL)
+		snprintf(line, sizeof line, "%s: %s", msg, suffix);
+	else
+		strlcpy(line, msg, sizeof line);
+	busy = 1;
+	log_warn_hook(line);
+	busy = 0;
 }
 
 void
@@ -68,6 +97,7 @@ log_vwrite(int pri, const char *fmt, va_list ap, const char *suffix)
 			syslog(pri, "%s: %s", msg, suffix);
 		else
 			syslog(pri, "%s", msg);
+		log_call_hook(pri, msg, suffix);
 		return;
 	}
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -80,6 +110,7 @@ log_vwrite(int pri, const char *fmt, va_list ap, const char *suffix)
 		fprintf(stderr, "%s.%03ld %s: %s\n", stamp,
 		    ts.tv_nsec / 1000000, log_progname, msg);
 	fflush(stderr);
+	log_call_hook(pri, msg, suffix);
 }
 
 void

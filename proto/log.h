@@ -5,6 +5,7 @@
 #include <stdarg.h>
 
 void	log_init(const char *progname, int foreground, int verbose);
+void	log_set_warn_hook(void (*)(const char *));
 void	log_setverbose(int);
 int	log_getverbose(void);
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));

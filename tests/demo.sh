@@ -2,7 +2,9 @@
 # make demo: both agents with a simulated VM.  The "VM" is a network
 # namespace holding porthole-guest and two web servers; the vsock is a
 # Unix socket.  Shows a guest bind on 0.0.0.0 arriving on the host as
-# 127.0.0.1, a request through it, and the same bind refused by policy.
+# 127.0.0.1, a request through it, portholectl listing the forwards, and
+# the same bind refused when the policy is tightened live through the
+# API, with the events as they happen and the verdicts seen in the VM.
 set -eu
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" != 0 ]; then
@@ -12,6 +14,8 @@ fi
 NS=porthole-demo-$$
 T=$(mktemp -d /tmp/porthole-demo.XXXXXX)
 SOCK=$T/vsock.sock
+API=$T/api.sock
+GSTATUS=$T/guest-status.sock
 PIDS=()
 cleanup() {
 	exec 2>/dev/null
@@ -34,7 +38,8 @@ wait_for() {	# wait_for SECONDS COMMAND...
 	done
 }
 host_agent() {
-	host-agent/porthole-host -d -l "unix:$SOCK" "$@" >"$T/host.log" 2>&1 &
+	host-agent/porthole-host -d -l "unix:$SOCK" -a "unix:$API" "$@" \
+	    >"$T/host.log" 2>&1 &
 	HOST=$!
 	PIDS+=("$HOST")
 	wait_for 5 test -S "$SOCK"
@@ -50,16 +55,24 @@ echo "Hello from a web server inside the VM" >"$T/www/index.html"
 
 say "porthole-host on the host (default bind policy: loopback)"
 host_agent
+ctl() { host-agent/portholectl -a "unix:$API" "$@"; }
+ctl events >"$T/events.txt" 2>/dev/null &
+EVENTS=$!
+PIDS+=("$EVENTS")
+wait_for 5 sh -c "curl -s --unix-socket $API http://localhost/v1/status |
+    grep -q '\"event_clients\":1'"
+echo "  (and portholectl events, following it in the background)"
 say "porthole-guest in the VM"
 ip netns exec "$NS" guest-agent/porthole-guest -d -c "unix:$SOCK" \
-    >"$T/guest.log" 2>&1 &
+    -s "$GSTATUS" >"$T/guest.log" 2>&1 &
 PIDS+=($!)
 wait_for 5 grep -q "connected to host" "$T/guest.log"
 
 say "In the VM, a dev server binds 0.0.0.0:18080, another 127.0.0.1:19090"
 ip netns exec "$NS" python3 -m http.server 18080 --bind 0.0.0.0 \
     --directory "$T/www" >/dev/null 2>&1 &
-PIDS+=($!)
+DEV=$!
+PIDS+=("$DEV")
 ip netns exec "$NS" python3 -m http.server 19090 --bind 127.0.0.1 \
     --directory "$T/www" >/dev/null 2>&1 &
 PIDS+=($!)
@@ -74,14 +87,13 @@ ss -ltn | grep -E 'State|:18080|:19090' | sed 's/^/  /'
 say "A request from the host: curl http://127.0.0.1:18080/"
 curl -s http://127.0.0.1:18080/ | sed 's/^/  /'
 
-say "Restart the host agent with --bind-policy refuse"
-kill "$HOST"
-wait "$HOST" 2>/dev/null || true
+say "portholectl ls: every forward, its verdict and why"
+ctl ls | sed 's/^/  /'
+
+say "Tighten the policy live: portholectl policy refuse"
 from=$(( $(wc -l <"$T/guest.log") + 1 ))
-host_agent -b refuse
+ctl policy refuse | sed 's/^/  /'
 wait_for 10 grep -q "refused by host" "$T/guest.log"
-wait_for 10 sh -c "ss -Hltn | grep -q '127.0.0.1:19090 '"
-show_log host
 say "The guest is told why (porthole-guest log):"
 show_log guest "$from"
 say "On the host now: 18080 refused, 19090 (a loopback bind) still forwarded"
@@ -90,4 +102,14 @@ curl -s -o /dev/null -w '  curl 127.0.0.1:19090 -> HTTP %{http_code}\n' \
     http://127.0.0.1:19090/
 curl -s -o /dev/null -w '  curl 127.0.0.1:18080 -> HTTP %{http_code}' \
     http://127.0.0.1:18080/ || echo " (connection refused: not forwarded)"
+ctl ls | sed 's/^/  /'
+
+say "Inside the VM: porthole-guest status"
+ip netns exec "$NS" guest-agent/porthole-guest -s "$GSTATUS" status |
+    sed 's/^/  /'
+
+say "The dev server on 18080 stops; portholectl events saw it all:"
+kill "$DEV"
+wait_for 5 grep -q "forward-closed" "$T/events.txt"
+sed 's/^/  /' "$T/events.txt"
 say "Demo done; everything it started is stopped and removed."

@@ -10,11 +10,17 @@ set -eu
 PH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PH_HOST=$PH_ROOT/host-agent/porthole-host
 PH_GUEST=$PH_ROOT/guest-agent/porthole-guest
+PH_CTL=$PH_ROOT/host-agent/portholectl
+# Debian's Python: its packages (python3-prometheus-client), and it
+# starts faster than a version manager's shim.
+PY=/usr/bin/python3
 PHTEST=$PH_ROOT/tests/tools/phtest
 PH_TEST=$(basename "$0" .sh)
 T=$(mktemp -d "/tmp/ph-$PH_TEST.XXXXXX")
 NS=ph-$$
 SOCK=$T/vsock.sock
+API=$T/api.sock		# the host agent's API, never the shared default
+GSTATUS=$T/guest-status.sock
 PIDS=()
 AGENTS=()	# every agent started: stopped gracefully at the end
 HOST_PID=
@@ -139,7 +145,7 @@ kill_wait() {
 }
 
 start_host() {
-	bg host "${PH_WRAP[@]}" "$PH_HOST" -d -v -l "unix:$SOCK" "$@"
+	bg host "${PH_WRAP[@]}" "$PH_HOST" -d -v -l "unix:$SOCK" -a "unix:$API" "$@"
 	HOST_PID=$LAST_PID
 	AGENTS+=("$HOST_PID")
 	wait_for 5 "the host agent's socket" test -S "$SOCK"
@@ -147,7 +153,7 @@ start_host() {
 
 start_guest() {
 	bg guest ip netns exec "$NS" "${PH_WRAP[@]}" "$PH_GUEST" -d -v \
-	    -c "unix:$SOCK" "$@"
+	    -c "unix:$SOCK" -s "$GSTATUS" "$@"
 	GUEST_PID=$LAST_PID
 	AGENTS+=("$GUEST_PID")
 	wait_for 5 "the guest to connect" grep -q "connected to host" \
@@ -209,6 +215,50 @@ free_port() {
 
 log_has() {
 	grep -q -- "$2" "$T/$1.log"
+}
+
+# api [CURL-ARGS...] PATH: the host agent's API over its Unix socket.
+api() {
+	local path=${*: -1}
+	curl -sS --max-time $((10 * PH_SLOW)) --unix-socket "$API" \
+	    "${@:1:$#-1}" "http://localhost$path"
+}
+
+ctl() {
+	"$PH_CTL" -a "unix:$API" "$@"
+}
+
+# json EXPR: a Python expression over the JSON document on stdin, "d";
+# strings print as they are, anything else as JSON.
+json() {
+	"$PY" -c 'import json, sys
+d = json.load(sys.stdin)
+r = eval("(" + sys.argv[1] + ")")
+print(r if isinstance(r, str) else json.dumps(r))' "$1"
+}
+
+# metric SERIES: one sample of GET /metrics, read by a strict parser.
+metric() {
+	api /metrics | "$PY" "$PH_ROOT/tests/tools/promcheck.py" |
+	    awk -v k="$1" '$1 == k { print $2; found = 1 }
+	    END { exit !found }'
+}
+
+# api_status CODE [CURL-ARGS...] PATH: the request gets HTTP CODE; with a
+# JSON error body saying the same unless PH_HTML_OK is set.  The body is
+# left in $T/reply.
+api_status() {
+	local want=$1 got
+	shift
+	got=$(api -o "$T/reply" -w '%{http_code}' "$@") ||
+	    fail "curl $* failed"
+	[ "$got" = "$want" ] || fail "$*: HTTP $got, expected $want:" \
+	    "$(cat "$T/reply")"
+	if [ "$want" -ge 400 ] && [ -z "${PH_HTML_OK:-}" ]; then
+		[ "$(json 'd["status"]' <"$T/reply")" = "$want" ] &&
+		    [ -n "$(json 'd["error"]' <"$T/reply")" ] ||
+		    fail "$*: no JSON error: $(cat "$T/reply")"
+	fi
 }
 
 # fd_count PID / rss_kb PID: a process's open descriptors and resident KiB.

@@ -37,6 +37,10 @@ expect_error 2 "-i: \"22/sctp\" is not PORT" "$PH_GUEST" -i 22/sctp
 expect_error 2 "usage: porthole-guest" "$PH_GUEST" -x
 expect_error 2 "-P: \"65\" is not a number of streams from 0 to 64" \
     "$PH_GUEST" -P 65
+expect_error 2 "unexpected argument \"statu\"" "$PH_GUEST" statu
+expect_error 2 "-a: unix endpoint has no path" "$PH_HOST" -a unix:
+expect_error 2 "-a: the API listens on a Unix socket only \(unix:PATH\), never on vsock:7000" \
+    "$PH_HOST" -a vsock:7000
 expect_error 2 "-N: name .* is not printable ASCII" "$PH_GUEST" -N "$(printf 'a\tb')"
 expect_error 2 "-c: vsock CID \"any\" can only be listened on" \
     "$PH_GUEST" -c vsock:any:6440
@@ -52,12 +56,15 @@ touch "$T/file"
 expect_error 1 "$T/file exists and is not a socket" "$PH_HOST" -d -l "unix:$T/file"
 pass "bad flags and endpoints: one clear line, exit 2 (1 for runtime errors)"
 
-out=$("$PH_HOST" -n -l unix:/tmp/x.sock -l vsock:7000 -L -b allow)
+out=$("$PH_HOST" -n -l unix:/tmp/x.sock -l vsock:7000 -L -b allow \
+    -a /tmp/d/api.sock)
 [ "$out" = "listen unix:/tmp/x.sock
 listen vsock:7000
+api unix:/tmp/d/api.sock
 bind-policy loopback (loopback-only)" ] || fail "-n printed: $out"
 out=$("$PH_HOST" -n)
 [ "$out" = "listen vsock:6440
+api unix:/run/porthole/api.sock
 bind-policy loopback" ] || fail "-n with defaults printed: $out"
 out=$("$PH_HOST" -n -v --max-forwards 7 --keepalive 0)
 echo "$out" | grep -qx "max-forwards 7" && echo "$out" | grep -qx "keepalive 0" &&

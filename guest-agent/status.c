@@ -1,0 +1,203 @@
+/*
+ * The guest agent's local status socket: the one socket it accepts on.
+ * It is a Unix socket inside the VM (default /run/porthole-guest.sock),
+ * mode 0600, and answers only root and the agent's own user (checked
+ * with SO_PEERCRED).  It reads nothing: a client connects, is sent one
+ * JSON document (every bind the agent saw and the host's verdict on it,
+ * with the reason), and the connection is closed.  `porthole-guest
+ * status` prints it (status_show.c).  Nothing from the host or from
+ * the network reaches it.
+ */
+#include <sys/socket.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "guest.h"
+#include "log.h"
+#include "version.h"
+
+static struct {
+	struct endpoint	 ep;
+	int		 fd;
+	struct event	*ev;
+	int		 nclients;
+} st = { .fd = -1 };
+
+static json_t *
+status_addr(const struct ph_addr *a, uint16_t port)
+{
+	char	buf[PH_ADDRSTRLEN];
+
+	return json_pack("{s:s, s:i}", "address", addr_ntop(a, buf,
+	    sizeof buf), "port", port);
+}
+
+static void
+status_bind(struct gbind *b, void *arg)
+{
+	json_t		*binds = arg, *o, *hosts = json_array();
+	char		 ga[PH_ADDRSTRLEN];
+	int		 i;
+
+	for (i = 0; b->verdict != 0 && i < b->reply.naddr; i++)
+		json_array_append_new(hosts, status_addr(&b->reply.host[i].addr,
+		    b->reply.host[i].port));
+	o = json_pack("{s:I, s:s, s:s, s:i, s:b, s:s, s:s, s:o, s:s}",
+	    "id", (json_int_t)b->id, "proto", proto_name(b->proto),
+	    "address", addr_ntop(&b->addr, ga, sizeof ga), "port", b->port,
+	    "v6only", b->v6only, "process", b->process,
+	    "verdict", b->verdict != 0 ? ph_verdict_name(b->verdict) :
+	    "waiting", "host", hosts,
+	    "reason", b->verdict != 0 ? b->reply.reason :
+	    "no answer from the host yet");
+	json_array_append_new(binds, o);
+}
+
+static char *
+status_document(void)
+{
+	json_t	*doc, *binds = json_array();
+	char	*s;
+
+	watch_foreach(status_bind, binds);
+	doc = json_pack("{s:s, s:s, s:s, s:b, s:o}", "version",
+	    PORTHOLE_VERSION, "name", guest->name, "host", guest->ep.str,
+	    "connected", gsession_established(), "binds", binds);
+	if (doc == NULL || (s = json_dumps(doc, JSON_COMPACT |
+	    JSON_ENSURE_ASCII)) == NULL)
+		fatalx("cannot build the status document");
+	json_decref(doc);
+	return s;
+}
+
+static void
+status_done(struct bufferevent *bev)
+{
+	bufferevent_free(bev);
+	st.nclients--;
+}
+
+static void
+status_written_cb(struct bufferevent *bev, void *arg)
+{
+	(void)arg;
+	status_done(bev);
+}
+
+static void
+status_error_cb(struct bufferevent *bev, short what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	status_done(bev);
+}
+
+static int
+status_peer_allowed(int fd, uid_t *uid)
+{
+	struct ucred	cr;
+	socklen_t	len = sizeof cr;
+
+	*uid = (uid_t)-1;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == -1)
+		return 0;
+	*uid = cr.uid;
+	return cr.uid == 0 || cr.uid == geteuid();
+}
+
+static void
+status_accept_cb(int lfd, short ev, void *arg)
+{
+	struct bufferevent	*bev;
+	struct timeval		 tv = { GUEST_STATUS_TIMEOUT, 0 };
+	char			*doc;
+	uid_t			 uid;
+	int			 fd;
+
+	(void)ev;
+	(void)arg;
+	if ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) ==
+	    -1) {
+		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			log_warn("status socket: accept");
+		return;
+	}
+	if (!status_peer_allowed(fd, &uid) ||
+	    st.nclients >= GUEST_STATUS_CLIENTS) {
+		log_warnx("status socket: %suid %d refused", st.nclients >=
+		    GUEST_STATUS_CLIENTS ? "busy, " : "", (int)uid);
+		close(fd);
+		return;
+	}
+	bev = bufferevent_socket_new(guest->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL)
+		fatalx("bufferevent_socket_new");
+	st.nclients++;
+	doc = status_document();
+	evbuffer_add_printf(bufferevent_get_output(bev), "%s\n", doc);
+	free(doc);
+	bufferevent_setcb(bev, NULL, status_written_cb, status_error_cb, NULL);
+	bufferevent_set_timeouts(bev, NULL, &tv);
+	bufferevent_enable(bev, EV_WRITE);
+}
+
+/*
+ * Opens the socket, before the agent detaches, so that an error reaches
+ * the user.  path is -s's, or NULL for the default; a default socket
+ * that another guest agent serves is left to it (a warning), and "none"
+ * turns the socket off.
+ */
+void
+status_open(const char *path)
+{
+	char	spec[sizeof st.ep.path + 8], err[256];
+
+	if (path != NULL && strcmp(path, "none") == 0)
+		return;
+	snprintf(spec, sizeof spec, "unix:%s", path != NULL ? path :
+	    GUEST_STATUS_PATH);
+	if (endpoint_parse(spec, EP_LISTEN, &st.ep, err, sizeof err) == -1 ||
+	    endpoint_absolute(&st.ep, err, sizeof err) == -1)
+		fatalx("status socket: %s", err);
+	if ((st.fd = endpoint_listen(&st.ep, err, sizeof err)) == -1) {
+		if (path == NULL) {
+			log_warnx("status socket: %s: running without one",
+			    err);
+			return;
+		}
+		fatalx("status socket: %s", err);
+	}
+}
+
+/* Starts answering, once the event loop exists. */
+void
+status_start(void)
+{
+	if (st.fd == -1)
+		return;
+	st.ev = event_new(guest->base, st.fd, EV_READ | EV_PERSIST,
+	    status_accept_cb, NULL);
+	if (st.ev == NULL)
+		fatalx("event_new");
+	event_add(st.ev, NULL);
+	log_info("status socket %s", st.ep.path);
+}
+
+void
+status_stop(void)
+{
+	if (st.fd == -1)
+		return;
+	if (st.ev != NULL)
+		event_free(st.ev);
+	close(st.fd);
+	endpoint_unlink(&st.ep);
+	st.fd = -1;
+}

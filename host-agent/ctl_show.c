@@ -1,0 +1,253 @@
+/*
+ * What portholectl prints for people: the agent's JSON as short lines
+ * and tables.  --json prints the JSON itself instead (portholectl.c).
+ * Fields missing from a reply (an older or newer agent) print as "-".
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctl.h"
+
+const char *
+show_str(json_t *o, const char *key)
+{
+	const char	*s = json_string_value(json_object_get(o, key));
+
+	return s != NULL ? s : "-";
+}
+
+static long long
+show_int(json_t *o, const char *key)
+{
+	return (long long)json_integer_value(json_object_get(o, key));
+}
+
+/* "127.0.0.1:80", "[::1]:80" */
+static void
+show_addr(char *buf, size_t len, const char *addr, long long port)
+{
+	if (strchr(addr, ':') != NULL)
+		snprintf(buf, len, "[%s]:%lld", addr, port);
+	else
+		snprintf(buf, len, "%s:%lld", addr, port);
+}
+
+static void
+show_uptime(char *buf, size_t len, long long s)
+{
+	if (s >= 86400)
+		snprintf(buf, len, "%lldd %lldh", s / 86400, s % 86400 / 3600);
+	else if (s >= 3600)
+		snprintf(buf, len, "%lldh %lldm", s / 3600, s % 3600 / 60);
+	else if (s >= 60)
+		snprintf(buf, len, "%lldm %llds", s / 60, s % 60);
+	else
+		snprintf(buf, len, "%llds", s);
+}
+
+static void
+show_policy_line(json_t *p, const char *label)
+{
+	const char	*mode = show_str(p, "mode");
+	const char	*asked = show_str(p, "requested");
+
+	printf("%s%s", label, mode);
+	if (strcmp(mode, asked) != 0)
+		printf(" (asked for %s)", asked);
+	if (json_is_true(json_object_get(p, "loopback_only")))
+		printf(" --loopback-only");
+	if (json_is_false(json_object_get(p, "may_loosen")))
+		printf(": may only be tightened");
+	printf("\n");
+}
+
+/* "12:34:56" in local time, from the agent's UTC timestamp. */
+static void
+show_time(char *buf, size_t len, const char *stamp)
+{
+	struct tm	tm;
+	time_t		t;
+
+	memset(&tm, 0, sizeof tm);
+	if (strptime(stamp, "%Y-%m-%dT%H:%M:%S", &tm) == NULL) {
+		strlcpy(buf, "--:--:--", len);
+		return;
+	}
+	t = timegm(&tm);
+	localtime_r(&t, &tm);
+	strftime(buf, len, "%H:%M:%S", &tm);
+}
+
+void
+show_status(json_t *st, json_t *guests)
+{
+	json_t	*fw = json_object_get(st, "forwards"), *g;
+	json_t	*cn = json_object_get(st, "connections");
+	char	 up[32], t[16];
+	size_t	 i;
+
+	show_uptime(up, sizeof up, show_int(st, "uptime_seconds"));
+	printf("porthole-host %s (protocol %lld), pid %lld, up %s\n",
+	    show_str(st, "version"), show_int(st, "protocol"),
+	    show_int(st, "pid"), up);
+	show_policy_line(json_object_get(st, "policy"), "policy:       ");
+	printf("api:          %s\n", show_str(st, "api"));
+	printf("forwards:     %lld: %lld bound, %lld rewritten, %lld refused, "
+	    "%lld failed\n", show_int(fw, "total"), show_int(fw, "bound"),
+	    show_int(fw, "rewritten"), show_int(fw, "refused"),
+	    show_int(fw, "failed"));
+	printf("connections:  %lld active, %lld total\n", show_int(cn,
+	    "active"), show_int(cn, "total"));
+	printf("guests:       %lld\n", show_int(st, "guests"));
+	json_array_foreach(guests, i, g) {
+		show_time(t, sizeof t, show_str(g, "connected_at"));
+		printf("  %s: agent %s, %lld forwards, %lld connections, "
+		    "connected at %s\n", show_str(g, "id"), show_str(g,
+		    "agent_version"), show_int(g, "forwards"), show_int(g,
+		    "connections_active"), t);
+	}
+}
+
+void
+show_policy(json_t *p)
+{
+	show_policy_line(p, "policy ");
+}
+
+enum { C_GUEST, C_PROTO, C_GADDR, C_HADDR, C_VERDICT, C_CONNS, C_PROC,
+    C_REASON, NCOLS };
+
+static const char *const heads[NCOLS] = { "GUEST", "PROTO", "GUEST ADDRESS",
+    "HOST ADDRESS", "VERDICT", "CONNS", "PROCESS", "REASON" };
+
+/* One row of the table: columns as strings, allocated. */
+static void
+forward_row(json_t *f, char *row[NCOLS])
+{
+	json_t		*h;
+	const char	*v = show_str(f, "verdict");
+	char		 buf[256], one[64];
+	size_t		 i;
+
+	row[C_GUEST] = strdup(show_str(f, "guest"));
+	row[C_PROTO] = strdup(show_str(f, "proto"));
+	show_addr(buf, sizeof buf, show_str(f, "guest_address"),
+	    show_int(f, "guest_port"));
+	row[C_GADDR] = strdup(buf);
+	buf[0] = '\0';
+	json_array_foreach(json_object_get(f, "host"), i, h) {
+		show_addr(one, sizeof one, show_str(h, "address"),
+		    show_int(h, "port"));
+		if (i > 0)
+			strlcat(buf, ",", sizeof buf);
+		strlcat(buf, one, sizeof buf);
+	}
+	row[C_HADDR] = strdup(buf[0] != '\0' ? buf : "-");
+	row[C_VERDICT] = strdup(v);
+	snprintf(buf, sizeof buf, "%lld/%lld", show_int(f,
+	    "connections_active"), show_int(f, "connections_total"));
+	row[C_CONNS] = strdup(buf);
+	row[C_PROC] = strdup(show_str(f, "process"));
+	/* A plain bound forward needs no explanation. */
+	row[C_REASON] = strdup(strcmp(v, "bound") == 0 ? "" :
+	    show_str(f, "reason"));
+}
+
+/* Columns padded to their width, with no spaces at the end. */
+static void
+print_row(char *const row[NCOLS], const int width[NCOLS])
+{
+	int	i, last = NCOLS - 1;
+
+	while (last > 0 && row[last][0] == '\0')
+		last--;
+	for (i = 0; i < last; i++)
+		printf("%-*s  ", width[i], row[i]);
+	printf("%s\n", row[last]);
+}
+
+void
+show_forwards(json_t *list)
+{
+	size_t	 n = json_array_size(list), i;
+	char	*(*rows)[NCOLS];
+	int	 width[NCOLS], c, w;
+
+	if (n == 0) {
+		printf("no forwards\n");
+		return;
+	}
+	if ((rows = calloc(n, sizeof *rows)) == NULL)
+		ctl_die("out of memory");
+	for (c = 0; c < NCOLS; c++)
+		width[c] = (int)strlen(heads[c]);
+	for (i = 0; i < n; i++) {
+		forward_row(json_array_get(list, i), rows[i]);
+		for (c = 0; c < NCOLS; c++) {
+			if (rows[i][c] == NULL)
+				ctl_die("out of memory");
+			if ((w = (int)strlen(rows[i][c])) > width[c])
+				width[c] = w;
+		}
+	}
+	print_row((char *const *)heads, width);
+	for (i = 0; i < n; i++) {
+		print_row(rows[i], width);
+		for (c = 0; c < NCOLS; c++)
+			free(rows[i][c]);
+	}
+	free(rows);
+}
+
+static void
+show_forward_event(json_t *ev, const char *name)
+{
+	json_t		*f = json_object_get(ev, "forward"), *h;
+	char		 ga[80], ha[80];
+	const char	*proc = show_str(f, "process");
+	size_t		 i;
+
+	show_addr(ga, sizeof ga, show_str(f, "guest_address"),
+	    show_int(f, "guest_port"));
+	printf("%s %s %s", show_str(ev, "guest"), show_str(f, "proto"), ga);
+	if (strcmp(proc, "-") != 0)
+		printf(" (%s)", proc);
+	if (strcmp(name, "forward-closed") == 0) {
+		printf(": %s\n", show_str(ev, "reason"));
+		return;
+	}
+	json_array_foreach(json_object_get(f, "host"), i, h) {
+		show_addr(ha, sizeof ha, show_str(h, "address"),
+		    show_int(h, "port"));
+		printf("%s%s", i == 0 ? " -> " : ",", ha);
+	}
+	printf(": %s\n", show_str(f, "reason"));
+}
+
+void
+show_event(json_t *ev)
+{
+	const char	*name = show_str(ev, "event");
+	char		 t[16];
+
+	if (strcmp(name, "stream-start") == 0)
+		return;
+	show_time(t, sizeof t, show_str(ev, "time"));
+	printf("%s %-17s ", t, name);
+	if (strncmp(name, "forward-", 8) == 0)
+		show_forward_event(ev, name);
+	else if (strcmp(name, "guest-connected") == 0)
+		printf("%s\n", show_str(ev, "guest_id"));
+	else if (strcmp(name, "guest-gone") == 0)
+		printf("%s: %s\n", show_str(ev, "guest_id"),
+		    show_str(ev, "reason"));
+	else if (strcmp(name, "policy-changed") == 0)
+		printf("%s: %s\n", show_str(json_object_get(ev, "policy"),
+		    "mode"), show_str(ev, "reason"));
+	else if (strcmp(name, "error") == 0)
+		printf("%s\n", show_str(ev, "message"));
+	else
+		printf("\n");
+}

@@ -1,0 +1,78 @@
+#!/bin/bash
+# GET /metrics: the Prometheus text format, read by the prometheus_client
+# package's parser and a strict one (tests/tools/promcheck.py), and its
+# counters moving as real connections are made through a forward, a
+# bind is refused and a guest goes away.
+. "$(dirname "$0")/lib.sh"
+
+vm_create
+P=$(free_port 50)
+start_host
+start_guest
+vm_http www 0.0.0.0 "$P"
+wait_for 5 "the forward" host_listens 127.0.0.1 "$P"
+
+api -D "$T/headers" -o /dev/null /metrics
+grep -qi '^Content-Type: text/plain; version=0.0.4' "$T/headers" ||
+    fail "metrics Content-Type: $(cat "$T/headers")"
+expect_metric() {	# expect_metric SERIES VALUE
+	local got
+	got=$(metric "$1") || fail "no $1 in /metrics (or it does not parse)"
+	[ "$got" = "$2" ] || fail "$1 is $got, expected $2"
+}
+expect_metric porthole_guests 1
+expect_metric 'porthole_forwards{verdict="rewritten"}' 1
+expect_metric 'porthole_forwards{verdict="refused"}' 0
+expect_metric porthole_connections_total 0
+expect_metric porthole_connections_active 0
+expect_metric 'porthole_bytes_total{direction="to_guest"}' 0
+expect_metric porthole_sessions_total 1
+pass "GET /metrics parses as Prometheus text, strictly"
+
+size=$(stat -c %s "$T/www/index.html")
+for i in 1 2 3 4 5; do
+	curl -sf "http://127.0.0.1:$P/" | grep -q "hello from the guest" ||
+	    fail "request $i through the forward"
+done
+idle() { [ "$(metric porthole_connections_active)" = 0 ]; }
+wait_for 5 "the connections to end" idle
+expect_metric porthole_connections_total 5
+to=$(metric 'porthole_bytes_total{direction="to_guest"}')
+from=$(metric 'porthole_bytes_total{direction="from_guest"}')
+[ "$to" -gt 5 ] && [ "$from" -ge $((5 * size)) ] ||
+    fail "bytes to guest $to, from guest $from after 5 requests"
+f=$(api /v1/forwards)
+[ "$(json 'd[0]["connections_total"], d[0]["bytes_to_guest"],
+    d[0]["bytes_from_guest"]' <<<"$f")" = "[5, $to, $from]" ] ||
+    fail "the forward's own counters: $f"
+pass "5 requests: connections_total 5, $to bytes to the guest, $from back"
+
+# A connection held open counts as active, and its bytes count already.
+bg holder "$PY" -c "
+import socket, sys, time
+s = socket.create_connection(('127.0.0.1', $P))
+s.sendall(b'GET / HTTP/1.1\r\nHost: x\r\n\r\n')
+print('sent', flush=True)
+s.recv(65536)
+print('got', flush=True)
+time.sleep(60)"
+HOLDER=$LAST_PID
+wait_for 5 "the held connection" grep -q got "$T/holder.log"
+held() { [ "$(metric porthole_connections_active)" = 1 ]; }
+wait_for 5 "an active connection" held
+more=$(metric 'porthole_bytes_total{direction="to_guest"}')
+[ "$more" -gt "$to" ] || fail "a running relay's bytes are not counted"
+kill_wait TERM "$HOLDER"
+wait_for 5 "the connection to end" idle
+expect_metric porthole_connections_total 6
+pass "a running connection: active 1, its bytes counted live"
+
+api_status 200 -X PUT -d '{"mode":"refuse"}' /v1/policy
+expect_metric 'porthole_forwards{verdict="refused"}' 1
+expect_metric 'porthole_refusals_total{reason="policy",verdict="refused"}' 1
+kill_wait TERM "$GUEST_PID"
+gone() { [ "$(metric porthole_guests)" = 0 ]; }
+wait_for 5 "the guest to go" gone
+expect_metric 'porthole_sessions_ended_total{reason="guest_closed"}' 1
+expect_metric porthole_connections_total 6
+pass "refusals and ended sessions counted by reason; counters kept"
