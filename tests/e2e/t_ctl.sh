@@ -63,7 +63,7 @@ row "$P_ANY" | grep -qE "0.0.0.0:$P_ANY +- +refused +0/0 +python3 +wildcard bind
 pass "ls: a table with verdicts; rewritten and refused say why"
 
 ctl status >"$T/status.txt"
-grep -qE '^porthole-host [0-9.]+ \(protocol 1\), pid [0-9]+, up ' "$T/status.txt" &&
+grep -qE '^porthole-host [0-9.]+ \(protocol [0-9]+\), pid [0-9]+, up ' "$T/status.txt" &&
     grep -qx 'policy: *refuse' "$T/status.txt" &&
     grep -qx 'forwards: *3: 1 bound, 1 rewritten, 1 refused, 0 failed' \
     "$T/status.txt" &&

@@ -33,6 +33,7 @@ expected() {
 	echo "644 usr/local/share/doc/porthole/protocol.md"
 	echo "644 usr/local/share/doc/porthole/examples/inittab"
 	echo "644 usr/local/share/doc/porthole/examples/porthole-guest.confd"
+	echo "644 usr/local/share/doc/porthole/examples/porthole-notify"
 }
 
 installed() {
