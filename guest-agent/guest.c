@@ -259,9 +259,9 @@ main(int argc, char **argv)
 
 	/* stderr until detached, so that start-up errors are seen */
 	log_init("porthole-guest", debug || detach, verbose);
-	status_open(status_path);
 	if (detach || pidfile != NULL)
 		daemon_pidfile(pidfile != NULL ? pidfile : GUEST_PIDFILE);
+	status_open(status_path);
 	if (detach) {
 		daemon_detach();
 		log_init("porthole-guest", 0, verbose);

@@ -149,6 +149,10 @@ start_host() {
 	HOST_PID=$LAST_PID
 	AGENTS+=("$HOST_PID")
 	wait_for 5 "the host agent's socket" test -S "$SOCK"
+	case " $* " in
+	*" -a "* | *" --api"*) ;;	# the test's own API socket
+	*) wait_for 5 "the host agent's API socket" test -S "$API" ;;
+	esac
 }
 
 start_guest() {
