@@ -45,7 +45,7 @@ conn_free(struct conn *c, int rst)
 	pair_end(&c->pair);
 	TAILQ_REMOVE(&conns, c, all);
 	c->f->conns_active--;
-	events_conn(HEV_CONN_CLOSED, c->f, NULL);
+	events_conn(HEV_CONN_CLOSED, c->f);
 	forward_unref(c->f);
 	free(c);
 }
@@ -68,7 +68,7 @@ conn_done_cb(struct relay *r, enum relay_end end, void *arg)
 
 	c->f->bytes_out += st->bytes_out;
 	c->f->bytes_in += st->bytes_in;
-	events_conn(HEV_CONN_BYTES, c->f, st);
+	events_conn_bytes(c->f, st->bytes_out, st->bytes_in);
 	log_debug("connection %016llx: %s, %llu bytes from client, %llu to it",
 	    (unsigned long long)c->pair.id, relay_end_name(end),
 	    (unsigned long long)st->bytes_out,
@@ -196,7 +196,7 @@ conn_accept(struct forward *f, int fd)
 	f->refs++;
 	f->conns_active++;
 	f->conns_total++;
-	events_conn(HEV_CONN_OPENED, f, NULL);
+	events_conn(HEV_CONN_OPENED, f);
 	if ((stream = pair_open(&c->pair, f->s, f->id, &conn_pair_ops,
 	    c)) != -1)
 		conn_relay(c, stream);

@@ -78,10 +78,19 @@ events_forward(enum hevent_type type, const struct forward *f,
 }
 
 void
-events_conn(enum hevent_type type, const struct forward *f,
-    const struct relay_stats *st)
+events_conn(enum hevent_type type, const struct forward *f)
 {
-	struct hevent	ev = { .type = type, .s = f->s, .f = f, .bytes = st };
+	struct hevent	ev = { .type = type, .s = f->s, .f = f };
+
+	events_emit(&ev);
+}
+
+/* A connection or flow ended, having moved these bytes. */
+void
+events_conn_bytes(const struct forward *f, uint64_t out, uint64_t in)
+{
+	struct hevent	ev = { .type = HEV_CONN_BYTES, .s = f->s, .f = f,
+			    .bytes_out = out, .bytes_in = in };
 
 	events_emit(&ev);
 }

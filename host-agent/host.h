@@ -356,8 +356,8 @@ enum hevent_type {
 	HEV_FORWARD,		/* decided: f->dec */
 	HEV_FORWARD_REDECIDED,	/* decided again after a policy change */
 	HEV_FORWARD_CLOSED,	/* reason */
-	HEV_CONN_OPENED,
-	HEV_CONN_BYTES,		/* a relay ended: bytes */
+	HEV_CONN_OPENED,	/* a TCP connection or a UDP flow */
+	HEV_CONN_BYTES,		/* it ended: bytes_out, bytes_in */
 	HEV_CONN_CLOSED,
 	HEV_POLICY,		/* reason: who changed it */
 	HEV_ERROR		/* reason: a warning the agent logged */
@@ -370,7 +370,8 @@ struct hevent {
 	const struct session	*s;
 	const struct forward	*f;
 	const char		*reason;
-	const struct relay_stats *bytes;
+	uint64_t		 bytes_out;	/* to the guest */
+	uint64_t		 bytes_in;	/* from the guest */
 };
 
 typedef void	(*events_cb)(const struct hevent *, void *);
@@ -384,8 +385,9 @@ void		 events_guest(enum hevent_type, const struct session *,
 		    const char *);
 void		 events_forward(enum hevent_type, const struct forward *,
 		    const char *);
-void		 events_conn(enum hevent_type, const struct forward *,
-		    const struct relay_stats *);
+void		 events_conn(enum hevent_type, const struct forward *);
+void		 events_conn_bytes(const struct forward *, uint64_t,
+		    uint64_t);
 void		 events_policy(const char *);
 const char	*events_name(const struct hevent *);
 

@@ -116,8 +116,8 @@ metrics_event_cb(const struct hevent *ev, void *arg)
 		m.conns_opened++;
 		break;
 	case HEV_CONN_BYTES:
-		m.bytes_to_guest += ev->bytes->bytes_out;
-		m.bytes_from_guest += ev->bytes->bytes_in;
+		m.bytes_to_guest += ev->bytes_out;
+		m.bytes_from_guest += ev->bytes_in;
 		break;
 	case HEV_CONN_CLOSED:
 		m.conns_closed++;

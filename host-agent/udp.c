@@ -126,6 +126,8 @@ udp_flow_end(struct udp_flow *fl, const char *why)
 	uf->f->bytes_out += st->bytes_out;
 	uf->f->bytes_in += st->bytes_in;
 	uf->f->conns_active--;
+	events_conn_bytes(uf->f, st->bytes_out, st->bytes_in);
+	events_conn(HEV_CONN_CLOSED, uf->f);
 	pair_end(&fl->pair);
 	RB_REMOVE(udp_flows, &fl->us->flows, fl);
 	TAILQ_REMOVE(&uf->lru, fl, lru);
@@ -241,6 +243,7 @@ udp_flow_new(struct udp_sock *us, const struct udp_flow *key)
 	uf->nflows++;
 	f->conns_active++;
 	f->conns_total++;
+	events_conn(HEV_CONN_OPENED, f);
 	stream = pair_open(&fl->pair, f->s, f->id, &udp_pair_ops, fl);
 	log_debug("udp flow from %s on forward %u: connection %016llx%s",
 	    udp_flow_name(fl, ca, sizeof ca), f->id,

@@ -213,7 +213,6 @@ START_TEST(test_metrics_from_events)
 {
 	static int		 inited;
 	struct forward		 f = { .refs = 1 };
-	struct relay_stats	 st = { .bytes_out = 100, .bytes_in = 2000 };
 	struct evbuffer		*b = evbuffer_new();
 	uint64_t		 active, total, active0, total0;
 	char			*text;
@@ -221,14 +220,14 @@ START_TEST(test_metrics_from_events)
 	if (!inited++)
 		metrics_init();
 	metrics_conns(&active0, &total0);
-	events_conn(HEV_CONN_OPENED, &f, NULL);
-	events_conn(HEV_CONN_OPENED, &f, NULL);
+	events_conn(HEV_CONN_OPENED, &f);
+	events_conn(HEV_CONN_OPENED, &f);
 	metrics_conns(&active, &total);
 	ck_assert_uint_eq(active, active0 + 2);
 	ck_assert_uint_eq(total, total0 + 2);
-	events_conn(HEV_CONN_BYTES, &f, &st);
-	events_conn(HEV_CONN_CLOSED, &f, NULL);
-	events_conn(HEV_CONN_CLOSED, &f, NULL);
+	events_conn_bytes(&f, 100, 2000);
+	events_conn(HEV_CONN_CLOSED, &f);
+	events_conn(HEV_CONN_CLOSED, &f);
 	metrics_conns(&active, &total);
 	ck_assert_uint_eq(active, active0);
 	ck_assert_uint_eq(total, total0 + 2);

@@ -4,10 +4,12 @@
 # counters moving as real connections are made through a forward, a
 # bind is refused and a guest goes away.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-udp.sh"
 
 vm_create
 P=$(free_port 50)
-start_host
+PU=$((P + 1))
+start_host -u 1		# UDP flows end after 1 s idle, and count then
 start_guest
 vm_http www 0.0.0.0 "$P"
 wait_for 5 "the forward" host_listens 127.0.0.1 "$P"
@@ -65,14 +67,30 @@ more=$(metric 'porthole_bytes_total{direction="to_guest"}')
 kill_wait TERM "$HOLDER"
 wait_for 5 "the connection to end" idle
 expect_metric porthole_connections_total 6
+more=$(metric 'porthole_bytes_total{direction="to_guest"}')
 pass "a running connection: active 1, its bytes counted live"
 
+# A UDP flow counts as a connection too; its bytes when it ends.
+vm_udp_echo echo 0.0.0.0 "$PU"
+wait_for 5 "the UDP forward" host_udp_listens 127.0.0.1 "$PU"
+"$PHUDP" client 127.0.0.1 "$PU" 10 100 100 1 >"$T/udp.out" 2>&1 ||
+    fail "UDP through the forward: $(cat "$T/udp.out")"
+wait_for 10 "the UDP flow to end" idle
+expect_metric porthole_connections_total 7
+udp_to=$(metric 'porthole_bytes_total{direction="to_guest"}')
+[ "$udp_to" -ge $((more + 1000)) ] ||
+    fail "UDP bytes to the guest not counted: $more then $udp_to"
+[ "$(api /v1/forwards | json '[(f["proto"], f["verdict"],
+    f["connections_total"]) for f in d if f["guest_port"] == '"$PU"']')" = \
+    '[["udp", "rewritten", 1]]' ] || fail "the UDP forward: $(api /v1/forwards)"
+pass "a UDP flow: counted as a connection, its 1000 bytes when it ended"
+
 api_status 200 -X PUT -d '{"mode":"refuse"}' /v1/policy
-expect_metric 'porthole_forwards{verdict="refused"}' 1
-expect_metric 'porthole_refusals_total{reason="policy",verdict="refused"}' 1
+expect_metric 'porthole_forwards{verdict="refused"}' 2
+expect_metric 'porthole_refusals_total{reason="policy",verdict="refused"}' 2
 kill_wait TERM "$GUEST_PID"
 gone() { [ "$(metric porthole_guests)" = 0 ]; }
 wait_for 5 "the guest to go" gone
 expect_metric 'porthole_sessions_ended_total{reason="guest_closed"}' 1
-expect_metric porthole_connections_total 6
+expect_metric porthole_connections_total 7
 pass "refusals and ended sessions counted by reason; counters kept"
