@@ -155,6 +155,8 @@ start_host() {
 	esac
 }
 
+# GUEST_PID is the guest agent's own pid: `ip netns exec` (and valgrind)
+# exec the program in place, so fd_count and rss_kb read the agent.
 start_guest() {
 	bg guest ip netns exec "$NS" "${PH_WRAP[@]}" "$PH_GUEST" -d -v \
 	    -c "unix:$SOCK" -s "$GSTATUS" "$@"
@@ -281,6 +283,3 @@ check_rss_growth() {
 	[ -z "${PH_SANITIZE:-}${PH_VALGRIND:-}" ] || return 0
 	[ $(($3 - $2)) -lt "$4" ] || fail "$1 RSS grew from $2 to $3 KiB"
 }
-
-# The guest agent's own pid (GUEST_PID is the `ip netns exec` wrapper's,
-# which execs it, so they are the same process).

@@ -6,7 +6,7 @@
 
 port=$(free_port)
 vm_create
-bg host prlimit --nofile=48:48 "$PH_HOST" -d -v -l "unix:$SOCK"
+bg host prlimit --nofile=48:48 "$PH_HOST" -d -v -l "unix:$SOCK" -a "unix:$API"
 HOST_PID=$LAST_PID
 wait_for 5 "the host agent's socket" test -S "$SOCK"
 start_guest

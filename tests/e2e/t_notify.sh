@@ -34,7 +34,7 @@ notified() {
 notify_recv notify "$T/notify.sock"
 # No host yet: ready all the same, retrying.
 bg guest env NOTIFY_SOCKET="$T/notify.sock" ip netns exec "$NS" \
-    "$PH_GUEST" -d -v -c "unix:$SOCK"
+    "$PH_GUEST" -d -v -c "unix:$SOCK" -s none
 GUEST_PID=$LAST_PID
 wait_for 5 "READY=1 while the host is away" notified notify \
     "^READY=1 \| STATUS=host unix:$SOCK: .*; retrying$"
@@ -57,14 +57,14 @@ pass "STATUS follows the channel; STOPPING=1 on SIGTERM (a path socket)"
 start_host
 notify_recv notify2 "@ph-notify-$$"
 bg guest2 env NOTIFY_SOCKET="@ph-notify-$$" ip netns exec "$NS" \
-    "$PH_GUEST" -d -c "unix:$SOCK"
+    "$PH_GUEST" -d -c "unix:$SOCK" -s none
 wait_for 10 "READY=1 on an abstract socket" notified notify2 \
     "^READY=1 \| STATUS=connected to host unix:$SOCK$"
 pass "READY=1 on an abstract socket once connected"
 
 # A bad NOTIFY_SOCKET is one warning, and the agent still works.
 bg guest3 env NOTIFY_SOCKET=relative ip netns exec "$NS" \
-    "$PH_GUEST" -d -c "unix:$SOCK"
+    "$PH_GUEST" -d -c "unix:$SOCK" -s none
 wait_for 5 "the warning" log_has guest3 \
     'NOTIFY_SOCKET "relative" is not an absolute path'
 wait_for 5 "the guest to connect anyway" log_has guest3 "connected to host"

@@ -13,11 +13,11 @@
 vport=$(( 50000 + $$ % 10000 ))
 port=$(free_port)
 vm_create
-bg host "$PH_HOST" -d -v -l "vsock:$vport"
+bg host "$PH_HOST" -d -v -l "vsock:$vport" -a "unix:$API"
 HOST_PID=$LAST_PID
 wait_for 5 "the host agent" grep -q "listening for guests on vsock:$vport" \
     "$T/host.log"
-bg guest ip netns exec "$NS" "$PH_GUEST" -d -v -c "vsock:1:$vport"
+bg guest ip netns exec "$NS" "$PH_GUEST" -d -v -c "vsock:1:$vport" -s "$GSTATUS"
 wait_for 5 "the guest to connect" grep -q "connected to host" "$T/guest.log"
 grep -q "(cid 1) connected" "$T/host.log" || fail "host did not log the peer CID"
 bg server ip netns exec "$NS" "$PHTEST" serve 0.0.0.0 "$port" halfreply 1048576
