@@ -258,7 +258,8 @@ FUZZ_TARGETS = \
 	tests/fuzz/fuzz_frame \
 	tests/fuzz/fuzz_endpoint \
 	tests/fuzz/fuzz_dgram \
-	tests/fuzz/fuzz_api_body
+	tests/fuzz/fuzz_api_body \
+	tests/fuzz/fuzz_policy
 FUZZ_CFLAGS =	-g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 \
 		-D_GNU_SOURCE -Iproto $(shell $(PKG_CONFIG) --cflags libbsd-overlay)
 FUZZ_SECONDS ?=	20
@@ -277,6 +278,12 @@ tests/fuzz/fuzz_api_body: tests/fuzz/fuzz_api_body.c host-agent/api_body.c \
     host-agent/policy.c proto/addr.c
 	clang $(FUZZ_CFLAGS) -Ihost-agent -o $@ $^ \
 	    $(shell $(PKG_CONFIG) --libs libbsd-overlay jansson)
+
+tests/fuzz/fuzz_policy: tests/fuzz/fuzz_policy.c host-agent/policy_parse.c \
+    host-agent/policy.c proto/addr.c proto/endpoint.c proto/xmalloc.c \
+    $(wildcard host-agent/*.h)
+	clang $(FUZZ_CFLAGS) -Ihost-agent -o $@ $(filter %.c,$^) \
+	    $(shell $(PKG_CONFIG) --libs libbsd-overlay)
 
 fuzz:
 	@mk/deps.sh fuzz

@@ -530,8 +530,14 @@ split_words(struct parser *p, char *s, char **w)
 		}
 		if (*s == '"') {
 			w[n++] = ++s;
-			while (*s != '"' && *s != '\0')
+			while (*s != '"' && *s != '\0' && *s != '\t' &&
+			    *s != '\r')
 				s++;
+			if (*s == '\t' || *s == '\r') {
+				perr(p, "a quoted word holds a tab or a carriage "
+				    "return");
+				return -1;
+			}
 			if (*s == '\0') {
 				perr(p, "unterminated quoted word");
 				return -1;

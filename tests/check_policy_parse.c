@@ -341,6 +341,10 @@ static const struct bad_case {
 	  "p:1: a quoted word must end at a blank\n" },
 	{ "allow tcp port 1 x\"y\"\n", "p:1: a quote must start a word\n" },
 	{ "guest \"a {\n", "p:1: unterminated quoted word\n" },
+	{ "guest \"a\tb\" {\n", "p:1: a quoted word holds a tab or a carriage "
+	  "return\n" },
+	{ "guest \"a\r\" {\n", "p:1: a quoted word holds a tab or a carriage "
+	  "return\n" },
 	{ "a b c d e f g h i j k l m n o p q r s t u v w x y z 1 2 3 4 5 6 "
 	  "7\n", "p:1: more than 32 words on a line\n" },
 	{ "a b c d e f g h i j k l m n o p q r s t u v w x y z 1 2 3 4 5 "
