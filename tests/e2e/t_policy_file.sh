@@ -19,15 +19,15 @@ KIND_NAMES=(none allow loopback refuse "remap to port" "remap to auto"
     "refuse from loopback" "allow from ::/0" "guest by name"
     "another guest" "guest by endpoint")
 
-# A block of free ports: the guest's, 6 per kind of rule, and at +100
-# the hosts ports of "remap to port".
+# A block of free ports: the guest's, 6 per kind of rule, then 4 for
+# UDP, and from +100 the host ports of "remap to port".
 free_block() {
 	local p i used
 	used=$(ss -Hatun | awk '{ n = split($5, a, ":"); print a[n] }' |
 	    sort -u)
 	while :; do
 		p=$(( 10000 + (RANDOM * 32768 + RANDOM) % 20000 ))
-		for ((i = 0; i < 110; i++)); do
+		for ((i = 0; i < 140; i++)); do
 			echo "$used" | grep -qx "$((p + i))" && continue 2
 		done
 		echo "$p"
@@ -72,6 +72,13 @@ rule 4 "remap tcp port $(first 4)-$(last 4) to $(($(first 4) + 100))"
 rule 5 "remap tcp port $(first 5)-$(last 5) to auto   # the host holds them"
 rule 6 "refuse tcp port $(first 6)-$(last 6) from loopback"
 rule 7 "allow tcp port $(first 7)-$(last 7) from ::/0"
+# UDP: the same rules, the same function.
+U1=$((base + 66)) U2=$((base + 67)) U3=$((base + 68)) U4=$((base + 69))
+U3MOVED=$((base + 139))
+rule u1 "allow udp port $U1"
+rule u2 "refuse any port $U2"
+rule u3 "remap udp port $U3 to $U3MOVED"
+rule u4 "loopback udp port $U4"
 "$PH_HOST" -n -f "$POLICY" >"$T/check.out" 2>&1 ||
     fail "-n -f rejected the matrix policy: $(cat "$T/check.out")"
 
@@ -238,6 +245,70 @@ run_mode() {
 	pass "mode $mode: $((NKINDS * NADDRS)) binds as the policy says"
 }
 
+# UDP binds under mode refuse: the rules with udp and any apply to them,
+# and a udp rule does not apply to TCP on the same port.
+udp_listeners() {
+	ss -Hlun | awk '{ print $4 }' | grep -E ":$1\$" | sort | tr '\n' ' ' |
+	    sed 's/ $//'
+}
+udp_echo() {	# HOST PORT
+	python3 -c '
+import socket, sys
+fam = socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_DGRAM)
+s.settimeout(2)
+for i in range(5):
+    s.sendto(b"ping %d" % i, (sys.argv[1], int(sys.argv[2])))
+    try:
+        if s.recv(100) == b"ping %d" % i:
+            sys.exit(0)
+    except socket.timeout:
+        pass
+sys.exit(1)' "$1" "$2"
+}
+udp_case() {	# GUEST-ADDR:PORT VERDICT-TEXT HOST-LISTENERS PORT LINE
+	wait_for 10 "the guest's verdict on udp $1" grep -qF " udp $1: " \
+	    "$T/guest.log"
+	line=$(grep -F " udp $1: " "$T/guest.log" | tail -n 1)
+	echo "$line" | grep -qF ": $2" || fail "udp $1: expected $2: $line"
+	echo "$line" | grep -qE "line $5[:( ]" ||
+	    fail "udp $1: reason does not name line $5: $line"
+	[ "$(udp_listeners "$4")" = "$3" ] ||
+	    fail "udp $1: host has '$(udp_listeners "$4")', expected '$3'"
+	for h in $3; do
+		h=${h%:*}
+		h=${h#[}
+		h=${h%]}
+		[ "$h" = 0.0.0.0 ] && h=127.0.0.1
+		udp_echo "$h" "$4" || fail "udp $1: no echo through $h:$4"
+	done
+	ncases=$((ncases + 1))
+}
+run_udp() {
+	start_host -f "$POLICY" -b refuse
+	start_guest -N vm-e2e
+	udp_case "0.0.0.0:$U1" "bound on host 0.0.0.0:$U1" "0.0.0.0:$U1" \
+	    "$U1" "${LINE[u1]}"
+	wait_for 10 "the verdict on tcp $U1" grep -qF " tcp 0.0.0.0:$U1: " \
+	    "$T/guest.log"
+	grep -F " tcp 0.0.0.0:$U1: " "$T/guest.log" | grep -qF "refused by \
+host: wildcard bind 0.0.0.0 refused by policy refuse" ||
+	    fail "tcp $U1: the udp rule applied to tcp"
+	ncases=$((ncases + 1))
+	udp_case "127.0.0.1:$U2" "refused by host: refused by line" "" "$U2" \
+	    "${LINE[u2]}"
+	udp_case "127.0.0.1:$U3" "rewritten on host 127.0.0.1:$U3MOVED" \
+	    "127.0.0.1:$U3MOVED" "$U3MOVED" "${LINE[u3]}"
+	udp_case "[::]:$U4" "rewritten on host [::1]:$U4 127.0.0.1:$U4" \
+	    "127.0.0.1:$U4 [::1]:$U4" "$U4" "${LINE[u4]}"
+	kill_wait TERM "$GUEST_PID"
+	kill_wait TERM "$HOST_PID"
+	mv "$T/guest.log" "$T/guest-udp.log.old"
+	mv "$T/host.log" "$T/host-udp.log.old"
+	pass "udp under mode refuse: allow, refuse any, remap and loopback" \
+	    "rules decide udp binds, and a udp rule leaves tcp alone"
+}
+
 run_mode loopback -b loopback
 run_mode refuse -b refuse
 run_mode allow -b allow
@@ -245,3 +316,8 @@ run_mode allow-L -b allow -L
 [ "$ncases" = $((4 * NKINDS * NADDRS)) ] || fail "only $ncases cases ran"
 pass "matrix: 4 modes x $NADDRS kinds of bind x $NKINDS kinds of rule =" \
     "$ncases cases, each read from ss and from the guest's log"
+bg vmudp ip netns exec "$NS" python3 "$PH_ROOT/tests/tools/phlisten.py" \
+    "0.0.0.0,$U1,udp" "0.0.0.0,$U1" "127.0.0.1,$U2,udp" "127.0.0.1,$U3,udp" \
+    "::,$U4,udp"
+wait_for 5 "the UDP servers in the VM" grep -q listening "$T/vmudp.log"
+run_udp

@@ -2,9 +2,10 @@
 """Listens on many TCP addresses at once, in one process: the servers of
 the policy tests (tests/e2e/t_policy_*.sh).  By default each client is
 greeted with "hello PORT\\n" and closed; with "echo", what a client sends
-comes back until it closes.
+comes back until it closes; with "udp", a UDP socket sends every datagram
+back to where it came from.
 
-Usage: [PHLISTEN_NAME=NAME] phlisten.py ADDR,PORT[,v6only][,echo]...
+Usage: [PHLISTEN_NAME=NAME] phlisten.py ADDR,PORT[,v6only][,echo|udp]...
 An IPv6 address without v6only is dual-stack.  With PHLISTEN_NAME, the
 greeting is "hello PORT from NAME".  Prints "listening" once every
 socket listens.
@@ -23,14 +24,19 @@ def listen(spec):
     parts = spec.split(",")
     addr, port, opts = parts[0], int(parts[1]), parts[2:]
     family = socket.AF_INET6 if ":" in addr else socket.AF_INET
-    s = socket.socket(family, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    udp = "udp" in opts
+    s = socket.socket(family, socket.SOCK_DGRAM if udp else socket.SOCK_STREAM)
+    if not udp:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     if family == socket.AF_INET6:
         s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY,
                      1 if "v6only" in opts else 0)
     s.bind((addr, port))
-    s.listen(64)
     s.setblocking(False)
+    if udp:
+        sel.register(s, selectors.EVENT_READ, ("udp", port, False))
+        return
+    s.listen(64)
     sel.register(s, selectors.EVENT_READ, ("listener", port, "echo" in opts))
 
 
@@ -78,5 +84,11 @@ while True:
         kind, port, echo = key.data
         if kind == "listener":
             accept(key.fileobj, port, echo)
+        elif kind == "udp":
+            try:
+                data, peer = key.fileobj.recvfrom(65535)
+                key.fileobj.sendto(data, peer)
+            except OSError:
+                pass
         else:
             echo_some(key.fileobj)
