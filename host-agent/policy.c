@@ -127,7 +127,8 @@ policy_guest_match(const struct policy_guest *g, const char *name,
 static int
 addr_in_net(const struct ph_addr *a, const struct ph_addr *net, int bits)
 {
-	const uint8_t	*x = (const uint8_t *)&a->u, *y = (const uint8_t *)&net->u;
+	const uint8_t	*x = (const uint8_t *)&a->u;
+	const uint8_t	*y = (const uint8_t *)&net->u;
 	uint8_t		 mask;
 
 	if (a->family != net->family)
@@ -201,6 +202,35 @@ rule_name(const struct policy_file *pf, const struct policy_rule *r,
 }
 
 /*
+ * The mode that decides a wildcard bind: an allow or loopback rule's
+ * (allow capped by --loopback-only), or else the policy's.  *capped says
+ * that --loopback-only narrowed it.
+ */
+static enum policy_mode
+wildcard_mode(const struct policy *p, const struct policy_rule *r,
+    int *by_rule, int *capped)
+{
+	*by_rule = r != NULL && (r->action == ACTION_ALLOW ||
+	    r->action == ACTION_LOOPBACK);
+	if (!*by_rule) {
+		*capped = p->loopback_only && p->mode > POLICY_LOOPBACK;
+		return policy_effective(p);
+	}
+	*capped = p->loopback_only && r->action == ACTION_ALLOW;
+	return r->action == ACTION_ALLOW && !p->loopback_only ?
+	    POLICY_ALLOW : POLICY_LOOPBACK;
+}
+
+/* The host port: the guest's, or where the rule's "to" maps it. */
+static uint16_t
+rule_host_port(const struct policy_rule *r, uint16_t port)
+{
+	if (r == NULL || r->to != TO_PORT)
+		return port;
+	return r->to_port + (port - r->ports[0].lo);
+}
+
+/*
  * How a guest bind (proto, address, port) becomes host listeners.  The
  * first rule of the policy file that matches the bind (its protocol,
  * port, guest address and guest) gives an action; with no rule, or a
@@ -233,12 +263,11 @@ policy_decide(const struct policy *p, const struct bind_req *req,
     struct bind_decision *d)
 {
 	const struct policy_rule *r = policy_match(p->file, req);
-	enum policy_mode	 mode = policy_effective(p), wmode;
-	const char		*mname;
+	enum policy_mode	 w;
 	char			 ga[PH_ADDRSTRLEN], rule[PH_REASON_MAX] = "";
 	char			 what[PH_REASON_MAX], port[64] = "";
-	uint16_t		 hport = req->port;
-	int			 by_rule = 0, capped;
+	uint16_t		 hport = rule_host_port(r, req->port);
+	int			 by_rule, capped, any;
 
 	memset(d, 0, sizeof *d);
 	addr_ntop(&req->addr, ga, sizeof ga);
@@ -252,23 +281,16 @@ policy_decide(const struct policy *p, const struct bind_req *req,
 	if (r != NULL) {
 		d->rule_line = r->line;
 		rule_name(p->file, r, rule, sizeof rule);
-		if (r->action == ACTION_REFUSE) {
-			d->verdict = PH_REFUSED;
-			d->code = "rule";
-			strlcpy(d->reason, "refused by ", sizeof d->reason);
-			strlcat(d->reason, rule, sizeof d->reason);
-			return;
-		}
-		if (r->to == TO_PORT)
-			hport = r->to_port + (req->port - r->ports[0].lo);
-		d->port_auto = r->to == TO_AUTO;
-		if (hport != req->port)
-			snprintf(port, sizeof port, ", port %u remapped to %u",
-			    req->port, hport);
-		else if (d->port_auto)
-			snprintf(port, sizeof port, ", port %u (another if "
-			    "taken)", req->port);
 	}
+	if (r != NULL && r->action == ACTION_REFUSE) {
+		d->verdict = PH_REFUSED;
+		d->code = "rule";
+		strlcpy(d->reason, "refused by ", sizeof d->reason);
+		strlcat(d->reason, rule, sizeof d->reason);
+		return;
+	}
+	w = wildcard_mode(p, r, &by_rule, &capped);
+	any = w == POLICY_ALLOW;
 	if (addr_is_loopback1(&req->addr)) {
 		d->verdict = PH_BOUND;
 		decide_add(d, req->addr.family, 0, hport);
@@ -278,37 +300,23 @@ policy_decide(const struct policy *p, const struct bind_req *req,
 		decide_add(d, req->addr.family, 0, hport);
 		snprintf(what, sizeof what, "guest address %s is not a host "
 		    "address: forwarded on host loopback", ga);
+	} else if (w == POLICY_REFUSE) {
+		d->verdict = PH_REFUSED;
+		d->code = "policy";
+		snprintf(d->reason, sizeof d->reason, "wildcard bind %s "
+		    "refused by policy refuse", ga);
+		if (r != NULL) {
+			strlcat(d->reason, " (", sizeof d->reason);
+			strlcat(d->reason, rule, sizeof d->reason);
+			strlcat(d->reason, ")", sizeof d->reason);
+		}
+		return;
 	} else {
-		/* A wildcard: an allow or loopback rule, or else the mode. */
-		wmode = mode;
-		if (r != NULL && r->action == ACTION_ALLOW) {
-			by_rule = 1;
-			wmode = p->loopback_only ? POLICY_LOOPBACK :
-			    POLICY_ALLOW;
-		} else if (r != NULL && r->action == ACTION_LOOPBACK) {
-			by_rule = 1;
-			wmode = POLICY_LOOPBACK;
-		}
-		capped = p->loopback_only && (by_rule ?
-		    r->action == ACTION_ALLOW : p->mode > POLICY_LOOPBACK);
-		mname = policy_mode_name(wmode);
-		if (wmode == POLICY_REFUSE) {
-			d->verdict = PH_REFUSED;
-			d->code = "policy";
-			snprintf(d->reason, sizeof d->reason, "wildcard bind %s "
-			    "refused by policy %s", ga, mname);
-			if (r != NULL) {
-				strlcat(d->reason, " (", sizeof d->reason);
-				strlcat(d->reason, rule, sizeof d->reason);
-				strlcat(d->reason, ")", sizeof d->reason);
-			}
-			return;
-		}
-		d->verdict = wmode == POLICY_ALLOW ? PH_BOUND : PH_REWRITTEN;
-		decide_add(d, req->addr.family, wmode == POLICY_ALLOW, hport);
+		d->verdict = any ? PH_BOUND : PH_REWRITTEN;
+		decide_add(d, req->addr.family, any, hport);
 		if (req->addr.family == AF_INET6 && !req->v6only)
-			decide_add(d, AF_INET, wmode == POLICY_ALLOW, hport);
-		if (wmode == POLICY_ALLOW)
+			decide_add(d, AF_INET, any, hport);
+		if (any)
 			snprintf(what, sizeof what, "wildcard bind allowed%s",
 			    by_rule ? "" : " by policy allow");
 		else
@@ -317,8 +325,14 @@ policy_decide(const struct policy *p, const struct bind_req *req,
 			    by_rule ? "" : " by policy loopback",
 			    capped ? " (--loopback-only)" : "");
 	}
-	if (hport != req->port && d->verdict == PH_BOUND)
+	d->port_auto = r != NULL && r->to == TO_AUTO;
+	if (hport != req->port) {
 		d->verdict = PH_REWRITTEN;
+		snprintf(port, sizeof port, ", port %u remapped to %u",
+		    req->port, hport);
+	} else if (d->port_auto)
+		snprintf(port, sizeof port, ", port %u (another if taken)",
+		    req->port);
 	strlcpy(d->reason, what, sizeof d->reason);
 	strlcat(d->reason, port, sizeof d->reason);
 	if (r != NULL) {

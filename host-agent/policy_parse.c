@@ -503,6 +503,27 @@ parse_words(struct parser *p, char **w, int nw)
 
 static char	brace_open[] = "{", brace_close[] = "}";
 
+/* A quoted word, *sp just past its opening quote; NULL if it is bad. */
+static char *
+quoted_word(struct parser *p, char **sp)
+{
+	char	*s = *sp, *w = s;
+
+	s += strcspn(s, "\"\t\r");
+	if (*s != '"') {
+		perr(p, *s == '\0' ? "unterminated quoted word" :
+		    "a quoted word holds a tab or a carriage return");
+		return NULL;
+	}
+	*s++ = '\0';
+	if (*s != '\0' && strchr(" \t\r#{}", *s) == NULL) {
+		perr(p, "a quoted word must end at a blank");
+		return NULL;
+	}
+	*sp = s;
+	return w;
+}
+
 /*
  * Splits a line into words, in place.  Returns the number of words, or
  * -1 after reporting what is wrong.  A brace is a word of its own, glued
@@ -529,24 +550,9 @@ split_words(struct parser *p, char *s, char **w)
 			continue;
 		}
 		if (*s == '"') {
-			w[n++] = ++s;
-			while (*s != '"' && *s != '\0' && *s != '\t' &&
-			    *s != '\r')
-				s++;
-			if (*s == '\t' || *s == '\r') {
-				perr(p, "a quoted word holds a tab or a carriage "
-				    "return");
+			s++;
+			if ((w[n++] = quoted_word(p, &s)) == NULL)
 				return -1;
-			}
-			if (*s == '\0') {
-				perr(p, "unterminated quoted word");
-				return -1;
-			}
-			*s++ = '\0';
-			if (*s != '\0' && strchr(" \t\r#{}", *s) == NULL) {
-				perr(p, "a quoted word must end at a blank");
-				return -1;
-			}
 			continue;
 		}
 		w[n++] = s;

@@ -436,8 +436,8 @@ START_TEST(test_reload_closes_and_moves)
 	snprintf(want, sizeof want, "refused by line 2: refuse tcp port %u",
 	    port);
 	expect(&ga, 1, PH_REFUSED, want, 0);
-	snprintf(want, sizeof want, "port %u remapped to %u by line 3", port + 1,
-	    port + 2);
+	snprintf(want, sizeof want, "port %u remapped to %u by line 3",
+	    port + 1, port + 2);
 	ck_assert_uint_eq(expect(&ga, 2, PH_REWRITTEN, want, 0), port + 2);
 	ck_assert(!listening("127.0.0.1", port));
 	ck_assert(!listening("127.0.0.1", port + 1));

@@ -376,7 +376,7 @@ static const struct rule_case {
 	const char	*guest;		/* the address the guest bound */
 	int		 v6only;
 	uint16_t	 port;
-	const char	*name;		/* the guest: HELLO name, endpoint, CID */
+	const char	*name;		/* the guest: name, endpoint, CID */
 	const char	*ep;
 	uint32_t	 cid;
 	enum policy_mode mode;
@@ -567,8 +567,8 @@ START_TEST(test_rule_reasons)
 		{ TCP, "0.0.0.0", 3000, "vm", REFUSE, 0,
 		  "wildcard bind allowed by line 4: allow tcp port 3000-3999" },
 		{ TCP, "0.0.0.0", 3000, "vm", REFUSE, 1,
-		  "wildcard bind 0.0.0.0 rewritten to loopback (--loopback-only) "
-		  "by line 4: allow tcp port 3000-3999" },
+		  "wildcard bind 0.0.0.0 rewritten to loopback "
+		  "(--loopback-only) by line 4: allow tcp port 3000-3999" },
 		{ UDP, "::", 5353, "vm", ALLOW, 0,
 		  "wildcard bind :: rewritten to loopback by line 5: loopback "
 		  "udp port 5353" },
