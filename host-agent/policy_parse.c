@@ -34,6 +34,8 @@ struct parser {
 	int			 line;
 	struct policy_file	*pf;
 	int			 guest;		/* the open block, or -1 */
+	int			 rules_cap;	/* allocated, doubling */
+	int			 guests_cap;
 	int			 nerrors;
 	char			*errs;
 	size_t			 errslen;
@@ -334,8 +336,11 @@ parse_rule(struct parser *p, char **w, int nw)
 		return;
 	}
 	rule_text(&r);
-	p->pf->rules = xreallocarray(p->pf->rules, p->pf->nrules + 1,
-	    sizeof r);
+	if (p->pf->nrules == p->rules_cap) {
+		p->rules_cap = p->rules_cap == 0 ? 16 : p->rules_cap * 2;
+		p->pf->rules = xreallocarray(p->pf->rules, p->rules_cap,
+		    sizeof r);
+	}
 	p->pf->rules[p->pf->nrules++] = r;
 }
 
@@ -467,8 +472,11 @@ parse_guest(struct parser *p, char **w, int nw)
 		perr(p, "more than %d guest blocks", POLICY_GUESTS_MAX);
 		return;
 	}
-	p->pf->guests = xreallocarray(p->pf->guests, p->pf->nguests + 1,
-	    sizeof g);
+	if (p->pf->nguests == p->guests_cap) {
+		p->guests_cap = p->guests_cap == 0 ? 4 : p->guests_cap * 2;
+		p->pf->guests = xreallocarray(p->pf->guests, p->guests_cap,
+		    sizeof g);
+	}
 	p->guest = p->pf->nguests;
 	p->pf->guests[p->pf->nguests++] = g;
 }
