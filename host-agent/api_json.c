@@ -73,16 +73,20 @@ json_or_null(const char *s)
 json_t *
 api_json_policy(void)
 {
-	enum policy_mode	 mode = policy_effective(&host->policy);
-	char			 why[PH_REASON_MAX];
+	enum policy_mode		 mode = policy_effective(&host->policy);
+	const struct policy_file	*pf = host->policy.file;
+	char				 why[PH_REASON_MAX];
 
-	return json_pack("{s:s, s:s, s:b, s:b, s:[s,s,s]}",
+	return json_pack("{s:s, s:s, s:b, s:b, s:[s,s,s], s:o}",
 	    "mode", policy_mode_name(mode),
 	    "requested", policy_mode_name(host->policy.mode),
 	    "loopback_only", host->policy.loopback_only,
 	    "may_loosen", policy_may_set_mode(&host->policy, POLICY_ALLOW,
 	    why, sizeof why) == 0,
-	    "modes", "refuse", "loopback", "allow");
+	    "modes", "refuse", "loopback", "allow",
+	    "file", pf == NULL ? json_null() : json_pack("{s:s, s:s, s:i, "
+	    "s:i, s:b}", "path", pf->path, "mode", policy_mode_name(pf->mode),
+	    "rules", pf->nrules, "guests", pf->nguests, "locked", pf->locked));
 }
 
 static json_t *

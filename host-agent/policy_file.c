@@ -216,6 +216,8 @@ policy_reload(void)
 	policy_log_loaded(pf, "reloaded");
 	if (note[0] != '\0')
 		log_warnx("%s", note);
+	snprintf(note, sizeof note, "policy file %s reloaded", pf->path);
+	events_policy(note);
 	TAILQ_FOREACH(s, &host->sessions, entry)
 		session_set_limits(s);
 	events_policy("policy file reloaded");

@@ -57,7 +57,8 @@ wait_for 5 "alpha's PA" logged guest "tcp 0.0.0.0:$PA: rewritten on host \
 
 # beta asks for the same two ports.
 serve beta-srv "$NS2" beta "0.0.0.0,$P" "0.0.0.0,$PA"
-bg guest2 ip netns exec "$NS2" "$PH_GUEST" -d -v -c "unix:$SOCK2" -N beta
+bg guest2 ip netns exec "$NS2" "$PH_GUEST" -d -v -c "unix:$SOCK2" \
+    -s "$T/guest2-status.sock" -N beta
 wait_for 5 "beta to connect" logged guest2 "connected to host"
 wait_for 5 "beta's P refused" logged guest2 "tcp 0.0.0.0:$P: refused by \
 host: port in use by guest alpha (127.0.0.1:$P)"

@@ -30,7 +30,7 @@ check_n 1 "$PH_HOST" -n -f "$POLICY"
 has err "$POLICY:2: port: \"0\" is not a port (1-65535) or a range of them"
 has err "$POLICY:4: the guest block from line 4 is not closed with }"
 has err "porthole-host: $POLICY: bad policy file"
-check_n 1 "$PH_HOST" -d -l "unix:$SOCK" -f "$POLICY"
+check_n 1 "$PH_HOST" -d -l "unix:$SOCK" -a "unix:$API" -f "$POLICY"
 has err "$POLICY:2: port"
 [ ! -e "$SOCK" ] || fail "the agent opened its endpoint with a bad policy"
 check_n 1 "$PH_HOST" -n -f "$T/nonexistent"
@@ -102,3 +102,31 @@ run 65534:0 0644 0.0.0.0 bound
 grep -q "$POLICY:2: lock not honoured: the file is owned by uid 65534" \
     "$T/host-0644.log.old" || fail "the host did not warn that lock is ignored"
 pass "running: locked, -b allow gives loopback; unlocked, it gives 0.0.0.0"
+
+# The API under lock: tightening works, and so does going back to the
+# file's mode; loosening beyond it is refused (403), saying why.
+chown 0:0 "$POLICY"
+chmod 0644 "$POLICY"
+start_host -f "$POLICY"
+start_guest
+wait_for 5 "the forward" host_listens 127.0.0.1 "$port"
+api /v1/policy >"$T/policy.json"
+[ "$(json '[d["mode"], d["may_loosen"], d["file"]["locked"],
+    d["file"]["rules"], d["file"]["path"]]' <"$T/policy.json")" = \
+    "[\"loopback\", false, true, 1, \"$POLICY\"]" ] ||
+    fail "GET /v1/policy: $(cat "$T/policy.json")"
+api_status 403 -X PUT -d '{"mode":"allow"}' /v1/policy
+json 'd["error"]' <"$T/reply" | grep -qF "$POLICY is locked: policy \
+loopback may only be tightened, not loosened to allow" ||
+    fail "403 without the reason: $(cat "$T/reply")"
+host_listens 0.0.0.0 "$port" && fail "a refused PUT opened 0.0.0.0"
+api_status 200 -X PUT -d '{"mode":"refuse"}' /v1/policy
+wait_for 5 "the guest told of the refusal" grep -qF "tcp 0.0.0.0:$port: \
+refused by host: wildcard bind 0.0.0.0 refused by policy refuse" \
+    "$T/guest.log"
+wait_for 5 "the listener to close" sh -c "! ss -Hltn |
+    awk '{print \$4}' | grep -qE ':$port\$'"
+api_status 200 -X PUT -d '{"mode":"loopback"}' /v1/policy
+wait_for 5 "the forward back" host_listens 127.0.0.1 "$port"
+pass "API under lock: loosening to allow refused (403), tightening to" \
+    "refuse and back to the file's loopback re-decide the forward"

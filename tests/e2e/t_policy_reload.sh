@@ -20,6 +20,7 @@ verdicts() {	# the number of verdicts the guest logged for a bind
 
 printf 'mode loopback\nallow tcp port %s\n' "$A" >"$POLICY"
 start_host -f "$POLICY"
+bg events curl -sSN --unix-socket "$API" http://localhost/v1/events
 start_guest
 wait_for 5 "A allowed" grep -qF "tcp 0.0.0.0:$A: bound on host 0.0.0.0:$A: \
 wildcard bind allowed by line 2: allow tcp port $A" "$T/guest.log"
@@ -46,6 +47,8 @@ printf '# reloaded\nmode loopback\nrefuse tcp port %s\nremap tcp port %s to %s\n
 nc=$(verdicts "127.0.0.1:$C")
 kill -HUP "$HOST_PID"
 wait_for 5 "the reload" log_has host "policy reloaded from $POLICY: 2 rules"
+wait_for 5 "the event" grep -qF "\"policy file $POLICY reloaded\"" \
+    "$T/events.log"
 wait_for 5 "A refused" grep -qF "tcp 0.0.0.0:$A: refused by host: refused by \
 line 3: refuse tcp port $A" "$T/guest.log"
 wait_for 5 "B moved" grep -qF "tcp 0.0.0.0:$B: rewritten on host \
