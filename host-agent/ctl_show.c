@@ -113,7 +113,19 @@ show_status(json_t *st, json_t *guests)
 void
 show_policy(json_t *p)
 {
+	json_t		*f = json_object_get(p, "file");
+	long long	 nr, ng;
+
 	show_policy_line(p, "policy ");
+	if (!json_is_object(f))
+		return;
+	/* The administrator's file (porthole-policy(5)), when there is one. */
+	nr = json_integer_value(json_object_get(f, "rules"));
+	ng = json_integer_value(json_object_get(f, "guests"));
+	printf("file %s: mode %s, %lld rule%s, %lld guest block%s%s\n",
+	    show_str(f, "path"), show_str(f, "mode"), nr, nr == 1 ? "" : "s",
+	    ng, ng == 1 ? "" : "s",
+	    json_is_true(json_object_get(f, "locked")) ? ", locked" : "");
 }
 
 enum { C_GUEST, C_PROTO, C_GADDR, C_HADDR, C_VERDICT, C_CONNS, C_PROC,

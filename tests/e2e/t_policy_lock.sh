@@ -115,6 +115,9 @@ api /v1/policy >"$T/policy.json"
     d["file"]["rules"], d["file"]["path"]]' <"$T/policy.json")" = \
     "[\"loopback\", false, true, 1, \"$POLICY\"]" ] ||
     fail "GET /v1/policy: $(cat "$T/policy.json")"
+[ "$(ctl policy)" = "policy loopback: may only be tightened
+file $POLICY: mode loopback, 1 rule, 0 guest blocks, locked" ] ||
+    fail "portholectl policy: $(ctl policy)"
 api_status 403 -X PUT -d '{"mode":"allow"}' /v1/policy
 json 'd["error"]' <"$T/reply" | grep -qF "$POLICY is locked: policy \
 loopback may only be tightened, not loosened to allow" ||
