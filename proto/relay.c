@@ -1,17 +1,24 @@
 /*
  * The relay between an outside socket and a data stream.
  *
- * Each direction reads its source into one shared scratch buffer and
- * writes it to its sink at once.  Only when the sink takes less than all
- * of it is the rest copied into a buffer of the direction's own; reading
- * then stops until that buffer has drained, and the buffer is freed.  So
- * an idle connection holds no buffer, a busy one at most one per
- * direction, and a slow reader stops the source (back-pressure).
+ * Each direction starts by copying: recv() into one shared scratch buffer
+ * and send() at once, two system calls for a small message.  A read that
+ * fills the scratch buffer means bulk data: the direction then moves
+ * bytes with splice(2), socket to pipe to socket, without copying them
+ * through the process, and goes back to copying when a splice brings
+ * less than the scratch buffer would hold.
+ *
+ * Pipes are large (F_SETPIPE_SZ), come from a small pool and are held
+ * only while bytes are in them: an idle connection holds none.  When the
+ * sink takes less than all, reading stops until the rest has gone out
+ * (back-pressure): a direction holds at most one pipe, or, when copying,
+ * the rest of one read in a buffer of its own that is freed once sent.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -22,8 +29,9 @@
 #include "relay.h"
 #include "xmalloc.h"
 
-#define RELAY_BUFSZ		(64 * 1024)
-#define RELAY_LINGER_SEC	10	/* wait for the peer after a reset */
+#define RELAY_COPY_MAX		(8 * 1024)	/* a read this full: bulk */
+#define RELAY_PIPES_IDLE	16		/* pipes kept for later */
+#define RELAY_LINGER_SEC	10		/* wait for the peer after a reset */
 
 enum { DIR_OUT = 0, DIR_IN = 1 };	/* ext->stream, stream->ext */
 
@@ -32,11 +40,14 @@ struct relay_dir {
 	int		 src, dst;
 	struct event	*rev;		/* src readable */
 	struct event	*wev;		/* dst writable */
-	uint8_t		*pend;		/* bytes the sink did not take yet */
+	int		 pipe[2];	/* -1 unless bytes are in it */
+	size_t		 inpipe;
+	uint8_t		*pend;		/* copying: what the sink did not take */
 	size_t		 pend_off, pend_len;
 	uint64_t	*count;
-	int		 eof;		/* src said EOF */
-	int		 done;		/* and dst was shut down for writing */
+	int		 bulk;		/* splice rather than copy */
+	int		 nosplice;	/* a socket that cannot splice */
+	int		 done;		/* EOF passed on */
 };
 
 struct relay {
@@ -49,7 +60,12 @@ struct relay {
 	struct relay_stats	 stats;
 };
 
-static uint8_t	scratch[RELAY_BUFSZ];
+static uint8_t	scratch[RELAY_COPY_MAX];
+
+/* Idle pipes, empty, ready for the next direction with bulk data. */
+static int	pipes[RELAY_PIPES_IDLE][2];
+static int	npipes;
+static int	npipes_held;	/* by directions, with bytes in them */
 
 static void	relay_read_cb(int, short, void *);
 static void	relay_write_cb(int, short, void *);
@@ -72,6 +88,50 @@ relay_end_name(enum relay_end end)
 	return "?";
 }
 
+/* Pipes held by relays (bytes in flight), and idle in the pool. */
+void
+relay_pipes(int *held, int *idle)
+{
+	*held = npipes_held;
+	*idle = npipes;
+}
+
+/* An empty pipe, from the pool or new; -1 when none can be had. */
+static int
+pipe_get(int p[2])
+{
+	if (npipes > 0) {
+		npipes--;
+		p[0] = pipes[npipes][0];
+		p[1] = pipes[npipes][1];
+	} else {
+		if (pipe2(p, O_NONBLOCK | O_CLOEXEC) == -1)
+			return -1;
+		/* Fewer, larger splices; a refusal (a user limit) is fine. */
+		(void)fcntl(p[1], F_SETPIPE_SZ, RELAY_PIPE_SIZE);
+	}
+	npipes_held++;
+	return 0;
+}
+
+/* Gives back an empty pipe; a pipe with bytes in it is closed. */
+static void
+pipe_put(int p[2], int empty)
+{
+	if (p[0] == -1)
+		return;
+	npipes_held--;
+	if (empty && npipes < RELAY_PIPES_IDLE) {
+		pipes[npipes][0] = p[0];
+		pipes[npipes][1] = p[1];
+		npipes++;
+	} else {
+		close(p[0]);
+		close(p[1]);
+	}
+	p[0] = p[1] = -1;
+}
+
 static void
 dir_init(struct relay *r, int d, int src, int dst, uint64_t *count)
 {
@@ -81,6 +141,7 @@ dir_init(struct relay *r, int d, int src, int dst, uint64_t *count)
 	dir->src = src;
 	dir->dst = dst;
 	dir->count = count;
+	dir->pipe[0] = dir->pipe[1] = -1;
 	dir->rev = event_new(r->base, src, EV_READ | EV_PERSIST,
 	    relay_read_cb, dir);
 	dir->wev = event_new(r->base, dst, EV_WRITE | EV_PERSIST,
@@ -139,6 +200,8 @@ dir_clear(struct relay_dir *dir)
 	if (dir->wev != NULL)
 		event_free(dir->wev);
 	dir->rev = dir->wev = NULL;
+	pipe_put(dir->pipe, dir->inpipe == 0);
+	dir->inpipe = 0;
 	free(dir->pend);
 	dir->pend = NULL;
 }
@@ -195,13 +258,21 @@ relay_ext_failed(struct relay *r)
 	event_add(r->linger, &tv);
 }
 
+/* The socket on side failed: the relay is gone when this returns. */
 static void
-relay_side_failed(struct relay *r, int side)
+relay_side_failed(struct relay *r, int side, const char *what)
 {
+	log_debug("relay: %s: %s", what, strerror(errno));
 	if (side == RELAY_EXT)
 		relay_ext_failed(r);
 	else
 		relay_finish(r, RELAY_END_STREAM_LOST, 1);
+}
+
+static int
+dir_src_side(const struct relay_dir *dir)
+{
+	return dir == &dir->r->dir[DIR_OUT] ? RELAY_EXT : RELAY_STREAM;
 }
 
 /* Both directions saw EOF and passed it on: a clean end. */
@@ -214,6 +285,7 @@ relay_check_done(struct relay *r)
 	return 1;
 }
 
+/* EOF from the source, everything before it delivered: pass it on. */
 static void
 dir_shutdown(struct relay_dir *dir)
 {
@@ -222,6 +294,50 @@ dir_shutdown(struct relay_dir *dir)
 	(void)shutdown(dir->dst, SHUT_WR);
 	dir->done = 1;
 	relay_check_done(dir->r);
+}
+
+/* The sink is full: stop reading until what is held has gone out. */
+static void
+dir_hold(struct relay_dir *dir)
+{
+	event_del(dir->rev);
+	event_add(dir->wev, NULL);
+}
+
+/* Everything held has gone out: read again. */
+static void
+dir_release(struct relay_dir *dir)
+{
+	event_del(dir->wev);
+	event_add(dir->rev, NULL);
+}
+
+/*
+ * Moves the pipe's bytes to the sink.  Returns 1 when the pipe is empty
+ * (and back in the pool), 0 when the sink is full, -1 when the relay is
+ * gone.
+ */
+static int
+dir_drain_pipe(struct relay_dir *dir)
+{
+	ssize_t	n;
+
+	while (dir->inpipe > 0) {
+		n = splice(dir->pipe[0], NULL, dir->dst, NULL, dir->inpipe,
+		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return 0;
+		if (n <= 0) {
+			relay_side_failed(dir->r, !dir_src_side(dir),
+			    "splice to socket");
+			return -1;
+		}
+		dir->inpipe -= (size_t)n;
+	}
+	pipe_put(dir->pipe, 1);
+	return 1;
 }
 
 /*
@@ -240,47 +356,99 @@ dir_send(struct relay_dir *dir, const uint8_t *p, size_t len)
 		return n;
 	if (errno == EAGAIN || errno == EWOULDBLOCK)
 		return 0;
-	log_debug("relay: send: %s", strerror(errno));
-	relay_side_failed(dir->r, dir == &dir->r->dir[DIR_OUT] ?
-	    RELAY_STREAM : RELAY_EXT);
+	relay_side_failed(dir->r, !dir_src_side(dir), "send");
 	return -1;
+}
+
+/* A read error on the source: the relay is gone, or (EAGAIN) not. */
+static void
+dir_read_failed(struct relay_dir *dir, const char *what)
+{
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+		return;
+	relay_side_failed(dir->r, dir_src_side(dir), what);
+}
+
+/* Copying: one recv(), one send(); what the sink leaves is kept. */
+static void
+dir_copy(struct relay_dir *dir)
+{
+	ssize_t	n, sent;
+
+	n = recv(dir->src, scratch, sizeof scratch, MSG_DONTWAIT);
+	if (n == -1) {
+		dir_read_failed(dir, "recv");
+		return;
+	}
+	if (n == 0) {
+		dir_shutdown(dir);
+		return;
+	}
+	*dir->count += (uint64_t)n;
+	if ((size_t)n == sizeof scratch && !dir->nosplice)
+		dir->bulk = 1;
+	if ((sent = dir_send(dir, scratch, (size_t)n)) == -1 || sent == n)
+		return;
+	dir->pend_len = (size_t)(n - sent);
+	dir->pend_off = 0;
+	dir->pend = xmalloc(dir->pend_len);
+	memcpy(dir->pend, scratch + sent, dir->pend_len);
+	dir_hold(dir);
+}
+
+/* Bulk: splice from the source into a pipe, and on to the sink. */
+static void
+dir_splice(struct relay_dir *dir)
+{
+	ssize_t	n;
+
+	if (dir->pipe[0] == -1 && pipe_get(dir->pipe) == -1) {
+		dir_copy(dir);		/* out of descriptors: copy for now */
+		return;
+	}
+	n = splice(dir->src, NULL, dir->pipe[1], NULL, RELAY_PIPE_SIZE,
+	    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+	if (n == -1 && errno == EINVAL) {
+		/* A socket type without splice: copy from now on. */
+		pipe_put(dir->pipe, 1);
+		dir->bulk = 0;
+		dir->nosplice = 1;
+		dir_copy(dir);
+		return;
+	}
+	if (n <= 0)
+		pipe_put(dir->pipe, 1);
+	if (n == -1) {
+		dir_read_failed(dir, "splice from socket");
+		return;
+	}
+	if (n == 0) {
+		dir_shutdown(dir);
+		return;
+	}
+	*dir->count += (uint64_t)n;
+	dir->r->stats.spliced += (uint64_t)n;
+	if ((size_t)n < RELAY_COPY_MAX)
+		dir->bulk = 0;
+	dir->inpipe = (size_t)n;
+	if (dir_drain_pipe(dir) == 0)
+		dir_hold(dir);
 }
 
 static void
 relay_read_cb(int fd, short ev, void *arg)
 {
 	struct relay_dir	*dir = arg;
-	ssize_t			 n, sent;
 
+	(void)fd;
 	(void)ev;
-	n = recv(fd, scratch, sizeof scratch, MSG_DONTWAIT);
-	if (n == -1) {
-		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-			return;
-		log_debug("relay: recv: %s", strerror(errno));
-		relay_side_failed(dir->r, dir == &dir->r->dir[DIR_OUT] ?
-		    RELAY_EXT : RELAY_STREAM);
-		return;
-	}
-	if (n == 0) {
-		dir->eof = 1;
-		dir_shutdown(dir);
-		return;
-	}
-	*dir->count += (uint64_t)n;
-	if ((sent = dir_send(dir, scratch, (size_t)n)) == -1)
-		return;
-	if (sent == n)
-		return;
-	/* The sink is full: keep the rest and stop reading until it drains. */
-	dir->pend_len = (size_t)(n - sent);
-	dir->pend_off = 0;
-	dir->pend = xmalloc(dir->pend_len);
-	memcpy(dir->pend, scratch + sent, dir->pend_len);
-	event_del(dir->rev);
-	event_add(dir->wev, NULL);
+	if (dir->bulk)
+		dir_splice(dir);
+	else
+		dir_copy(dir);
 }
 
+/* The sink can take more of what is held. */
 static void
 relay_write_cb(int fd, short ev, void *arg)
 {
@@ -289,6 +457,11 @@ relay_write_cb(int fd, short ev, void *arg)
 
 	(void)fd;
 	(void)ev;
+	if (dir->inpipe > 0) {
+		if (dir_drain_pipe(dir) == 1)
+			dir_release(dir);
+		return;
+	}
 	n = dir_send(dir, dir->pend + dir->pend_off,
 	    dir->pend_len - dir->pend_off);
 	if (n == -1)
@@ -299,8 +472,7 @@ relay_write_cb(int fd, short ev, void *arg)
 	free(dir->pend);
 	dir->pend = NULL;
 	dir->pend_off = dir->pend_len = 0;
-	event_del(dir->wev);
-	event_add(dir->rev, NULL);
+	dir_release(dir);
 }
 
 /* The other agent says its side was reset: reset ours. */

@@ -1,9 +1,11 @@
 /*
  * A relay joins an outside socket ("ext": the client on the host, the
  * target server in the guest) with a data stream to the other agent.
+ * Both must be non-blocking; SIGPIPE must be ignored.
  *
- * Bytes move both ways with bounded memory: a direction holds at most one
- * buffer, and stops reading its source while that buffer is full.  EOF on
+ * Bytes move both ways with bounded memory: a direction holds at most
+ * RELAY_PIPE_SIZE bytes (in a pipe, or less in a buffer), and stops
+ * reading its source until they have gone out.  EOF on
  * one side becomes shutdown(SHUT_WR) on the other once the data in flight
  * is written.  The stream cannot carry a TCP reset, so a reset of ext is
  * reported to the owner (who tells the other agent on the control
@@ -14,6 +16,9 @@
 #define PH_RELAY_H
 
 #include <stdint.h>
+
+/* The most a direction holds while its sink is full. */
+#define RELAY_PIPE_SIZE		(256 * 1024)
 
 struct event_base;
 struct relay;
@@ -45,6 +50,7 @@ struct relay_cbs {
 struct relay_stats {
 	uint64_t	bytes_out;	/* read from ext, sent on the stream */
 	uint64_t	bytes_in;	/* read from the stream, sent to ext */
+	uint64_t	spliced;	/* of both, moved by splice(2) */
 };
 
 struct relay	*relay_new(struct event_base *, int, int,
@@ -53,5 +59,6 @@ void		 relay_reset(struct relay *);
 void		 relay_abort(struct relay *);
 const struct relay_stats *relay_stats(const struct relay *);
 const char	*relay_end_name(enum relay_end);
+void		 relay_pipes(int *, int *);
 
 #endif

@@ -30,7 +30,7 @@ struct host;
 struct host	*host;
 
 #define MiB		(1024 * 1024)
-#define RELAY_BUFSZ	(64 * 1024)	/* relay.c: per direction */
+#define RELAY_BUFSZ	RELAY_PIPE_SIZE	/* the most a direction holds */
 #define RUN_TIMEOUT_MS	20000
 
 /* Writes data to a peer socket; shuts it down for writing when done. */
@@ -140,9 +140,12 @@ make_unix(int side)
 	f.peer[side] = sv[1];
 }
 
-/* A real TCP connection over 127.0.0.1 for ext: the peer is the client. */
+/*
+ * A real TCP connection over 127.0.0.1 for one side: the relay gets the
+ * accepted end, the peer (the client) the connecting one.
+ */
 static void
-make_tcp_ext(void)
+make_tcp(int side)
 {
 	struct sockaddr_in	sin;
 	socklen_t		sl = sizeof sin;
@@ -156,15 +159,21 @@ make_tcp_ext(void)
 	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sin, sizeof sin), 0);
 	ck_assert_int_eq(listen(lfd, 1), 0);
 	ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&sin, &sl), 0);
-	f.peer[RELAY_EXT] = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_ne(f.peer[RELAY_EXT], -1);
-	ck_assert_int_eq(connect(f.peer[RELAY_EXT], (struct sockaddr *)&sin,
+	f.peer[side] = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ne(f.peer[side], -1);
+	ck_assert_int_eq(connect(f.peer[side], (struct sockaddr *)&sin,
 	    sizeof sin), 0);
-	f.fd[RELAY_EXT] = accept(lfd, NULL, NULL);
-	ck_assert_int_ne(f.fd[RELAY_EXT], -1);
+	f.fd[side] = accept(lfd, NULL, NULL);
+	ck_assert_int_ne(f.fd[side], -1);
 	close(lfd);
-	set_nonblock(f.fd[RELAY_EXT]);
-	set_nonblock(f.peer[RELAY_EXT]);
+	set_nonblock(f.fd[side]);
+	set_nonblock(f.peer[side]);
+}
+
+static void
+make_tcp_ext(void)
+{
+	make_tcp(RELAY_EXT);
 }
 
 static int
@@ -189,13 +198,14 @@ done_cb(struct relay *r, enum relay_end end, void *arg)
 
 static const struct relay_cbs cbs = { ext_reset_cb, done_cb };
 
-/* Starts the relay, over Unix socketpairs unless ext is set up already. */
+/* Starts the relay, over Unix socketpairs where no socket is set up yet. */
 static void
 start_relay(void)
 {
 	if (f.fd[RELAY_EXT] == -1)
 		make_unix(RELAY_EXT);
-	make_unix(RELAY_STREAM);
+	if (f.fd[RELAY_STREAM] == -1)
+		make_unix(RELAY_STREAM);
 	f.r = relay_new(f.base, f.fd[RELAY_EXT], f.fd[RELAY_STREAM], &cbs,
 	    NULL);
 	ck_assert_ptr_nonnull(f.r);
@@ -742,6 +752,119 @@ START_TEST(test_end_names)
 }
 END_TEST
 
+static const char *
+kind_name(int side)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		sl = sizeof ss;
+
+	ck_assert_int_eq(getsockname(f.fd[side], (struct sockaddr *)&ss, &sl),
+	    0);
+	return ss.ss_family == AF_UNIX ? "unix" : "tcp";
+}
+
+static void
+assert_no_pipe_held(const char *when)
+{
+	int	held, idle;
+
+	relay_pipes(&held, &idle);
+	ck_assert_msg(held == 0, "%s: %d pipes held", when, held);
+}
+
+/*
+ * Bulk both ways over every pair of socket kinds (Unix, TCP; vsock is a
+ * third kind in production): every byte arrives, almost all of it went
+ * through pipes, and no pipe is held once done.
+ */
+START_TEST(test_splice_kinds)
+{
+	size_t	out = 4 * MiB + 17, in = 3 * MiB + 123;
+
+	if (_i & 1)
+		make_tcp(RELAY_EXT);
+	if (_i & 2)
+		make_tcp(RELAY_STREAM);
+	start_relay();
+	pump_start(RELAY_EXT, out, 1);
+	pump_start(RELAY_STREAM, in, 1);
+	sink_start(RELAY_EXT, in);
+	sink_start(RELAY_STREAM, out);
+	run_until(relay_done, 0, "the relay to end");
+	run_until(sinks_eof, 0, "EOF on both peers");
+	assert_end(RELAY_END_CLOSED);
+	assert_delivered(RELAY_STREAM);
+	assert_delivered(RELAY_EXT);
+	ck_assert_msg(f.stats.spliced > (out + in) * 9 / 10, "ext %s, stream "
+	    "%s: %llu of %zu bytes spliced", _i & 1 ? "tcp" : "unix",
+	    _i & 2 ? "tcp" : "unix", (unsigned long long)f.stats.spliced,
+	    out + in);
+	assert_no_pipe_held("after the relay");
+}
+END_TEST
+
+/* Sends n bytes on a peer socket, all at once (they are few). */
+static void
+peer_send(int side, size_t n)
+{
+	static uint8_t	buf[4096];
+
+	memset(buf, 'x', n);
+	ck_assert_int_eq(send(f.peer[side], buf, n, 0), (ssize_t)n);
+}
+
+/* One request of req bytes and its answer of n bytes, through the relay. */
+static void
+round_trip(size_t req, size_t ans, size_t *got_out, size_t *got_in)
+{
+	peer_send(RELAY_EXT, req);
+	*got_out += req;
+	run_until(stream_got, (int)*got_out, "the request");
+	peer_send(RELAY_STREAM, ans);
+	*got_in += ans;
+	run_until(ext_got, (int)*got_in, "the answer");
+}
+
+/*
+ * Small requests and answers are copied (recv and send), not spliced;
+ * after a bulk transfer the relay holds no pipe, and small messages are
+ * copied again.
+ */
+START_TEST(test_small_copied)
+{
+	size_t		 out = 0, in = 0, bulk = 2 * MiB, i;
+	uint64_t	 spliced;
+
+	make_tcp(RELAY_EXT);
+	if (_i)
+		make_tcp(RELAY_STREAM);
+	start_relay();
+	sink_start(RELAY_STREAM, 64 * 1024 + bulk);
+	sink_start(RELAY_EXT, 64 * 1024);
+	for (i = 1; i <= 100; i++)
+		round_trip(i, 1, &out, &in);
+	ck_assert_uint_eq(relay_stats(f.r)->spliced, 0);
+	assert_no_pipe_held("after small messages");
+
+	pump_start(RELAY_EXT, bulk, 0);
+	out += bulk;
+	run_until(stream_got, (int)out, "the bulk data");
+	spliced = relay_stats(f.r)->spliced;
+	ck_assert_msg(spliced > bulk / 2, "%s to %s: %llu of %zu bytes "
+	    "spliced", kind_name(RELAY_EXT), kind_name(RELAY_STREAM),
+	    (unsigned long long)spliced, bulk);
+	assert_no_pipe_held("with the relay idle after bulk data");
+
+	/* The first small read may still splice; the rest are copied. */
+	round_trip(10, 10, &out, &in);
+	spliced = relay_stats(f.r)->spliced;
+	for (i = 0; i < 20; i++)
+		round_trip(100, 100, &out, &in);
+	ck_assert_uint_eq(relay_stats(f.r)->spliced, spliced);
+	assert_no_pipe_held("after small messages again");
+}
+END_TEST
+
 static Suite *
 relay_suite(void)
 {
@@ -763,6 +886,8 @@ relay_suite(void)
 	tcase_add_test(tc, test_ext_reset);
 	tcase_add_test(tc, test_ext_reset_linger);
 	tcase_add_test(tc, test_end_names);
+	tcase_add_loop_test(tc, test_splice_kinds, 0, 4);
+	tcase_add_loop_test(tc, test_small_copied, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }
