@@ -67,12 +67,16 @@ CTL_SRCS = \
 	host-agent/ctl_show.c \
 	host-agent/portholectl.c
 GUEST_SRCS = \
+	guest-agent/btf.c \
 	guest-agent/daemon.c \
 	guest-agent/dial.c \
+	guest-agent/execev.c \
 	guest-agent/guest.c \
 	guest-agent/notify.c \
 	guest-agent/gstream.c \
+	guest-agent/listenev.c \
 	guest-agent/proc.c \
+	guest-agent/scan.c \
 	guest-agent/gsession.c \
 	guest-agent/status.c \
 	guest-agent/status_show.c \
@@ -101,7 +105,8 @@ TEST_TOOLS = \
 	tests/tools/phtest \
 	tests/tools/phstorm \
 	tests/tools/vsilent \
-	tests/tools/phudp
+	tests/tools/phudp \
+	bench/phbench
 
 PROGS = \
 	host-agent/porthole-host \
@@ -134,7 +139,7 @@ CONTRIB_GEN = \
 .SECONDARY: $(UNIT_TESTS:=.o)
 
 .PHONY: all contrib check test check-unit check-e2e check-man check-valgrind \
-	demo install \
+	demo install bench \
 	uninstall clean fuzz deps
 
 all: $(PROGS) contrib
@@ -189,6 +194,9 @@ tests/check_notify: tests/check_notify.o guest-agent/notify.o \
 tests/tools/%: tests/tools/%.c .flags
 	$(CC) $(CFLAGS) $(PH_CFLAGS) $(LDFLAGS) -o $@ $< $(PH_LIBS)
 
+bench/%: bench/%.c .flags
+	$(CC) $(CFLAGS) $(PH_CFLAGS) $(LDFLAGS) -o $@ $<
+
 deps:
 	@mk/deps.sh build
 
@@ -218,6 +226,13 @@ check:
 	@$(MAKE) --no-print-directory check-valgrind
 	@echo "== fuzzing, $(CHECK_FUZZ_SECONDS) s per target"
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS)
+
+# bench/run: porthole beside direct, haproxy and socat; figures, never a
+# failure.  BENCH_ARGS: runs and seconds per measurement (3 3).
+bench:
+	@mk/deps.sh bench
+	@$(MAKE) --no-print-directory all bench/phbench
+	@bench/run $(BENCH_ARGS)
 
 test:
 	@mk/deps.sh check

@@ -4,6 +4,7 @@
  * is its local status socket (status.c), which only root and the
  * agent's own user may read and which reads nothing.
  */
+#include <sys/resource.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -34,6 +35,8 @@ static const struct option longopts[] = {
 	{ "pidfile",	required_argument,	NULL, 'p' },
 	{ "pool",	required_argument,	NULL, 'P' },
 	{ "status",	required_argument,	NULL, 's' },
+	{ "scan-interval", required_argument,	NULL, 'S' },
+	{ "trigger",	required_argument,	NULL, 'w' },
 	{ "verbose",	no_argument,		NULL, 'v' },
 	{ "version",	no_argument,		NULL, 'V' },
 	{ NULL,		0,			NULL, 0 }
@@ -45,7 +48,8 @@ usage(int status)
 	fprintf(status ? stderr : stdout,
 	    "usage: porthole-guest [-DdvV] [-c endpoint] [-i port[/tcp|/udp]]... "
 	    "[-k seconds] [-N name] [-P streams]\n"
-	    "                      [-p pidfile] [-s path]\n"
+	    "                      [-p pidfile] [-S ms] [-s path] "
+	    "[-w auto|listen|exec|none]\n"
 	    "       porthole-guest [-j] [-s path] status\n");
 	exit(status);
 }
@@ -70,6 +74,22 @@ guest_ignored(uint8_t proto, uint16_t port)
 		    guest->ignore[i].proto == proto))
 			return 1;
 	return 0;
+}
+
+/*
+ * Every forwarded connection costs two descriptors here (the target and
+ * its stream): take all the soft limit may have.
+ */
+static void
+guest_raise_nofile(void)
+{
+	struct rlimit	rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_warn("setrlimit RLIMIT_NOFILE");
+	}
 }
 
 /* The protocol carries printable ASCII only (and so do logs and JSON). */
@@ -182,7 +202,8 @@ main(int argc, char **argv)
 		strlcpy(guest->name, "guest", sizeof guest->name);
 	guest->keepalive = GUEST_KEEPALIVE;
 	guest->pool = GUEST_POOL_DEFAULT;
-	while ((ch = getopt_long(argc, argv, "c:Ddhi:jk:N:p:P:s:vV", longopts,
+	guest->trigger = "auto";
+	while ((ch = getopt_long(argc, argv, "c:Ddhi:jk:N:p:P:S:s:vVw:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -231,8 +252,21 @@ main(int argc, char **argv)
 				bad_arg("-P", "\"%s\" is not a number of "
 				    "streams from 0 to 64", optarg);
 			break;
+		case 'S':
+			guest->scan_ms = (int)strtonum(optarg, 10,
+			    GUEST_SCAN_MAX_MS, &errstr);
+			if (errstr != NULL)
+				bad_arg("-S", "\"%s\" is not 10-3600000 ms",
+				    optarg);
+			break;
 		case 'v':
 			verbose++;
+			break;
+		case 'w':
+			if (!scan_trigger_ok(optarg))
+				bad_arg("-w", "\"%s\" is not auto, listen, exec "
+				    "or none", optarg);
+			guest->trigger = optarg;
 			break;
 		case 'V':
 			printf("porthole-guest %s (protocol %u)\n",
@@ -279,13 +313,16 @@ main(int argc, char **argv)
 	}
 	log_info("porthole-guest %s started, host %s, guest name %s",
 	    PORTHOLE_VERSION, guest->ep.str, guest->name);
+	guest_raise_nofile();
 	status_start();
 	gsession_start();
 	watch_start();
+	scan_start();
 	event_base_dispatch(guest->base);
 	notify_stopping();
 	status_stop();
 	gsession_stop();
+	scan_stop();
 	watch_stop();
 	daemon_exit();
 	for (i = 0; i < 3; i++)

@@ -16,7 +16,8 @@ struct event_base;
 #define GUEST_WELCOME_TIMEOUT	5
 #define GUEST_BACKOFF_MIN_MS	100
 #define GUEST_BACKOFF_MAX_MS	2000
-#define GUEST_SCAN_MS		1000	/* the slow poll */
+#define GUEST_SCAN_MS		1000	/* the poll, with no trigger */
+#define GUEST_SCAN_MAX_MS	3600000
 #define GUEST_KEEPALIVE		10	/* seconds without a frame: reconnect */
 #define GUEST_MAX_IGNORE	64
 #define GUEST_POOL_DEFAULT	8	/* data streams opened in advance */
@@ -36,6 +37,8 @@ struct guest {
 	int			 nignore;
 	int			 keepalive;	/* seconds, 0: off */
 	int			 pool;		/* streams to keep open */
+	const char		*trigger;	/* of bind scans (scan.c) */
+	int			 scan_ms;	/* slow poll; 0: default */
 };
 
 extern struct guest	*guest;
@@ -64,6 +67,29 @@ void		 watch_scan(void);
 struct gbind	*watch_find(uint32_t);
 void		 watch_foreach(void (*)(struct gbind *, void *), void *);
 void		 watch_target(const struct gbind *, struct ph_addr *);
+
+/* scan.c: when to scan for binds (events, bursts, a slow poll) */
+void		 scan_start(void);
+void		 scan_stop(void);
+void		 scan_kick(void);
+int		 scan_trigger_ok(const char *);
+
+/* listenev.c: the "listen" trigger (BPF on inet_sock_set_state) */
+int		 listenev_start(void);
+void		 listenev_stop(void);
+
+/* btf.c: offsets of kernel struct members, from the kernel's BTF */
+struct btf_query {
+	const char	*sname, *mname;		/* struct, member */
+	uint32_t	 off;			/* bytes */
+	int		 found;
+};
+
+int		 btf_offsets(struct btf_query *, size_t);
+
+/* execev.c: the "exec" trigger (the proc connector) */
+int		 execev_start(void);
+void		 execev_stop(void);
 
 /* proc.c: which process owns a socket */
 int		 proc_is_own_socket(uint64_t);

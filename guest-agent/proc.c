@@ -1,7 +1,10 @@
 /*
  * Socket ownership from /proc.  sock_diag gives a socket's inode but not
  * its process; /proc/PID/fd links name "socket:[INODE]".  Looked up once
- * per new bind only, never per scan.
+ * per new bind only, never per scan, and newest process first: a new
+ * bind is most often a new server's, and a walk of every descriptor of
+ * every process is what a new bind waits for.  The one walk answers both
+ * questions watch.c asks (ours? whose?).
  */
 #include <sys/types.h>
 #include <ctype.h>
@@ -9,10 +12,20 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "guest.h"
+#include "xmalloc.h"
+
+/* The last socket looked up. */
+static struct {
+	int		valid;
+	uint64_t	inode;
+	int		own;
+	char		name[PH_NAME_MAX];
+} last;
 
 static int
 fd_dir_has_socket(const char *dir, const char *want)
@@ -39,15 +52,6 @@ fd_dir_has_socket(const char *dir, const char *want)
 	return found;
 }
 
-int
-proc_is_own_socket(uint64_t inode)
-{
-	char	want[64];
-
-	snprintf(want, sizeof want, "socket:[%" PRIu64 "]", inode);
-	return fd_dir_has_socket("/proc/self/fd", want);
-}
-
 static void
 proc_comm(const char *pid, char *name, size_t len)
 {
@@ -72,26 +76,78 @@ proc_comm(const char *pid, char *name, size_t len)
 			*name = '?';
 }
 
+static int
+pid_cmp_desc(const void *a, const void *b)
+{
+	long	x = *(const long *)a, y = *(const long *)b;
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* The process ids in /proc, newest (highest) first; NULL if none. */
+static long *
+proc_pids(size_t *n)
+{
+	DIR		*d;
+	struct dirent	*de;
+	long		*pids = NULL;
+	size_t		 cap = 0;
+
+	*n = 0;
+	if ((d = opendir("/proc")) == NULL)
+		return NULL;
+	while ((de = readdir(d)) != NULL) {
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		if (*n == cap) {
+			cap = cap == 0 ? 256 : cap * 2;
+			pids = xreallocarray(pids, cap, sizeof *pids);
+		}
+		pids[(*n)++] = strtol(de->d_name, NULL, 10);
+	}
+	closedir(d);
+	qsort(pids, *n, sizeof *pids, pid_cmp_desc);
+	return pids;
+}
+
+static void
+proc_lookup(uint64_t inode)
+{
+	char	 want[64], dir[64], pid[24];
+	long	*pids, self = (long)getpid();
+	size_t	 i, n;
+
+	if (last.valid && last.inode == inode)
+		return;
+	memset(&last, 0, sizeof last);
+	last.valid = 1;
+	last.inode = inode;
+	snprintf(want, sizeof want, "socket:[%" PRIu64 "]", inode);
+	pids = proc_pids(&n);
+	for (i = 0; i < n; i++) {
+		snprintf(dir, sizeof dir, "/proc/%ld/fd", pids[i]);
+		if (!fd_dir_has_socket(dir, want))
+			continue;
+		if (pids[i] == self)
+			last.own = 1;
+		snprintf(pid, sizeof pid, "%ld", pids[i]);
+		proc_comm(pid, last.name, sizeof last.name);
+		break;
+	}
+	free(pids);
+}
+
+int
+proc_is_own_socket(uint64_t inode)
+{
+	proc_lookup(inode);
+	return last.own;
+}
+
 /* Finds the process holding the socket; name is "" if none is found. */
 void
 proc_socket_owner(uint64_t inode, char *name, size_t len)
 {
-	DIR		*d;
-	struct dirent	*de;
-	char		 want[64], dir[300];
-
-	name[0] = '\0';
-	snprintf(want, sizeof want, "socket:[%" PRIu64 "]", inode);
-	if ((d = opendir("/proc")) == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (!isdigit((unsigned char)de->d_name[0]))
-			continue;
-		snprintf(dir, sizeof dir, "/proc/%s/fd", de->d_name);
-		if (fd_dir_has_socket(dir, want)) {
-			proc_comm(de->d_name, name, len);
-			break;
-		}
-	}
-	closedir(d);
+	proc_lookup(inode);
+	strlcpy(name, last.name, len);
 }

@@ -61,7 +61,6 @@ static struct bind_ids	 ids = RB_INITIALIZER(&ids);
 static struct mnl_socket *nl;
 static unsigned int	 gen, seq;
 static uint32_t		 next_id = 1;
-static struct event	*scan_ev;
 static int		 udp_off;	/* the kernel has no UDP sock_diag */
 
 struct gbind *
@@ -253,15 +252,6 @@ watch_scan(void)
 			watch_gone(b);
 }
 
-static void
-watch_timer_cb(int fd, short ev, void *arg)
-{
-	(void)fd;
-	(void)ev;
-	(void)arg;
-	watch_scan();
-}
-
 /* At exit: everything freed, so that leak checkers see real leaks only. */
 void
 watch_stop(void)
@@ -273,28 +263,19 @@ watch_stop(void)
 		RB_REMOVE(bind_ids, &ids, b);
 		free(b);
 	}
-	if (scan_ev != NULL)
-		event_free(scan_ev);
-	scan_ev = NULL;
 	if (nl != NULL)
 		mnl_socket_close(nl);
 	nl = NULL;
 }
 
+/* Opens the sock_diag socket and scans; scan.c decides when to again. */
 void
 watch_start(void)
 {
-	struct timeval	tv = { GUEST_SCAN_MS / 1000,
-			    (GUEST_SCAN_MS % 1000) * 1000 };
-
 	nl = mnl_socket_open2(NETLINK_SOCK_DIAG, SOCK_CLOEXEC);
 	if (nl == NULL)
 		fatal("cannot open a NETLINK_SOCK_DIAG socket");
 	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) == -1)
 		fatal("cannot bind the NETLINK_SOCK_DIAG socket");
-	scan_ev = event_new(guest->base, -1, EV_PERSIST, watch_timer_cb, NULL);
-	if (scan_ev == NULL)
-		fatalx("event_new");
-	event_add(scan_ev, &tv);
 	watch_scan();
 }

@@ -31,6 +31,7 @@
 
 #define RELAY_COPY_MAX		(8 * 1024)	/* a read this full: bulk */
 #define RELAY_PIPES_IDLE	16		/* pipes kept for later */
+#define RELAY_PIPES_TRIM_SEC	2		/* closed when unused so long */
 #define RELAY_LINGER_SEC	10		/* wait for the peer after a reset */
 
 enum { DIR_OUT = 0, DIR_IN = 1 };	/* ext->stream, stream->ext */
@@ -66,6 +67,8 @@ static uint8_t	scratch[RELAY_COPY_MAX];
 static int	pipes[RELAY_PIPES_IDLE][2];
 static int	npipes;
 static int	npipes_held;	/* by directions, with bytes in them */
+static struct event *trim_ev;	/* closes idle pipes after a quiet time */
+static int	pipes_used;	/* since the last trim */
 
 static void	relay_read_cb(int, short, void *);
 static void	relay_write_cb(int, short, void *);
@@ -94,6 +97,43 @@ relay_pipes(int *held, int *idle)
 {
 	*held = npipes_held;
 	*idle = npipes;
+}
+
+/*
+ * Idle pipes are closed once no bulk data has moved for a while, so that
+ * a quiet agent holds no descriptors it does not need.
+ */
+static void
+pipes_trim_cb(int fd, short ev, void *arg)
+{
+	struct timeval	tv = { RELAY_PIPES_TRIM_SEC, 0 };
+
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	if (pipes_used) {
+		pipes_used = 0;
+		evtimer_add(trim_ev, &tv);
+		return;
+	}
+	while (npipes > 0) {
+		npipes--;
+		close(pipes[npipes][0]);
+		close(pipes[npipes][1]);
+	}
+}
+
+static void
+pipes_trim_later(struct event_base *base)
+{
+	struct timeval	tv = { RELAY_PIPES_TRIM_SEC, 0 };
+
+	pipes_used = 1;
+	if (trim_ev == NULL &&
+	    (trim_ev = evtimer_new(base, pipes_trim_cb, NULL)) == NULL)
+		fatalx("relay: evtimer_new failed");
+	if (!evtimer_pending(trim_ev, NULL))
+		evtimer_add(trim_ev, &tv);
 }
 
 /* An empty pipe, from the pool or new; -1 when none can be had. */
@@ -406,6 +446,7 @@ dir_splice(struct relay_dir *dir)
 		dir_copy(dir);		/* out of descriptors: copy for now */
 		return;
 	}
+	pipes_trim_later(dir->r->base);
 	n = splice(dir->src, NULL, dir->pipe[1], NULL, RELAY_PIPE_SIZE,
 	    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 	if (n == -1 && errno == EINVAL) {

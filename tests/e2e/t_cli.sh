@@ -41,6 +41,8 @@ expect_error 2 "unexpected argument \"statu\"" "$PH_GUEST" statu
 expect_error 2 "-a: unix endpoint has no path" "$PH_HOST" -a unix:
 expect_error 2 "-a: the API listens on a Unix socket only \(unix:PATH\), never on vsock:7000" \
     "$PH_HOST" -a vsock:7000
+expect_error 2 "-S: \"5\" is not 10-3600000 ms" "$PH_GUEST" -S 5
+expect_error 2 "-w: \"bpf\" is not auto, listen, exec or none" "$PH_GUEST" -w bpf
 expect_error 2 "-N: name .* is not printable ASCII" "$PH_GUEST" -N "$(printf 'a\tb')"
 expect_error 2 "-c: vsock CID \"any\" can only be listened on" \
     "$PH_GUEST" -c vsock:any:6440

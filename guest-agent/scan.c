@@ -1,0 +1,183 @@
+/*
+ * When to scan for binds.  A scan (watch.c) is cheap, a sock_diag dump
+ * of listening sockets only, but not free, so scans follow events: a
+ * trigger asks for one with scan_kick() when something may have bound or
+ * unbound, and the scan runs at once (at most one per SCAN_GAP_MS), then
+ * again at the steps of the trigger's burst, for what the first scan was
+ * too early to see.  A slow poll catches whatever the events missed.
+ *
+ * The triggers, best first:
+ *   listen  a BPF program on the inet_sock_set_state tracepoint
+ *           (listenev.c): a TCP socket entered or left LISTEN; one
+ *           follow-up scan, since the event comes just before the
+ *           socket is in the listening table.
+ *   exec    the proc connector (execev.c): a process started or exited;
+ *           a longer burst, since a new server binds when it is ready.
+ *   none    the poll alone.
+ * "auto" takes the first that works here.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "guest.h"
+#include "log.h"
+
+#define SCAN_GAP_MS	1	/* between two scans, at least */
+
+/* Follow-up scans, in ms after the kick; the first is the scan itself. */
+static const int	burst_listen[] = { 0, 20 };
+static const int	burst_exec[] = { 0, 10, 50, 200, 1000, 3000 };
+
+static const struct trigger {
+	const char	*name;
+	int		(*start)(void);
+	void		(*stop)(void);
+	const int	*burst;
+	int		 nburst;
+	int		 poll_ms;	/* the default slow poll with it */
+} triggers[] = {
+	{ "listen", listenev_start, listenev_stop, burst_listen,
+	    sizeof burst_listen / sizeof burst_listen[0], 30000 },
+	{ "exec", execev_start, execev_stop, burst_exec,
+	    sizeof burst_exec / sizeof burst_exec[0], 2000 },
+	{ "none", NULL, NULL, NULL, 0, GUEST_SCAN_MS },
+};
+#define NTRIGGERS	(sizeof triggers / sizeof triggers[0])
+
+static struct {
+	const struct trigger	*trig;
+	int			 poll_ms;
+	struct event		*timer;
+	struct timespec		 kicked;	/* the burst's start */
+	struct timespec		 last;		/* the last scan */
+	int			 step;		/* next burst step */
+	uint64_t		 scans, kicks;
+} sc;
+
+static long
+ms_since(const struct timespec *t, const struct timespec *now)
+{
+	return (now->tv_sec - t->tv_sec) * 1000 +
+	    (now->tv_nsec - t->tv_nsec) / 1000000;
+}
+
+static void
+scan_arm(long ms)
+{
+	struct timeval	tv;
+
+	if (ms < 0)
+		ms = 0;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(sc.timer, &tv);
+}
+
+/* After a scan: the burst's next step, or the slow poll. */
+static void
+scan_next(const struct timespec *now)
+{
+	long	since = ms_since(&sc.kicked, now);
+
+	while (sc.trig->burst != NULL && sc.step < sc.trig->nburst &&
+	    sc.trig->burst[sc.step] <= since)
+		sc.step++;
+	if (sc.trig->burst != NULL && sc.step < sc.trig->nburst)
+		scan_arm(sc.trig->burst[sc.step] - since);
+	else
+		scan_arm(sc.poll_ms);
+}
+
+static void
+scan_timer_cb(int fd, short ev, void *arg)
+{
+	struct timespec	now;
+
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	watch_scan();
+	sc.scans++;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	sc.last = now;
+	scan_next(&now);
+}
+
+/* Something may have bound or unbound: scan now, and through the burst. */
+void
+scan_kick(void)
+{
+	struct timespec	now;
+
+	sc.kicks++;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	sc.kicked = now;
+	sc.step = 0;
+	scan_arm(SCAN_GAP_MS - ms_since(&sc.last, &now));
+}
+
+static const struct trigger *
+scan_trigger(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < NTRIGGERS; i++)
+		if (strcmp(triggers[i].name, name) == 0)
+			return &triggers[i];
+	return NULL;
+}
+
+/* Is name a trigger ("auto" too)? */
+int
+scan_trigger_ok(const char *name)
+{
+	return strcmp(name, "auto") == 0 || scan_trigger(name) != NULL;
+}
+
+/*
+ * Starts the trigger guest->trigger (or, for "auto", the first that
+ * works), and the slow poll: guest->scan_ms, or the trigger's default.
+ */
+void
+scan_start(void)
+{
+	const struct trigger	*t;
+	size_t			 i;
+
+	if ((sc.timer = evtimer_new(guest->base, scan_timer_cb, NULL)) == NULL)
+		fatalx("evtimer_new");
+	if (strcmp(guest->trigger, "auto") != 0) {
+		t = scan_trigger(guest->trigger);
+		if (t->start != NULL && t->start() == -1)
+			fatalx("cannot watch for binds with trigger %s",
+			    t->name);
+	} else {
+		for (i = 0; i < NTRIGGERS; i++) {
+			t = &triggers[i];
+			if (t->start == NULL || t->start() == 0)
+				break;
+		}
+	}
+	sc.trig = t;
+	sc.poll_ms = guest->scan_ms > 0 ? guest->scan_ms : t->poll_ms;
+	log_info("watching binds: trigger %s, scans every %d ms otherwise",
+	    t->name, sc.poll_ms);
+	clock_gettime(CLOCK_MONOTONIC, &sc.last);
+	scan_arm(sc.poll_ms);
+}
+
+void
+scan_stop(void)
+{
+	if (sc.trig != NULL && sc.trig->stop != NULL)
+		sc.trig->stop();
+	if (sc.timer != NULL)
+		event_free(sc.timer);
+	sc.timer = NULL;
+	log_debug("bind scans: %llu, after %llu events",
+	    (unsigned long long)sc.scans, (unsigned long long)sc.kicks);
+}

@@ -1,0 +1,62 @@
+#!/bin/bash
+# When binds are seen: with the listen trigger (BPF) a bind in the VM is
+# on the host in milliseconds and binds in other network namespaces wake
+# nobody; the poll alone (-w none) still works; a trigger that cannot
+# work here (-w exec, outside the initial namespace) is a clear error.
+. "$(dirname "$0")/lib.sh"
+
+PHBENCH=$PH_ROOT/bench/phbench
+port=$(free_port)
+vm_create
+start_host
+start_guest
+grep -q "watching binds: trigger listen" "$T/guest.log" ||
+    skip "the listen trigger does not load here: $(grep 'watching binds' "$T/guest.log")"
+
+# phbench binds in the VM and times the host port from listen() on.
+out=$("$PHBENCH" bindlat "$NS" "$port" 20) || fail "bindlat: $out"
+read -r _ n med p99 _ umed _ _ timeouts <<<"$out"
+[ "$n" = 20 ] && [ "$timeouts" = 0 ] || fail "binds not all seen: $out"
+awk -v m="$med" -v s="$PH_SLOW" 'BEGIN { exit !(m < 200 * s) }' ||
+    fail "binds seen after a median of $med ms"
+pass "listen trigger: 20 binds seen on the host after a median of $med ms (p99 $p99), unbinds $umed ms"
+
+# Binds in another namespace (here: the root one) cost the guest nothing.
+restart_guest() {
+	kill_wait TERM "$GUEST_PID"
+	: >"$T/guest.log"
+	start_guest "$@"
+}
+restart_guest
+python3 -c "
+import socket
+for i in range(20):
+    s = socket.socket()
+    s.bind(('127.0.0.1', 0))
+    s.listen()
+    s.close()"
+"$PHBENCH" bindlat "$NS" "$port" 1 >/dev/null || fail "bindlat in the VM"
+kill_wait TERM "$GUEST_PID"
+events=$(sed -n 's/.*bind scans: [0-9]*, after \([0-9]*\) events.*/\1/p' \
+    "$T/guest.log")
+[ -n "$events" ] && [ "$events" -ge 1 ] && [ "$events" -le 2 ] ||
+    fail "20 binds elsewhere and 1 in the VM made ${events:-?} events"
+pass "binds in another network namespace: no events (1 bind and unbind in the VM: $events)"
+
+: >"$T/guest.log"
+start_guest -w none -s 50
+grep -q "watching binds: trigger none, scans every 50 ms" "$T/guest.log" ||
+    fail "-w none -s 50: $(grep 'watching binds' "$T/guest.log")"
+out=$("$PHBENCH" bindlat "$NS" "$port" 5) || fail "bindlat: $out"
+read -r _ n med _ _ _ _ _ timeouts <<<"$out"
+[ "$n" = 5 ] && [ "$timeouts" = 0 ] || fail "-w none: binds not all seen: $out"
+pass "-w none -s 50: binds seen after a median of $med ms"
+
+kill_wait TERM "$GUEST_PID"
+set +e
+ip netns exec "$NS" "$PH_GUEST" -d -c "unix:$SOCK" -w exec >"$T/exec.log" 2>&1
+rc=$?
+set -e
+[ "$rc" = 1 ] && grep -q "cannot watch for binds with trigger exec" \
+    "$T/exec.log" || fail "-w exec in a network namespace: exit $rc: $(tail -1 "$T/exec.log")"
+pass "-w exec outside the initial network namespace: one clear error, exit 1"
