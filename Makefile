@@ -106,7 +106,7 @@ TEST_TOOLS = \
 	tests/tools/phstorm \
 	tests/tools/vsilent \
 	tests/tools/phudp \
-	bench/phbench
+	bench/tools/phbench
 
 PROGS = \
 	host-agent/porthole-host \
@@ -194,7 +194,7 @@ tests/check_notify: tests/check_notify.o guest-agent/notify.o \
 tests/tools/%: tests/tools/%.c .flags
 	$(CC) $(CFLAGS) $(PH_CFLAGS) $(LDFLAGS) -o $@ $< $(PH_LIBS)
 
-bench/%: bench/%.c .flags
+bench/tools/%: bench/tools/%.c .flags
 	$(CC) $(CFLAGS) $(PH_CFLAGS) $(LDFLAGS) -o $@ $<
 
 deps:
@@ -231,7 +231,7 @@ check:
 # failure.  BENCH_ARGS: runs and seconds per measurement (3 3).
 bench:
 	@mk/deps.sh bench
-	@$(MAKE) --no-print-directory all bench/phbench
+	@$(MAKE) --no-print-directory all bench/tools/phbench
 	@bench/run $(BENCH_ARGS)
 
 test:

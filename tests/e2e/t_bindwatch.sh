@@ -5,7 +5,7 @@
 # work here (-w exec, outside the initial namespace) is a clear error.
 . "$(dirname "$0")/lib.sh"
 
-PHBENCH=$PH_ROOT/bench/phbench
+PHBENCH=$PH_ROOT/bench/tools/phbench
 port=$(free_port)
 vm_create
 start_host
