@@ -166,8 +166,8 @@ scan_start(void)
 	sc.poll_ms = guest->scan_ms > 0 ? guest->scan_ms : t->poll_ms;
 	log_info("watching binds: trigger %s, scans every %d ms otherwise",
 	    t->name, sc.poll_ms);
-	clock_gettime(CLOCK_MONOTONIC, &sc.last);
-	scan_arm(sc.poll_ms);
+	/* What bound while the trigger was being set up has no event. */
+	scan_kick();
 }
 
 void
