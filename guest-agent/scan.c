@@ -107,17 +107,24 @@ scan_timer_cb(int fd, short ev, void *arg)
 	scan_next(&now);
 }
 
-/* Something may have bound or unbound: scan now, and through the burst. */
-void
-scan_kick(void)
+/* Scans now (or SCAN_GAP_MS after the last), then through the burst. */
+static void
+scan_soon(void)
 {
 	struct timespec	now;
 
-	sc.kicks++;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	sc.kicked = now;
 	sc.step = 0;
 	scan_arm(SCAN_GAP_MS - ms_since(&sc.last, &now));
+}
+
+/* A trigger says something may have bound or unbound. */
+void
+scan_kick(void)
+{
+	sc.kicks++;
+	scan_soon();
 }
 
 static const struct trigger *
@@ -167,7 +174,7 @@ scan_start(void)
 	log_info("watching binds: trigger %s, scans every %d ms otherwise",
 	    t->name, sc.poll_ms);
 	/* What bound while the trigger was being set up has no event. */
-	scan_kick();
+	scan_soon();
 }
 
 void

@@ -30,11 +30,21 @@
 #include "xmalloc.h"
 
 #define RELAY_COPY_MAX		(8 * 1024)	/* a read this full: bulk */
+#define RELAY_SMALL		1024		/* a splice this short: copy */
+#define RELAY_ROUNDS		8		/* reads a turn, then others' */
 #define RELAY_PIPES_IDLE	16		/* pipes kept for later */
 #define RELAY_PIPES_TRIM_SEC	2		/* closed when unused so long */
 #define RELAY_LINGER_SEC	10		/* wait for the peer after a reset */
 
 enum { DIR_OUT = 0, DIR_IN = 1 };	/* ext->stream, stream->ext */
+
+/* What a read did. */
+enum {
+	PUMP_GONE = -1,		/* the relay (or this direction) ended */
+	PUMP_DRY,		/* the source is empty */
+	PUMP_MOVED,		/* all went out; the source may have more */
+	PUMP_HELD		/* the sink is full, some is held */
+};
 
 struct relay_dir {
 	struct relay	*r;
@@ -47,6 +57,9 @@ struct relay_dir {
 	size_t		 pend_off, pend_len;
 	uint64_t	*count;
 	int		 bulk;		/* splice rather than copy */
+	int		 held;		/* the sink is full: wev is on */
+	int		 src_ready;	/* bytes may wait at the source */
+	int		 closing;	/* the source said EOF or hung up */
 	int		 nosplice;	/* a socket that cannot splice */
 	int		 done;		/* EOF passed on */
 };
@@ -182,9 +195,17 @@ dir_init(struct relay *r, int d, int src, int dst, uint64_t *count)
 	dir->dst = dst;
 	dir->count = count;
 	dir->pipe[0] = dir->pipe[1] = -1;
-	dir->rev = event_new(r->base, src, EV_READ | EV_PERSIST,
-	    relay_read_cb, dir);
-	dir->wev = event_new(r->base, dst, EV_WRITE | EV_PERSIST,
+	/*
+	 * Edge-triggered: the read event stays on for the relay's life (no
+	 * epoll_ctl when the sink fills or drains), so each turn reads until
+	 * the source is dry.  libevent wants a descriptor's events all edge-
+	 * or all level-triggered, and each socket is one direction's source
+	 * and the other's sink.  EV_CLOSED (EPOLLRDHUP) says an EOF waits
+	 * behind the bytes, which a short read would otherwise leave unseen.
+	 */
+	dir->rev = event_new(r->base, src, EV_READ | EV_CLOSED | EV_PERSIST |
+	    EV_ET, relay_read_cb, dir);
+	dir->wev = event_new(r->base, dst, EV_WRITE | EV_PERSIST | EV_ET,
 	    relay_write_cb, dir);
 	if (dir->rev == NULL || dir->wev == NULL)
 		fatalx("relay: event_new failed");
@@ -336,20 +357,27 @@ dir_shutdown(struct relay_dir *dir)
 	relay_check_done(dir->r);
 }
 
-/* The sink is full: stop reading until what is held has gone out. */
+/* The sink is full: no reading until what is held has gone out. */
 static void
 dir_hold(struct relay_dir *dir)
 {
-	event_del(dir->rev);
+	dir->held = 1;
+	dir->src_ready = 1;
 	event_add(dir->wev, NULL);
 }
 
-/* Everything held has gone out: read again. */
+static void	dir_pump(struct relay_dir *);
+
+/* Everything held has gone out: read what waits meanwhile. */
 static void
 dir_release(struct relay_dir *dir)
 {
+	dir->held = 0;
 	event_del(dir->wev);
-	event_add(dir->rev, NULL);
+	if (dir->src_ready) {
+		dir->src_ready = 0;
+		dir_pump(dir);
+	}
 }
 
 /*
@@ -400,52 +428,61 @@ dir_send(struct relay_dir *dir, const uint8_t *p, size_t len)
 	return -1;
 }
 
-/* A read error on the source: the relay is gone, or (EAGAIN) not. */
-static void
+/* A read error on the source: dry (EAGAIN), or the relay is gone. */
+static int
 dir_read_failed(struct relay_dir *dir, const char *what)
 {
 	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-		return;
+		return PUMP_DRY;
 	relay_side_failed(dir->r, dir_src_side(dir), what);
+	return PUMP_GONE;
 }
 
-/* Copying: one recv(), one send(); what the sink leaves is kept. */
-static void
+/*
+ * Copying: one recv(), one send(); what the sink leaves is kept.  A
+ * short read emptied the socket (stream sockets give all they have),
+ * unless an EOF or a hang-up waits behind it.
+ */
+static int
 dir_copy(struct relay_dir *dir)
 {
 	ssize_t	n, sent;
 
 	n = recv(dir->src, scratch, sizeof scratch, MSG_DONTWAIT);
-	if (n == -1) {
-		dir_read_failed(dir, "recv");
-		return;
-	}
+	if (n == -1)
+		return dir_read_failed(dir, "recv");
 	if (n == 0) {
 		dir_shutdown(dir);
-		return;
+		return PUMP_GONE;
 	}
 	*dir->count += (uint64_t)n;
 	if ((size_t)n == sizeof scratch && !dir->nosplice)
 		dir->bulk = 1;
-	if ((sent = dir_send(dir, scratch, (size_t)n)) == -1 || sent == n)
-		return;
+	if ((sent = dir_send(dir, scratch, (size_t)n)) == -1)
+		return PUMP_GONE;
+	if (sent == n)
+		return (size_t)n < sizeof scratch && !dir->closing ?
+		    PUMP_DRY : PUMP_MOVED;
 	dir->pend_len = (size_t)(n - sent);
 	dir->pend_off = 0;
 	dir->pend = xmalloc(dir->pend_len);
 	memcpy(dir->pend, scratch + sent, dir->pend_len);
 	dir_hold(dir);
+	return PUMP_HELD;
 }
 
-/* Bulk: splice from the source into a pipe, and on to the sink. */
-static void
-dir_splice(struct relay_dir *dir)
+/*
+ * Bulk: splice from the source into a pipe, and on to the sink.  The
+ * first read of a turn is what was there when the source woke us: when
+ * it is small, the bulk transfer is over.
+ */
+static int
+dir_splice(struct relay_dir *dir, int first)
 {
 	ssize_t	n;
 
-	if (dir->pipe[0] == -1 && pipe_get(dir->pipe) == -1) {
-		dir_copy(dir);		/* out of descriptors: copy for now */
-		return;
-	}
+	if (dir->pipe[0] == -1 && pipe_get(dir->pipe) == -1)
+		return dir_copy(dir);	/* out of descriptors: copy for now */
 	pipes_trim_later(dir->r->base);
 	n = splice(dir->src, NULL, dir->pipe[1], NULL, RELAY_PIPE_SIZE,
 	    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
@@ -454,26 +491,46 @@ dir_splice(struct relay_dir *dir)
 		pipe_put(dir->pipe, 1);
 		dir->bulk = 0;
 		dir->nosplice = 1;
-		dir_copy(dir);
-		return;
+		return dir_copy(dir);
 	}
 	if (n <= 0)
 		pipe_put(dir->pipe, 1);
-	if (n == -1) {
-		dir_read_failed(dir, "splice from socket");
-		return;
-	}
+	if (n == -1)
+		return dir_read_failed(dir, "splice from socket");
 	if (n == 0) {
 		dir_shutdown(dir);
-		return;
+		return PUMP_GONE;
 	}
 	*dir->count += (uint64_t)n;
 	dir->r->stats.spliced += (uint64_t)n;
-	if ((size_t)n < RELAY_COPY_MAX)
-		dir->bulk = 0;
+	if (first && (size_t)n < RELAY_SMALL)
+		dir->bulk = 0;		/* small messages again */
 	dir->inpipe = (size_t)n;
-	if (dir_drain_pipe(dir) == 0)
+	switch (dir_drain_pipe(dir)) {
+	case -1:
+		return PUMP_GONE;
+	case 0:
 		dir_hold(dir);
+		return PUMP_HELD;
+	}
+	return PUMP_MOVED;
+}
+
+/*
+ * Reads until the source is dry (the edge-triggered event will not come
+ * again before it is) or the sink is full; after RELAY_ROUNDS reads the
+ * other connections get a turn first.
+ */
+static void
+dir_pump(struct relay_dir *dir)
+{
+	int	i;
+
+	for (i = 0; i < RELAY_ROUNDS; i++)
+		if ((dir->bulk ? dir_splice(dir, i == 0) : dir_copy(dir)) !=
+		    PUMP_MOVED)
+			return;
+	event_active(dir->rev, EV_READ, 1);
 }
 
 static void
@@ -482,11 +539,12 @@ relay_read_cb(int fd, short ev, void *arg)
 	struct relay_dir	*dir = arg;
 
 	(void)fd;
-	(void)ev;
-	if (dir->bulk)
-		dir_splice(dir);
+	if (ev & (EV_CLOSED | EV_WRITE))	/* EPOLLRDHUP, EPOLLHUP, EPOLLERR */
+		dir->closing = 1;
+	if (dir->held)
+		dir->src_ready = 1;	/* read once the sink has taken it */
 	else
-		dir_copy(dir);
+		dir_pump(dir);
 }
 
 /* The sink can take more of what is held. */
@@ -498,6 +556,8 @@ relay_write_cb(int fd, short ev, void *arg)
 
 	(void)fd;
 	(void)ev;
+	if (!dir->held)
+		return;		/* an edge for the other direction's read */
 	if (dir->inpipe > 0) {
 		if (dir_drain_pipe(dir) == 1)
 			dir_release(dir);

@@ -813,6 +813,34 @@ peer_send(int side, size_t n)
 	ck_assert_int_eq(send(f.peer[side], buf, n, 0), (ssize_t)n);
 }
 
+/*
+ * A few bytes and the EOF behind them arrive together (the relay sees
+ * one readiness for both): both get through, over TCP and Unix sockets,
+ * whether they wait before the relay starts or come while it runs.
+ */
+START_TEST(test_data_then_eof)
+{
+	int	side = _i & 1 ? RELAY_STREAM : RELAY_EXT;
+
+	if (_i & 2)
+		make_tcp(side);
+	if (_i & 4) {
+		start_relay();
+		run_for(20);
+	}
+	if (f.fd[side] == -1)
+		make_unix(side);
+	peer_send(side, 7);
+	ck_assert_int_eq(shutdown(f.peer[side], SHUT_WR), 0);
+	if (f.r == NULL)
+		start_relay();
+	sink_start(!side, 7);
+	run_until(sink_eof, !side, "the EOF behind the bytes");
+	ck_assert_uint_eq(f.sink[!side].len, 7);
+	ck_assert(!f.done);
+}
+END_TEST
+
 /* One request of req bytes and its answer of n bytes, through the relay. */
 static void
 round_trip(size_t req, size_t ans, size_t *got_out, size_t *got_in)
@@ -888,6 +916,7 @@ relay_suite(void)
 	tcase_add_test(tc, test_end_names);
 	tcase_add_loop_test(tc, test_splice_kinds, 0, 4);
 	tcase_add_loop_test(tc, test_small_copied, 0, 2);
+	tcase_add_loop_test(tc, test_data_then_eof, 0, 8);
 	suite_add_tcase(s, tc);
 	return s;
 }
