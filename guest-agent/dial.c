@@ -10,6 +10,7 @@
  */
 #include <sys/socket.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -205,6 +206,29 @@ connect_result(int fd, short ev)
 	return err;
 }
 
+/*
+ * A target in the VM has usually answered (or refused) before connect()
+ * returns: ask, rather than wait a turn of the loop for it.  Returns 0
+ * when connected, -1 with errno set (EINPROGRESS: not yet).
+ */
+static int
+connect_now(int fd)
+{
+	struct pollfd	pfd = { fd, POLLOUT, 0 };
+	int		err;
+
+	if (poll(&pfd, 1, 0) != 1) {
+		errno = EINPROGRESS;
+		return -1;
+	}
+	if (pfd.revents == POLLOUT)
+		return 0;
+	if ((err = connect_result(fd, EV_WRITE)) == 0)
+		return 0;
+	errno = err;
+	return -1;
+}
+
 static void
 dial_connected_cb(int fd, short ev, void *arg)
 {
@@ -244,7 +268,8 @@ dial_target(struct gconn *c, const struct gbind *b)
 	    SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->target == -1)
 		return -1;
-	if (connect(c->target, (struct sockaddr *)&ss, sl) == 0) {
+	if (connect(c->target, (struct sockaddr *)&ss, sl) == 0 ||
+	    (errno == EINPROGRESS && connect_now(c->target) == 0)) {
 		dial_target_up(c);
 		return 0;
 	}

@@ -5,10 +5,13 @@
  * With a protocol 2 host the guest keeps a few streams open in advance
  * (the pool): each presents POOL and waits, idle.  A PAIR names the one
  * a new client's bytes already travel on, and another is opened in its
- * place.  Without one (an OPEN), a new stream is opened and presents
- * DATA.  A connect's result always comes from the event loop, never
- * inside the caller's call.  A full backlog on the host or a lack of
- * descriptors here is retried for a while rather than failed.
+ * place.  Idle streams are not watched (a wakeup and two epoll_ctl per
+ * connection saved): the host closes them only with the session, and
+ * bytes that come before their PAIR wait, unread.  Without a pooled
+ * stream (an OPEN), a new stream is opened and presents DATA; its result
+ * always comes from the event loop, never inside the caller's call.  A
+ * full backlog on the host or a lack of descriptors here is retried for
+ * a while rather than failed.
  */
 #include <sys/socket.h>
 #include <errno.h>
@@ -26,11 +29,12 @@
 #define GSTREAM_RETRY_MS	20	/* the host's backlog was full */
 #define GSTREAM_NOFD_MS		250	/* out of descriptors */
 #define GSTREAM_REFILL_MS	1000	/* after a pool stream failed */
-#define GSTREAM_LINGER_SEC	10	/* a pooled stream we cannot use */
+#define GSTREAM_LINGER_SEC	10	/* a stream we cannot use */
 
 struct gstream {
 	TAILQ_ENTRY(gstream)	 entry;		/* pool: idle or connecting */
 	int			 fd;		/* -1 until connect() */
+	int			 connected;	/* at once: report from the loop */
 	int			 err;		/* to report from the loop */
 	uint64_t		 conn;		/* DATA for it, or 0: POOL */
 	uint64_t		 id;		/* in the pool */
@@ -141,9 +145,11 @@ gstream_event_cb(int fd, short ev, void *arg)
 		gstream_try(g);
 		return;
 	}
+	(void)fd;
 	if (ev & EV_TIMEOUT)
 		err = ETIMEDOUT;
-	else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+	else if (!g->connected &&
+	    getsockopt(g->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
 		err = errno;
 	gstream_finish(g, err != 0 ? strerror(err) : NULL);
 }
@@ -173,10 +179,20 @@ gstream_try(struct gstream *g)
 	int	pending, e;
 
 	if ((g->fd = endpoint_connect(&guest->ep, &pending)) != -1) {
-		gstream_wait(g, 0);
-		/* Connected already (a Unix socket): say so from the loop. */
-		if (!pending)
-			event_active(g->ev, EV_WRITE, 0);
+		if (pending) {
+			gstream_wait(g, 0);
+			return;
+		}
+		/* Connected already (a Unix socket). */
+		if (g->conn == 0) {
+			gstream_finish(g, NULL);	/* the pool's: now */
+			return;
+		}
+		g->connected = 1;		/* the caller's: from the loop */
+		if ((g->ev = event_new(guest->base, -1, 0, gstream_event_cb,
+		    g)) == NULL)
+			fatalx("event_new");
+		event_active(g->ev, EV_WRITE, 0);
 		return;
 	}
 	e = errno;
@@ -192,7 +208,7 @@ gstream_try(struct gstream *g)
 }
 
 static struct gstream *
-gstream_start(uint64_t conn, gstream_cb cb, void *arg)
+gstream_new(uint64_t conn, gstream_cb cb, void *arg)
 {
 	struct gstream	*g = xcalloc(1, sizeof *g);
 
@@ -202,7 +218,6 @@ gstream_start(uint64_t conn, gstream_cb cb, void *arg)
 	g->arg = arg;
 	clock_gettime(CLOCK_MONOTONIC, &g->deadline);
 	g->deadline.tv_sec += GUEST_CONNECT_TIMEOUT;
-	gstream_try(g);
 	return g;
 }
 
@@ -213,7 +228,10 @@ gstream_start(uint64_t conn, gstream_cb cb, void *arg)
 struct gstream *
 gstream_connect(uint64_t conn, gstream_cb cb, void *arg)
 {
-	return gstream_start(conn, cb, arg);
+	struct gstream	*g = gstream_new(conn, cb, arg);
+
+	gstream_try(g);
+	return g;
 }
 
 void
@@ -259,35 +277,6 @@ gstream_linger(int fd)
 /* pool */
 
 static void
-pool_idle_cb(int fd, short ev, void *arg)
-{
-	struct gstream	*g = arg;
-	struct timeval	 tv = { GSTREAM_LINGER_SEC, 0 };
-
-	(void)fd;
-	if (ev & EV_READ) {
-		/*
-		 * A client's bytes (or EOF) whose PAIR is still on its way:
-		 * the control channel and the stream are not ordered.  Or
-		 * the host closing a stream it does not keep.  Wait for a
-		 * PAIR for a while, reading nothing.
-		 */
-		event_free(g->ev);
-		if ((g->ev = evtimer_new(guest->base, pool_idle_cb, g)) == NULL)
-			fatalx("evtimer_new");
-		evtimer_add(g->ev, &tv);
-		return;
-	}
-	log_debug("pooled stream %llu closed by the host",
-	    (unsigned long long)g->id);
-	TAILQ_REMOVE(&pool.idle, g, entry);
-	pool.nidle--;
-	if (pool.want > 0)
-		pool.want--;	/* the host keeps fewer: so do we */
-	gstream_free(g);
-}
-
-static void
 pool_connected(struct gstream *g, const char *why)
 {
 	struct timeval	tv = { GSTREAM_REFILL_MS / 1000,
@@ -301,10 +290,6 @@ pool_connected(struct gstream *g, const char *why)
 		evtimer_add(pool.refill, &tv);
 		return;
 	}
-	g->ev = event_new(guest->base, g->fd, EV_READ, pool_idle_cb, g);
-	if (g->ev == NULL)
-		fatalx("event_new");
-	event_add(g->ev, NULL);
 	TAILQ_INSERT_TAIL(&pool.idle, g, entry);
 	pool.nidle++;
 }
@@ -317,11 +302,13 @@ pool_fill(void)
 
 	if (evtimer_pending(pool.refill, NULL))
 		return;
-	while (pool.nidle + pool.nconnecting < pool.want) {
-		g = gstream_start(0, NULL, NULL);
+	while (pool.nidle + pool.nconnecting < pool.want &&
+	    !evtimer_pending(pool.refill, NULL)) {
+		g = gstream_new(0, NULL, NULL);
 		g->id = ++pool.next_id;
 		TAILQ_INSERT_TAIL(&pool.connecting, g, entry);
 		pool.nconnecting++;
+		gstream_try(g);		/* a Unix socket is idle at once */
 	}
 }
 
