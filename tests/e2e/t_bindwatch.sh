@@ -28,18 +28,21 @@ restart_guest() {
 	start_guest "$@"
 }
 restart_guest
+# 20 binds, 20 ms apart: without the namespace filter each would wake
+# the guest (they are far enough apart not to be folded into one).
 python3 -c "
-import socket
+import socket, time
 for i in range(20):
     s = socket.socket()
     s.bind(('127.0.0.1', 0))
     s.listen()
-    s.close()"
+    s.close()
+    time.sleep(0.02)"
 "$PHBENCH" bindlat "$NS" "$port" 1 >/dev/null || fail "bindlat in the VM"
 kill_wait TERM "$GUEST_PID"
 events=$(sed -n 's/.*bind scans: [0-9]*, after \([0-9]*\) events.*/\1/p' \
     "$T/guest.log")
-[ -n "$events" ] && [ "$events" -ge 1 ] && [ "$events" -le 2 ] ||
+[ -n "$events" ] && [ "$events" -ge 1 ] && [ "$events" -le 4 ] ||
     fail "20 binds elsewhere and 1 in the VM made ${events:-?} events"
 pass "binds in another network namespace: no events (1 bind and unbind in the VM: $events)"
 
