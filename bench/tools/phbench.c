@@ -20,6 +20,9 @@
  *		after close() how long until it refuses (each bind after a
  *		random pause of up to 20 ms); prints "bindlat N
  *		MEDIAN_MS P99_MS unbind MEDIAN_MS P99_MS timeouts T"
+ *	phbench bindseq ADDR PORT COUNT GAP_MS
+ *		binds PORT, PORT+1, ... here, GAP_MS apart; prints "bound
+ *		PORT TIME" (wall clock after listen()); runs until killed
  *	phbench bindchurn NETNS PORT RATE SECONDS
  *		RATE binds and RATE unbinds per second in NETNS, on PORT to
  *		PORT+99; prints "bindchurn BINDS"
@@ -225,6 +228,8 @@ cmd_rr(const char *host, const char *port, double secs)
 	qsort(v, n, sizeof *v, cmp_double);
 	printf("rr %zu %.1f %.1f\n", n, quantile(v, n, 0.5),
 	    quantile(v, n, 0.99));
+	free(v);
+	close(fd);
 	return 0;
 }
 
@@ -329,6 +334,11 @@ cmd_connrate(const char *host, const char *port, double secs, int conc)
 	}
 	printf("connrate %lu %.0f errors %lu\n", done,
 	    done / (now_s() - t0), errors);
+	for (i = 0; i < conc; i++)
+		if (slots[i].fd != -1)
+			close(slots[i].fd);
+	free(slots);
+	close(ep);
 	return 0;
 }
 
@@ -376,6 +386,10 @@ cmd_hold(const char *host, const char *port, int count)
 	fflush(stdout);
 	while (read(0, &c, 1) > 0)
 		;
+	for (i = 0; i < count; i++)
+		if (fds[i] != -1)
+			close(fds[i]);
+	free(fds);
 	return 0;
 }
 
@@ -502,7 +516,41 @@ cmd_bindlat(const char *ns, const char *port, int count)
 	    quantile(bind_ms, (size_t)nb, 0.99),
 	    quantile(unbind_ms, (size_t)nu, 0.5),
 	    quantile(unbind_ms, (size_t)nu, 0.99), timeouts);
+	free(bind_ms);
+	free(unbind_ms);
 	return 0;
+}
+
+/*
+ * Binds ADDR:PORT, PORT+1, ... here, COUNT of them, GAP ms apart, each
+ * printed as "bound PORT TIME" (the wall clock right after listen(), for
+ * comparing with log lines); keeps them until killed.
+ */
+static int
+cmd_bindseq(const char *host, const char *port, int count, int gap_ms)
+{
+	struct sockaddr_in	sin;
+	struct timespec		ts = { gap_ms / 1000, (gap_ms % 1000) * 1000000L };
+	struct timespec		now;
+	int			i, fd, one = 1;
+
+	make_addr(host, port, &sin);
+	for (i = 0; i < count; i++) {
+		if (gap_ms > 0)
+			nanosleep(&ts, NULL);
+		if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+			die("socket");
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+		sin.sin_port = htons((uint16_t)(atoi(port) + i));
+		if (bind(fd, (struct sockaddr *)&sin, sizeof sin) == -1 ||
+		    listen(fd, 16) == -1)
+			die("bind/listen");
+		clock_gettime(CLOCK_REALTIME, &now);
+		printf("bound %d %ld.%06ld\n", atoi(port) + i, (long)now.tv_sec,
+		    now.tv_nsec / 1000);
+	}
+	for (;;)
+		pause();
 }
 
 static int
@@ -540,7 +588,8 @@ usage(void)
 	fprintf(stderr, "usage: phbench echo ADDR PORT | rr ADDR PORT SECS | "
 	    "connrate ADDR PORT SECS CONC |\n"
 	    "       hold ADDR PORT COUNT | bindlat NETNS PORT COUNT | "
-	    "bindchurn NETNS PORT RATE SECS\n");
+	    "bindseq ADDR PORT COUNT GAP_MS |\n"
+	    "       bindchurn NETNS PORT RATE SECS\n");
 	exit(2);
 }
 
@@ -560,6 +609,9 @@ main(int argc, char **argv)
 		return cmd_hold(argv[2], argv[3], atoi(argv[4]));
 	if (argc == 5 && strcmp(argv[1], "bindlat") == 0)
 		return cmd_bindlat(argv[2], argv[3], atoi(argv[4]));
+	if (argc == 6 && strcmp(argv[1], "bindseq") == 0)
+		return cmd_bindseq(argv[2], argv[3], atoi(argv[4]),
+		    atoi(argv[5]));
 	if (argc == 6 && strcmp(argv[1], "bindchurn") == 0)
 		return cmd_bindchurn(argv[2], argv[3], atoi(argv[4]),
 		    atof(argv[5]));
