@@ -6,7 +6,7 @@
  * again at the steps of the trigger's burst, for what the first scan was
  * too early to see.  A poll catches whatever the events miss: UDP binds,
  * which no trigger sees, and anything a trigger lost.  It stays at
- * GUEST_SCAN_MS (1 s) unless -s says otherwise: one scan a second costs
+ * GUEST_SCAN_MS (1 s) unless -S says otherwise: one scan a second costs
  * little (tens of microseconds) and keeps UDP binds as quick as before.
  *
  * The triggers, best first:

@@ -47,13 +47,13 @@ events=$(sed -n 's/.*bind scans: [0-9]*, after \([0-9]*\) events.*/\1/p' \
 pass "binds in another network namespace: no events (1 bind and unbind in the VM: $events)"
 
 : >"$T/guest.log"
-start_guest -w none -s 50
+start_guest -w none -S 50
 grep -q "watching binds: trigger none, scans every 50 ms" "$T/guest.log" ||
-    fail "-w none -s 50: $(grep 'watching binds' "$T/guest.log")"
+    fail "-w none -S 50: $(grep 'watching binds' "$T/guest.log")"
 out=$("$PHBENCH" bindlat "$NS" "$port" 5) || fail "bindlat: $out"
 read -r _ n med _ _ _ _ _ timeouts <<<"$out"
 [ "$n" = 5 ] && [ "$timeouts" = 0 ] || fail "-w none: binds not all seen: $out"
-pass "-w none -s 50: binds seen after a median of $med ms"
+pass "-w none -S 50: binds seen after a median of $med ms"
 
 kill_wait TERM "$GUEST_PID"
 set +e
