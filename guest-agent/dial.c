@@ -13,6 +13,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -24,9 +25,14 @@
 #include "relay.h"
 #include "xmalloc.h"
 
+#define DIAL_NOFD_MS	250	/* out of descriptors: try again after */
+#define DIAL_NOFD_LOG	10	/* seconds between warnings about it */
+
 struct gconn {
 	RB_ENTRY(gconn)		 node;
 	uint64_t		 id;
+	uint32_t		 forward;
+	int			 nofd;		/* tries without a descriptor */
 	uint8_t			 proto;
 	int			 target;
 	int			 stream;	/* pooled, or once connected */
@@ -279,6 +285,53 @@ dial_target(struct gconn *c, const struct gbind *b)
 	return 0;
 }
 
+static void	dial_try(struct gconn *, const struct gbind *);
+
+static void
+dial_retry_cb(int fd, short ev, void *arg)
+{
+	struct gconn	*c = arg;
+	struct gbind	*b = watch_find(c->forward);
+
+	(void)fd;
+	(void)ev;
+	event_free(c->ev);
+	c->ev = NULL;
+	if (b == NULL)
+		dial_fail(c, PH_CLOSE_REFUSED, "no such bind");
+	else
+		dial_try(c, b);
+}
+
+/*
+ * Dials the target.  Out of descriptors, it tries again every
+ * DIAL_NOFD_MS for as long as a connect may take, as the host pauses
+ * accepting, rather than refuse a client that a moment later could be
+ * served.
+ */
+static void
+dial_try(struct gconn *c, const struct gbind *b)
+{
+	static time_t	warned;
+	struct timeval	tv = { 0, DIAL_NOFD_MS * 1000 };
+
+	if (dial_target(c, b) == 0)
+		return;
+	if ((errno != EMFILE && errno != ENFILE) ||
+	    ++c->nofd > GUEST_CONNECT_TIMEOUT * 1000 / DIAL_NOFD_MS) {
+		dial_fail(c, PH_CLOSE_REFUSED, strerror(errno));
+		return;
+	}
+	if (time(NULL) - warned >= DIAL_NOFD_LOG) {
+		log_warn("out of descriptors: new connections wait (up to %d s)",
+		    GUEST_CONNECT_TIMEOUT);
+		warned = time(NULL);
+	}
+	if ((c->ev = evtimer_new(guest->base, dial_retry_cb, c)) == NULL)
+		fatalx("evtimer_new");
+	evtimer_add(c->ev, &tv);
+}
+
 static struct gconn *
 gconn_new(uint64_t id, int stream)
 {
@@ -308,12 +361,13 @@ dial_start(uint64_t id, uint32_t forward, int stream)
 			close(stream);
 		return;
 	}
+	c->forward = forward;
 	if (b != NULL)
 		c->proto = b->proto;
 	if (b == NULL)
 		dial_fail(c, PH_CLOSE_REFUSED, "no such bind");
-	else if (dial_target(c, b) == -1)
-		dial_fail(c, PH_CLOSE_REFUSED, strerror(errno));
+	else
+		dial_try(c, b);
 }
 
 /* A client came: dial its target, then open a stream for it. */
