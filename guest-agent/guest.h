@@ -16,7 +16,7 @@ struct event_base;
 #define GUEST_WELCOME_TIMEOUT	5
 #define GUEST_BACKOFF_MIN_MS	100
 #define GUEST_BACKOFF_MAX_MS	2000
-#define GUEST_SCAN_MS		1000	/* the poll under the triggers */
+#define GUEST_SCAN_MS		2000	/* the poll under the triggers */
 #define GUEST_SCAN_MAX_MS	3600000
 #define GUEST_KEEPALIVE		10	/* seconds without a frame: reconnect */
 #define GUEST_MAX_IGNORE	64

@@ -110,12 +110,32 @@ proc_pids(size_t *n)
 	return pids;
 }
 
+/* Does process pid hold the socket?  Then it is the owner we report. */
+static int
+proc_try(long pid, const char *want)
+{
+	char	dir[64], num[24];
+
+	snprintf(dir, sizeof dir, "/proc/%ld/fd", pid);
+	if (!fd_dir_has_socket(dir, want))
+		return 0;
+	last.own = pid == (long)getpid();
+	snprintf(num, sizeof num, "%ld", pid);
+	proc_comm(num, last.name, sizeof last.name);
+	return 1;
+}
+
+/*
+ * The last owner first (a program that bound one port often binds
+ * more), then every process, newest first.
+ */
 static void
 proc_lookup(uint64_t inode)
 {
-	char	 want[64], dir[64], pid[24];
-	long	*pids, self = (long)getpid();
-	size_t	 i, n;
+	static long	 hint;
+	char		 want[64];
+	long		*pids;
+	size_t		 i, n;
 
 	if (last.valid && last.inode == inode)
 		return;
@@ -123,17 +143,14 @@ proc_lookup(uint64_t inode)
 	last.valid = 1;
 	last.inode = inode;
 	snprintf(want, sizeof want, "socket:[%" PRIu64 "]", inode);
+	if (hint > 0 && proc_try(hint, want))
+		return;
 	pids = proc_pids(&n);
-	for (i = 0; i < n; i++) {
-		snprintf(dir, sizeof dir, "/proc/%ld/fd", pids[i]);
-		if (!fd_dir_has_socket(dir, want))
-			continue;
-		if (pids[i] == self)
-			last.own = 1;
-		snprintf(pid, sizeof pid, "%ld", pids[i]);
-		proc_comm(pid, last.name, sizeof last.name);
-		break;
-	}
+	for (i = 0; i < n; i++)
+		if (pids[i] != hint && proc_try(pids[i], want)) {
+			hint = pids[i];
+			break;
+		}
 	free(pids);
 }
 

@@ -5,9 +5,10 @@
  * unbound, and the scan runs at once (at most one per SCAN_GAP_MS), then
  * again at the steps of the trigger's burst, for what the first scan was
  * too early to see.  A poll catches whatever the events miss: UDP binds,
- * which no trigger sees, and anything a trigger lost.  It stays at
- * GUEST_SCAN_MS (1 s) unless -S says otherwise: one scan a second costs
- * little (tens of microseconds) and keeps UDP binds as quick as before.
+ * which no trigger sees, and anything a trigger lost.  It runs every
+ * GUEST_SCAN_MS (2 s) unless -S says otherwise: a scan costs tens of
+ * microseconds, and an idle agent wakes less than twice a second, the
+ * control channel's keepalive included.
  *
  * The triggers, best first:
  *   listen  a BPF program on the inet_sock_set_state tracepoint
@@ -29,7 +30,12 @@
 #include "guest.h"
 #include "log.h"
 
-#define SCAN_GAP_MS	1	/* between two scans, at least */
+/*
+ * Between two scans, at least: a lone event is scanned for at once, but
+ * a storm of them (a hundred binds a second) costs at most this many
+ * scans a second, each a walk of the kernel's listening tables.
+ */
+#define SCAN_GAP_MS	10
 
 /* Follow-up scans, in ms after the kick; the first is the scan itself. */
 static const int	burst_listen[] = { 0, 20 };

@@ -18,6 +18,13 @@
 #include "log.h"
 #include "xmalloc.h"
 
+/*
+ * The first read takes as much as the shortest valid first frame (DATA
+ * and POOL, 24 bytes; HELLO is longer): no byte past the frame, and one
+ * read instead of two for a data stream.
+ */
+#define PH_FIRST_READ	(PH_HDR_LEN + 16)
+
 struct pending {
 	int			 fd;
 	struct guest_ep		*gep;
@@ -25,6 +32,7 @@ struct pending {
 	struct event		*ev;
 	struct event		*deadline;	/* not renewed by reads */
 	size_t			 have;
+	int			 checked;	/* the header */
 	uint8_t			 buf[PH_FIRST_FRAME_MAX];
 };
 
@@ -78,13 +86,13 @@ pending_read_cb(int fd, short ev, void *arg)
 	struct pending		*p = arg;
 	struct ph_frame_hdr	 h;
 	const char		*err;
-	size_t			 need = PH_HDR_LEN;
+	size_t			 need = PH_FIRST_READ;
 	ssize_t			 n;
 
 	(void)ev;
 	if (p->have >= PH_HDR_LEN) {
 		ph_hdr_decode(p->buf, p->have, &h);
-		need += h.length;
+		need = PH_HDR_LEN + h.length;
 	}
 	n = recv(fd, p->buf + p->have, need - p->have, MSG_DONTWAIT);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
@@ -105,7 +113,8 @@ pending_read_cb(int fd, short ev, void *arg)
 	if (p->have < PH_HDR_LEN)
 		return;
 	ph_hdr_decode(p->buf, p->have, &h);
-	if (p->have == PH_HDR_LEN) {
+	if (!p->checked) {
+		p->checked = 1;
 		if (h.type != PH_HELLO && h.type != PH_DATA &&
 		    h.type != PH_POOL) {
 			pending_drop(p, "first frame is not HELLO, DATA or "
@@ -118,7 +127,9 @@ pending_read_cb(int fd, short ev, void *arg)
 			return;
 		}
 	}
-	if (p->have == PH_HDR_LEN + h.length)
+	if (p->have > PH_HDR_LEN + h.length)
+		pending_drop(p, "first frame shorter than any valid one");
+	else if (p->have == PH_HDR_LEN + h.length)
 		pending_dispatch(p, &h);
 }
 

@@ -46,6 +46,23 @@ PH_RB_GENERATE(pair_tree, pair, node, pair_cmp)
 
 static struct pair_tree	pairs = RB_INITIALIZER(&pairs);
 
+/*
+ * Random connection ids, from a buffer filled 32 at a time: arc4random
+ * asks for the process id on every call (to notice a fork).
+ */
+static uint64_t
+pair_random_id(void)
+{
+	static uint64_t	ids[32];
+	static size_t	left;
+
+	if (left == 0) {
+		arc4random_buf(ids, sizeof ids);
+		left = sizeof ids / sizeof ids[0];
+	}
+	return ids[--left];
+}
+
 static struct pair *
 pair_find(uint64_t id)
 {
@@ -123,7 +140,7 @@ pair_open(struct pair *p, struct session *s, uint32_t forward,
 
 	memset(p, 0, sizeof *p);
 	do
-		arc4random_buf(&p->id, sizeof p->id);
+		p->id = pair_random_id();
 	while (p->id == 0 || pair_find(p->id) != NULL);
 	p->s = s;
 	p->ops = ops;
