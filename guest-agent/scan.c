@@ -2,7 +2,8 @@
  * When to scan for binds.  A scan (watch.c) is cheap, a sock_diag dump
  * of listening sockets only, but not free, so scans follow events: a
  * trigger asks for one with scan_kick() when something may have bound or
- * unbound, and the scan runs at once (at most one per SCAN_GAP_MS), then
+ * unbound, and the scan runs at once (unless a storm of events has used
+ * up the token bucket below), then
  * again at the steps of the trigger's burst, for what the first scan was
  * too early to see.  A poll catches whatever the events miss: UDP binds,
  * which no trigger sees, and anything a trigger lost.  It runs every
@@ -31,14 +32,16 @@
 #include "log.h"
 
 /*
- * Between two scans, at least: a lone event is scanned for at once, but
- * a storm of them (a hundred binds a second) costs at most this many
- * scans a second, each a walk of the kernel's listening tables.
+ * Scans on events are rationed by a token bucket: a lone event, or a few
+ * together, are scanned for at once, but a storm of them (a hundred
+ * binds a second) costs at most SCAN_RATE scans a second, each a walk of
+ * the kernel's listening tables.
  */
-#define SCAN_GAP_MS	10
+#define SCAN_RATE	100	/* a second, in a storm */
+#define SCAN_BURST	20	/* at once, before the rate applies */
 
 /* Follow-up scans, in ms after the kick; the first is the scan itself. */
-static const int	burst_listen[] = { 0, 20 };
+static const int	burst_listen[] = { 0, 2, 20 };
 static const int	burst_exec[] = { 0, 10, 50, 200, 1000, 3000 };
 
 static const struct trigger {
@@ -62,6 +65,7 @@ static struct {
 	struct event		*timer;
 	struct timespec		 kicked;	/* the burst's start */
 	struct timespec		 last;		/* the last scan */
+	double			 tokens;	/* scans we may make at once */
 	int			 step;		/* next burst step */
 	uint64_t		 scans, kicks;
 } sc;
@@ -100,31 +104,63 @@ scan_next(const struct timespec *now)
 		scan_arm(sc.poll_ms);
 }
 
+/* Tokens earned since the last scan, up to the burst. */
+static void
+scan_refill(const struct timespec *now)
+{
+	sc.tokens += ms_since(&sc.last, now) * SCAN_RATE / 1000.0;
+	if (sc.tokens > SCAN_BURST)
+		sc.tokens = SCAN_BURST;
+}
+
+static void
+sum_bind(struct gbind *b, void *arg)
+{
+	uint64_t	*sum = arg;
+
+	sum[0]++;
+	sum[1] += b->id;
+}
+
 static void
 scan_timer_cb(int fd, short ev, void *arg)
 {
 	struct timespec	now;
+	uint64_t	before[2] = { 0, 0 }, after[2] = { 0, 0 };
 
 	(void)fd;
 	(void)ev;
 	(void)arg;
+	watch_foreach(sum_bind, before);
 	watch_scan();
+	watch_foreach(sum_bind, after);
 	sc.scans++;
+	/*
+	 * The burst's later scans are for an event the first scan came too
+	 * early for; when it saw a change (every new bind has a new id),
+	 * the event has been seen.  Another event starts another burst.
+	 */
+	if (before[0] != after[0] || before[1] != after[1])
+		sc.step = sc.trig->nburst;
 	clock_gettime(CLOCK_MONOTONIC, &now);
+	scan_refill(&now);
+	sc.tokens = sc.tokens >= 1 ? sc.tokens - 1 : 0;
 	sc.last = now;
 	scan_next(&now);
 }
 
-/* Scans now (or SCAN_GAP_MS after the last), then through the burst. */
+/* Scans now (or when a token is due), then through the burst. */
 static void
 scan_soon(void)
 {
 	struct timespec	now;
+	double		tokens;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	sc.kicked = now;
 	sc.step = 0;
-	scan_arm(SCAN_GAP_MS - ms_since(&sc.last, &now));
+	tokens = sc.tokens + ms_since(&sc.last, &now) * SCAN_RATE / 1000.0;
+	scan_arm(tokens >= 1 ? 0 : (long)((1 - tokens) * 1000 / SCAN_RATE));
 }
 
 /* A trigger says something may have bound or unbound. */
