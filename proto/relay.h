@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 /* The most a direction holds while its sink is full. */
-#define RELAY_PIPE_SIZE		(256 * 1024)
+#define RELAY_PIPE_SIZE		(1024 * 1024)
 
 struct event_base;
 struct relay;

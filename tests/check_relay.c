@@ -502,7 +502,8 @@ END_TEST
  */
 START_TEST(test_half_close)
 {
-	size_t	out = 1 * MiB + 5, in = 512 * 1024 + 3;
+	/* More than the relay's pipe and both sockets' buffers hold. */
+	size_t	out = RELAY_PIPE_SIZE + 2 * MiB + 5, in = 512 * 1024 + 3;
 
 	start_relay();
 	pump_start(RELAY_EXT, out, 1);
