@@ -402,7 +402,11 @@ ns_open(const char *name)
 {
 	char	path[256];
 
-	snprintf(path, sizeof path, "/run/netns/%s", name);
+	/* A name from ip netns, or a path (/proc/self/ns/net: here). */
+	if (strchr(name, '/') != NULL)
+		snprintf(path, sizeof path, "%s", name);
+	else
+		snprintf(path, sizeof path, "/run/netns/%s", name);
 	if ((ns_guest = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		die(path);
 	if ((ns_home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)) == -1)
