@@ -245,11 +245,27 @@ gstream_cancel(struct gstream *g)
  * was told with CLOSE and closes it; until then what arrives is dropped,
  * so that the host never mistakes our close for the target's EOF.
  */
+struct linger {
+	TAILQ_ENTRY(linger)	 entry;
+	int			 fd;
+	struct event		*ev;
+};
+
+static TAILQ_HEAD(, linger) lingers = TAILQ_HEAD_INITIALIZER(lingers);
+
+static void
+linger_free(struct linger *l)
+{
+	TAILQ_REMOVE(&lingers, l, entry);
+	event_free(l->ev);
+	close(l->fd);
+	free(l);
+}
+
 static void
 linger_cb(int fd, short ev, void *arg)
 {
 	static uint8_t	 sink[16384];
-	struct event	*self = arg;
 	ssize_t		 n;
 
 	if (ev & EV_READ) {
@@ -257,21 +273,36 @@ linger_cb(int fd, short ev, void *arg)
 		if (n > 0 || (n == -1 && (errno == EAGAIN || errno == EINTR)))
 			return;
 	}
-	event_free(self);
-	close(fd);
+	linger_free(arg);
 }
 
 void
 gstream_linger(int fd)
 {
 	struct timeval	 tv = { GSTREAM_LINGER_SEC, 0 };
-	struct event	*ev;
+	struct linger	*l;
 
-	ev = event_new(guest->base, fd, EV_READ | EV_PERSIST, linger_cb,
-	    event_self_cbarg());
-	if (ev == NULL)
+	l = xcalloc(1, sizeof *l);
+	l->fd = fd;
+	l->ev = event_new(guest->base, fd, EV_READ | EV_PERSIST, linger_cb, l);
+	if (l->ev == NULL)
 		fatalx("event_new");
-	event_add(ev, &tv);
+	TAILQ_INSERT_TAIL(&lingers, l, entry);
+	event_add(l->ev, &tv);
+}
+
+/* At exit: lingering streams closed, the pool's timer freed. */
+void
+gstream_stop(void)
+{
+	struct linger	*l;
+
+	gstream_pool_stop();
+	while ((l = TAILQ_FIRST(&lingers)) != NULL)
+		linger_free(l);
+	if (pool.refill != NULL)
+		event_free(pool.refill);
+	pool.refill = NULL;
 }
 
 /* pool */

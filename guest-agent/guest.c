@@ -322,6 +322,7 @@ main(int argc, char **argv)
 	notify_stopping();
 	status_stop();
 	gsession_stop();
+	gstream_stop();
 	scan_stop();
 	watch_stop();
 	daemon_exit();

@@ -112,6 +112,7 @@ struct gstream	*gstream_connect(uint64_t, gstream_cb, void *);
 void		 gstream_cancel(struct gstream *);
 int		 gstream_take(uint64_t);
 void		 gstream_linger(int);
+void		 gstream_stop(void);
 void		 gstream_pool_start(int);
 void		 gstream_pool_stop(void);
 
