@@ -245,16 +245,16 @@ gstream_cancel(struct gstream *g)
  * was told with CLOSE and closes it; until then what arrives is dropped,
  * so that the host never mistakes our close for the target's EOF.
  */
-struct linger {
-	TAILQ_ENTRY(linger)	 entry;
+struct lingerer {
+	TAILQ_ENTRY(lingerer)	 entry;
 	int			 fd;
 	struct event		*ev;
 };
 
-static TAILQ_HEAD(, linger) lingers = TAILQ_HEAD_INITIALIZER(lingers);
+static TAILQ_HEAD(, lingerer) lingers = TAILQ_HEAD_INITIALIZER(lingers);
 
 static void
-linger_free(struct linger *l)
+linger_free(struct lingerer *l)
 {
 	TAILQ_REMOVE(&lingers, l, entry);
 	event_free(l->ev);
@@ -280,7 +280,7 @@ void
 gstream_linger(int fd)
 {
 	struct timeval	 tv = { GSTREAM_LINGER_SEC, 0 };
-	struct linger	*l;
+	struct lingerer	*l;
 
 	l = xcalloc(1, sizeof *l);
 	l->fd = fd;
@@ -295,7 +295,7 @@ gstream_linger(int fd)
 void
 gstream_stop(void)
 {
-	struct linger	*l;
+	struct lingerer	*l;
 
 	gstream_pool_stop();
 	while ((l = TAILQ_FIRST(&lingers)) != NULL)
