@@ -141,7 +141,9 @@ gstream_event_cb(int fd, short ev, void *arg)
 		gstream_finish(g, strerror(g->err));
 		return;
 	}
-	if (g->fd == -1) {		/* time to try again */
+	if (g->fd == -1) {		/* time to try again, with a new event */
+		event_free(g->ev);
+		g->ev = NULL;
 		gstream_try(g);
 		return;
 	}
