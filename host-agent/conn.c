@@ -128,15 +128,15 @@ static const struct pair_ops conn_pair_ops = {
 };
 
 /*
- * Refuses (resets) a client over a limit: the guest's (the flag's, or
- * the policy file's for this guest if lower), the forward's, or the
- * number of OPENs the guest has left unanswered.
+ * Whether a new client of f, TCP or UDP (what names it in the log), is
+ * over a limit: the guest's (the flag's, or the policy file's for this
+ * guest if lower), the forward's, or the number of OPENs the guest has
+ * left unanswered.  Logs the limit it hits.
  */
-static int
-conn_over_limit(struct forward *f, int fd)
+int
+conn_limit_reached(struct forward *f, const char *what)
 {
 	struct session	*s = f->s;
-	struct linger	 l = { 1, 0 };
 	enum limit_kind	 k;
 	char		 line[32] = "";
 
@@ -152,8 +152,19 @@ conn_over_limit(struct forward *f, int fd)
 		snprintf(line, sizeof line, " (policy line %d)",
 		    s->limits.conns_line);
 	limit_hit_value(k, k == LIMIT_CONNS ? s->limits.max_conns :
-	    host->limits[k], "guest %s: forward %u: client refused: too many "
-	    "%s%s", s->id, f->id, limit_what(k), line);
+	    host->limits[k], "guest %s: forward %u: %s refused: too many "
+	    "%s%s", s->id, f->id, what, limit_what(k), line);
+	return 1;
+}
+
+/* Resets a TCP client over a limit. */
+static int
+conn_over_limit(struct forward *f, int fd)
+{
+	struct linger	 l = { 1, 0 };
+
+	if (!conn_limit_reached(f, "client"))
+		return 0;
 	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
 	close(fd);
 	return 1;

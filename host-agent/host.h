@@ -346,6 +346,7 @@ void		 hostport_freed(void);
 
 /* conn.c: one forwarded client connection */
 void	 conn_accept(struct forward *, int);
+int	 conn_limit_reached(struct forward *, const char *);
 void	 conn_foreach_relay(void (*)(const struct forward *,
 	    const struct relay_stats *, void *), void *);
 

@@ -237,6 +237,12 @@ metrics_counters(struct evbuffer *b)
 		evbuffer_add_printf(b, "porthole_sessions_ended_total{reason="
 		    "\"%s\"} %llu\n", m.ended[i].label,
 		    (unsigned long long)m.ended[i].n);
+	head(b, "porthole_limit_hits_total", "counter",
+	    "Requests refused for going over a --max- limit, by limit.");
+	for (i = 0; i < LIMIT_NKINDS; i++)
+		evbuffer_add_printf(b, "porthole_limit_hits_total{limit=\"%s\"} "
+		    "%llu\n", limit_flag(i),
+		    (unsigned long long)host->limit_hits[i]);
 	head(b, "porthole_errors_total", "counter",
 	    "Warnings and errors the host agent logged.");
 	evbuffer_add_printf(b, "porthole_errors_total %llu\n",

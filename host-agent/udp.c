@@ -160,26 +160,6 @@ udp_pair_failed_cb(struct pair *p, const char *why)
 	udp_flow_end(p->arg, why);
 }
 
-/* The guest's and the forward's limits on connections count flows too. */
-static int
-udp_over_limit(struct forward *f)
-{
-	struct session	*s = f->s;
-	enum limit_kind	 k;
-
-	if (s->nconns >= host->limits[LIMIT_CONNS])
-		k = LIMIT_CONNS;
-	else if (f->conns_active >= host->limits[LIMIT_FORWARD_CONNS])
-		k = LIMIT_FORWARD_CONNS;
-	else if (s->npending >= host->limits[LIMIT_PENDING_OPENS])
-		k = LIMIT_PENDING_OPENS;
-	else
-		return 0;
-	limit_hit(k, "guest %s: forward %u: udp client refused: too many %s",
-	    s->id, f->id, limit_what(k));
-	return 1;
-}
-
 static void
 udp_flow_touch(struct udp_flow *fl)
 {
@@ -229,7 +209,7 @@ udp_flow_new(struct udp_sock *us, const struct udp_flow *key)
 	if (uf->nflows >= host->udp_max_flows &&
 	    (old = TAILQ_FIRST(&uf->lru)) != NULL)
 		udp_flow_end(old, "evicted for a new client: too many flows");
-	if (udp_over_limit(f))
+	if (conn_limit_reached(f, "udp client"))
 		return NULL;
 	fl = xcalloc(1, sizeof *fl);
 	*fl = *key;

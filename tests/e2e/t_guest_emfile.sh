@@ -17,15 +17,14 @@ wait_for 5 "the forward" host_listens 127.0.0.1 "$port"
 
 # 30 idle connections: two descriptors each in the guest, far beyond 40.
 bg clients python3 -c "
-import socket, sys
+import signal, socket
 held = []
 for i in range(30):
     s = socket.socket()
     s.connect(('127.0.0.1', $port))
     held.append(s)
-print('holding', flush=True)
-sys.stdin.read()
-" </dev/null
+signal.pause()	# held until killed
+"
 clients=$LAST_PID
 wait_for 10 "the guest to run out of descriptors" \
     grep -q "out of descriptors: new connections wait" "$T/guest.log"
