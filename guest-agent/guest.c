@@ -186,119 +186,101 @@ guest_signal_cb(int sig, short ev, void *arg)
 	event_base_loopbreak(guest->base);
 }
 
-int
-main(int argc, char **argv)
+/* What the command line asks for, beyond the settings kept in guest. */
+struct options {
+	const char	*connect_to, *pidfile, *status_path;
+	int		 debug, detach, verbose, json_out;
+};
+
+/* One option; exits with a clear message on a bad value. */
+static void
+guest_option(int ch, struct options *o)
+{
+	const char	*errstr;
+
+	switch (ch) {
+	case 'c':
+		o->connect_to = optarg;
+		break;
+	case 'D':
+		o->detach = 1;
+		break;
+	case 'd':
+		o->debug = 1;
+		break;
+	case 'h':
+		usage(0);
+	case 'i':
+		guest_add_ignore(optarg);
+		break;
+	case 'j':
+		o->json_out = 1;
+		break;
+	case 'k':
+		guest->keepalive = (int)strtonum(optarg, 0, 3600, &errstr);
+		if (errstr != NULL)
+			bad_arg("-k", "\"%s\" is not 0-3600 seconds", optarg);
+		break;
+	case 's':
+		o->status_path = optarg;
+		break;
+	case 'N':
+		if (strlcpy(guest->name, optarg, sizeof guest->name) >=
+		    sizeof guest->name)
+			bad_arg("-N", "name \"%s\" is longer than 63 bytes",
+			    optarg);
+		if (!guest_name_ok(guest->name))
+			bad_arg("-N", "name \"%s\" is not printable ASCII",
+			    optarg);
+		break;
+	case 'p':
+		o->pidfile = optarg;
+		break;
+	case 'P':
+		guest->pool = (int)strtonum(optarg, 0, PH_POOL_MAX, &errstr);
+		if (errstr != NULL)
+			bad_arg("-P", "\"%s\" is not a number of streams from "
+			    "0 to 64", optarg);
+		break;
+	case 'S':
+		guest->scan_ms = (int)strtonum(optarg, 10, GUEST_SCAN_MAX_MS,
+		    &errstr);
+		if (errstr != NULL)
+			bad_arg("-S", "\"%s\" is not 10-3600000 ms", optarg);
+		break;
+	case 'v':
+		o->verbose++;
+		break;
+	case 'w':
+		if (!scan_trigger_ok(optarg))
+			bad_arg("-w", "\"%s\" is not auto, listen, exec or none",
+			    optarg);
+		guest->trigger = optarg;
+		break;
+	case 'V':
+		printf("porthole-guest %s (protocol %u)\n", PORTHOLE_VERSION,
+		    PH_PROTO_VERSION);
+		exit(0);
+	default:
+		usage(2);
+	}
+}
+
+/* Runs the agent until a signal ends it. */
+static void
+guest_run(const struct options *o)
 {
 	struct event	*sig[3];
 	int		 sigs[3] = { SIGINT, SIGTERM, SIGHUP }, i;
-	const char	*connect_to = "vsock:2:6440", *errstr, *pidfile = NULL;
-	const char	*status_path = NULL;
-	char		 err[256];
-	int		 ch, debug = 0, detach = 0, verbose = 0, json_out = 0;
-
-	guest = xcalloc(1, sizeof *guest);
-	if (gethostname(guest->name, sizeof guest->name) == -1 ||
-	    !guest_name_ok(guest->name))
-		strlcpy(guest->name, "guest", sizeof guest->name);
-	guest->keepalive = GUEST_KEEPALIVE;
-	guest->pool = GUEST_POOL_DEFAULT;
-	guest->trigger = "auto";
-	while ((ch = getopt_long(argc, argv, "c:Ddhi:jk:N:p:P:S:s:vVw:", longopts,
-	    NULL)) != -1) {
-		switch (ch) {
-		case 'c':
-			connect_to = optarg;
-			break;
-		case 'D':
-			detach = 1;
-			break;
-		case 'd':
-			debug = 1;
-			break;
-		case 'h':
-			usage(0);
-		case 'i':
-			guest_add_ignore(optarg);
-			break;
-		case 'j':
-			json_out = 1;
-			break;
-		case 'k':
-			guest->keepalive = (int)strtonum(optarg, 0, 3600,
-			    &errstr);
-			if (errstr != NULL)
-				bad_arg("-k", "\"%s\" is not 0-3600 seconds",
-				    optarg);
-			break;
-		case 's':
-			status_path = optarg;
-			break;
-		case 'N':
-			if (strlcpy(guest->name, optarg, sizeof guest->name) >=
-			    sizeof guest->name)
-				bad_arg("-N", "name \"%s\" is longer than 63 "
-				    "bytes", optarg);
-			if (!guest_name_ok(guest->name))
-				bad_arg("-N", "name \"%s\" is not printable "
-				    "ASCII", optarg);
-			break;
-		case 'p':
-			pidfile = optarg;
-			break;
-		case 'P':
-			guest->pool = (int)strtonum(optarg, 0, PH_POOL_MAX,
-			    &errstr);
-			if (errstr != NULL)
-				bad_arg("-P", "\"%s\" is not a number of "
-				    "streams from 0 to 64", optarg);
-			break;
-		case 'S':
-			guest->scan_ms = (int)strtonum(optarg, 10,
-			    GUEST_SCAN_MAX_MS, &errstr);
-			if (errstr != NULL)
-				bad_arg("-S", "\"%s\" is not 10-3600000 ms",
-				    optarg);
-			break;
-		case 'v':
-			verbose++;
-			break;
-		case 'w':
-			if (!scan_trigger_ok(optarg))
-				bad_arg("-w", "\"%s\" is not auto, listen, exec "
-				    "or none", optarg);
-			guest->trigger = optarg;
-			break;
-		case 'V':
-			printf("porthole-guest %s (protocol %u)\n",
-			    PORTHOLE_VERSION, PH_PROTO_VERSION);
-			exit(0);
-		default:
-			usage(2);
-		}
-	}
-	if (argc - optind == 1 && strcmp(argv[optind], "status") == 0) {
-		free(guest);	/* a client only */
-		return status_show(status_path, json_out);
-	}
-	if (optind != argc) {
-		fprintf(stderr, "porthole-guest: unexpected argument \"%s\"\n",
-		    argv[optind]);
-		usage(2);
-	}
-	if (endpoint_parse(connect_to, EP_CONNECT, &guest->ep, err,
-	    sizeof err) == -1)
-		bad_arg("-c", "%s", err);
-	if (detach && debug)
-		bad_arg("-D", "cannot be used with -d%s", "");
 
 	/* stderr until detached, so that start-up errors are seen */
-	log_init("porthole-guest", debug || detach, verbose);
-	if (detach || pidfile != NULL)
-		daemon_pidfile(pidfile != NULL ? pidfile : GUEST_PIDFILE);
-	status_open(status_path);
-	if (detach) {
+	log_init("porthole-guest", o->debug || o->detach, o->verbose);
+	if (o->detach || o->pidfile != NULL)
+		daemon_pidfile(o->pidfile != NULL ? o->pidfile : GUEST_PIDFILE);
+	status_open(o->status_path);
+	if (o->detach) {
 		daemon_detach();
-		log_init("porthole-guest", 0, verbose);
+		log_init("porthole-guest", 0, o->verbose);
 	} else
 		daemon_write_pidfile();
 	notify_init();
@@ -329,5 +311,39 @@ main(int argc, char **argv)
 	for (i = 0; i < 3; i++)
 		event_free(sig[i]);
 	event_base_free(guest->base);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct options	 o = { .connect_to = "vsock:2:6440" };
+	char		 err[256];
+	int		 ch;
+
+	guest = xcalloc(1, sizeof *guest);
+	if (gethostname(guest->name, sizeof guest->name) == -1 ||
+	    !guest_name_ok(guest->name))
+		strlcpy(guest->name, "guest", sizeof guest->name);
+	guest->keepalive = GUEST_KEEPALIVE;
+	guest->pool = GUEST_POOL_DEFAULT;
+	guest->trigger = "auto";
+	while ((ch = getopt_long(argc, argv, "c:Ddhi:jk:N:p:P:S:s:vVw:", longopts,
+	    NULL)) != -1)
+		guest_option(ch, &o);
+	if (argc - optind == 1 && strcmp(argv[optind], "status") == 0) {
+		free(guest);	/* a client only */
+		return status_show(o.status_path, o.json_out);
+	}
+	if (optind != argc) {
+		fprintf(stderr, "porthole-guest: unexpected argument \"%s\"\n",
+		    argv[optind]);
+		usage(2);
+	}
+	if (endpoint_parse(o.connect_to, EP_CONNECT, &guest->ep, err,
+	    sizeof err) == -1)
+		bad_arg("-c", "%s", err);
+	if (o.detach && o.debug)
+		bad_arg("-D", "cannot be used with -d%s", "");
+	guest_run(&o);
 	return 0;
 }
