@@ -25,9 +25,11 @@ CFLAGS +=	-O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
 LDFLAGS +=	-fsanitize=address,undefined
 endif
 PH_CFLAGS =	-std=gnu11 $(WARNINGS) -D_GNU_SOURCE -Iproto \
-		$(shell $(PKG_CONFIG) --cflags $(PKGS))
+		$(shell $(PKG_CONFIG) --cflags $(PKGS) libcap-ng)
 PH_LIBS =	$(shell $(PKG_CONFIG) --libs $(PKGS))
 CHECK_LIBS =	$(shell $(PKG_CONFIG) --libs check)
+# The guest agent drops capabilities after start-up with libcap-ng.
+GUEST_LIBS =	$(shell $(PKG_CONFIG) --libs libcap-ng)
 
 PROTO_SRCS = \
 	proto/addr.c \
@@ -75,6 +77,7 @@ GUEST_SRCS = \
 	guest-agent/notify.c \
 	guest-agent/gstream.c \
 	guest-agent/listenev.c \
+	guest-agent/privdrop.c \
 	guest-agent/proc.c \
 	guest-agent/scan.c \
 	guest-agent/gsession.c \
@@ -174,7 +177,7 @@ host-agent/portholectl: $(CTL_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PH_LIBS)
 
 guest-agent/porthole-guest: $(GUEST_OBJS) $(PROTO_OBJS)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PH_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PH_LIBS) $(GUEST_LIBS)
 
 tests/check_%.o: tests/check_%.c .flags $(wildcard proto/*.h) \
     $(wildcard host-agent/*.h)

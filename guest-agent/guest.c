@@ -300,6 +300,7 @@ guest_run(const struct options *o)
 	gsession_start();
 	watch_start();
 	scan_start();
+	privdrop();
 	event_base_dispatch(guest->base);
 	notify_stopping();
 	status_stop();

@@ -136,6 +136,9 @@ void		 daemon_write_pidfile(void);
 void		 daemon_ready(void);
 void		 daemon_exit(void);
 
+/* privdrop.c: what root is needed for ends with start-up */
+void		 privdrop(void);
+
 /* status.c: the local, root-only status socket (the one it accepts on) */
 #define GUEST_STATUS_PATH	"/run/porthole-guest.sock"
 #define GUEST_STATUS_CLIENTS	8

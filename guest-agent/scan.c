@@ -217,6 +217,10 @@ scan_start(void)
 	sc.poll_ms = guest->scan_ms > 0 ? guest->scan_ms : GUEST_SCAN_MS;
 	log_info("watching binds: trigger %s, scans every %d ms otherwise",
 	    t->name, sc.poll_ms);
+	if (t->start == NULL && strcmp(guest->trigger, "auto") == 0)
+		log_warnx("no bind trigger could start (listen needs CAP_BPF, "
+		    "CAP_PERFMON and Linux 5.8; exec needs CAP_NET_ADMIN; -v "
+		    "says why): new binds wait for a scan");
 	/* What bound while the trigger was being set up has no event. */
 	scan_soon();
 }

@@ -49,9 +49,9 @@ ph_check_reports() {
 	local f bad=0
 	for f in "$T"/*.log; do
 		[ -f "$f" ] || continue
-		if grep -qE "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|ERROR SUMMARY: [1-9]|definitely lost: [1-9]" "$f"; then
+		if grep -qE "ERROR: (AddressSanitizer|LeakSanitizer)|Sanitizer has encountered a fatal error|runtime error:|ERROR SUMMARY: [1-9]|definitely lost: [1-9]" "$f"; then
 			echo "FAIL $PH_TEST: $(basename "$f") has a sanitizer or valgrind report:"
-			grep -E -A12 "ERROR|runtime error|definitely lost" "$f" | head -40
+			grep -E -A12 "ERROR|fatal error|runtime error|definitely lost" "$f" | head -40
 			bad=1
 		fi
 	done
