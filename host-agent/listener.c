@@ -26,6 +26,7 @@
 #define PH_FIRST_READ	(PH_HDR_LEN + 16)
 
 struct pending {
+	TAILQ_ENTRY(pending)	 entry;
 	int			 fd;
 	struct guest_ep		*gep;
 	uint32_t		 cid;
@@ -36,9 +37,13 @@ struct pending {
 	uint8_t			 buf[PH_FIRST_FRAME_MAX];
 };
 
+/* Every connection yet to send its first frame: freed at exit too. */
+static TAILQ_HEAD(, pending)	pendings = TAILQ_HEAD_INITIALIZER(pendings);
+
 static void
 pending_free(struct pending *p, int close_fd)
 {
+	TAILQ_REMOVE(&pendings, p, entry);
 	event_free(p->ev);
 	event_free(p->deadline);
 	if (close_fd)
@@ -207,6 +212,7 @@ listener_accept_cb(int lfd, short ev, void *arg)
 		fatalx("event_new");
 	event_add(p->ev, NULL);
 	evtimer_add(p->deadline, &tv);
+	TAILQ_INSERT_TAIL(&pendings, p, entry);
 	gep->nunidentified++;
 }
 
@@ -235,6 +241,11 @@ listener_start(struct guest_ep *gep)
 void
 listener_close(struct guest_ep *gep)
 {
+	struct pending	*p, *next;
+
+	TAILQ_FOREACH_SAFE(p, &pendings, entry, next)
+		if (p->gep == gep)
+			pending_free(p, 1);
 	if (gep->ev != NULL)
 		event_free(gep->ev);
 	if (gep->resume != NULL)

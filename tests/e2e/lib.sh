@@ -58,14 +58,24 @@ ph_check_reports() {
 	return $bad
 }
 
+# ph_at_exit FUNCTION: a test's own clean-up (a second namespace, a
+# user), run once the agents and every process started are gone.
+PH_AT_EXIT=()
+ph_at_exit() {
+	PH_AT_EXIT+=("$1")
+}
+
 ph_cleanup() {
-	local pid rc=$?
+	local pid f rc=$?
 	exec 2>/dev/null	# no job-control notices for what we kill
 	ph_stop_agents
 	for pid in "${PIDS[@]}"; do
 		kill -9 "$pid" 2>/dev/null || true
 	done
 	wait 2>/dev/null || true
+	for f in "${PH_AT_EXIT[@]}"; do
+		"$f" || true
+	done
 	ip netns del "$NS" 2>/dev/null || true
 	ph_check_reports || rc=1
 	if [ "${PH_KEEP:-}" = "" ]; then rm -rf "$T"; fi

@@ -9,15 +9,14 @@
 
 U=phu$$
 UDIR=
-cleanup_user() {
-	ph_cleanup	# first: the user's processes must be gone
+cleanup_user() {	# from ph_cleanup, once the user's processes are gone
 	[ -n "$UDIR" ] && rm -rf "$UDIR"
 	if id "$U" >/dev/null 2>&1; then
 		rm -rf "/tmp/porthole-$(id -u "$U")"
 		userdel "$U" 2>/dev/null || true
 	fi
 }
-trap cleanup_user EXIT
+ph_at_exit cleanup_user
 useradd --system --no-create-home --shell /usr/sbin/nologin "$U" ||
     skip "cannot create a user"
 UID2=$(id -u "$U")

@@ -19,11 +19,8 @@
 DOCKER_PROXY=$("$PH_ROOT/mk/docker-proxy.sh") ||
     fail "no docker-proxy (mk/docker-proxy.sh)"
 CT=ph-ct-$$
-ph_cleanup_ct() {
-	ph_cleanup
-	ip netns del "$CT" 2>/dev/null || true
-}
-trap ph_cleanup_ct EXIT
+del_ct() { ip netns del "$CT" 2>/dev/null; }
+ph_at_exit del_ct
 
 P1=$(free_port) P2=$(( $(free_port) + 1 )) P3=$(( $(free_port) + 2 ))
 P4=$(( $(free_port) + 3 )) P5=$(( $(free_port) + 4 ))

@@ -10,7 +10,8 @@
 
 NS2=ph-$$-b
 SOCK2=$T/vsock2.sock
-trap 'ip netns del "$NS2" 2>/dev/null; ph_cleanup' EXIT
+del_ns2() { ip netns del "$NS2" 2>/dev/null; }
+ph_at_exit del_ns2
 base=$(free_port)
 P=$base PA=$((base + 1)) PH=$((base + 2)) L1=$((base + 3))
 POLICY=$T/policy
