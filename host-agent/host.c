@@ -119,6 +119,7 @@ host_signal_cb(int sig, short ev, void *arg)
 		event_base_loopbreak(host->base);
 		break;
 	case SIGHUP:
+		privport_reload(&host->policy);
 		policy_reload();
 		break;
 	}
@@ -367,6 +368,7 @@ main(int argc, char **argv)
 			fatal("daemon");
 		log_init("porthole-host", 0, verbose);
 	}
+	privport_init(&host->policy);	/* before any guest's bind */
 	host_run();
 	return 0;
 }

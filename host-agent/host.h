@@ -51,6 +51,8 @@ struct policy {
 	enum policy_mode	mode;		/* as asked for */
 	int			loopback_only;	/* caps mode at loopback */
 	struct policy_file	*file;		/* the rules; NULL: none */
+	int			unpriv_port_start; /* privport.c; 0: none */
+	int			bind_cap;	/* CAP_NET_BIND_SERVICE */
 };
 
 struct bind_req {
@@ -177,6 +179,11 @@ void		 policy_guest_limits(const struct policy_file *, const char *,
 		    const char *, uint32_t, struct policy_limits *);
 void		 policy_log_loaded(const struct policy_file *, const char *);
 void		 policy_reload(void);
+
+/* privport.c: host ports below net.ipv4.ip_unprivileged_port_start */
+void		 privport_init(struct policy *);
+void		 privport_reload(struct policy *);
+int		 privport_refused(const struct policy *, uint16_t);
 
 /* limits.c */
 enum limit_kind {

@@ -134,7 +134,8 @@ void
 metrics_init(void)
 {
 	static const char	*codes[] = { "policy", "rule", "limit",
-				    "port_in_use", "not_unicast" };
+				    "port_in_use", "not_unicast",
+				    "privileged_port" };
 	static const char	*fails[] = { "address_in_use", "listen_error" };
 	size_t			 i;
 

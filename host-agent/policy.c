@@ -231,6 +231,47 @@ rule_host_port(const struct policy_rule *r, uint16_t port)
 }
 
 /*
+ * A host port below net.ipv4.ip_unprivileged_port_start, and the agent
+ * lacks CAP_NET_BIND_SERVICE (privport.c): refused here, before any
+ * socket is opened, rather than failed by bind().
+ */
+static void
+decide_privileged(const struct policy *p, const struct bind_req *req,
+    uint16_t hport, const struct policy_rule *r, const char *rule,
+    struct bind_decision *d)
+{
+	char	by[64];
+
+	d->verdict = PH_REFUSED;
+	d->code = "privileged_port";
+	d->naddr = 0;
+	snprintf(d->reason, sizeof d->reason, "host port %u is privileged "
+	    "(below net.ipv4.ip_unprivileged_port_start %d) and porthole-host "
+	    "lacks CAP_NET_BIND_SERVICE", hport, p->unpriv_port_start);
+	if (r == NULL)
+		return;
+	if (hport != req->port)
+		snprintf(by, sizeof by, " (port %u remapped to %u by ",
+		    req->port, hport);
+	else
+		strlcpy(by, " (", sizeof by);
+	strlcat(d->reason, by, sizeof d->reason);
+	strlcat(d->reason, rule, sizeof d->reason);	/* cut short if long */
+	strlcat(d->reason, ")", sizeof d->reason);
+}
+
+/* "to auto" on a port it may not bind: the kernel chooses (port 0). */
+static void
+decide_any_port(struct bind_decision *d)
+{
+	int	i;
+
+	d->verdict = PH_REWRITTEN;
+	for (i = 0; i < d->naddr; i++)
+		d->host[i].port = 0;
+}
+
+/*
  * How a guest bind (proto, address, port) becomes host listeners.  The
  * first rule of the policy file that matches the bind (its protocol,
  * port, guest address and guest) gives an action; with no rule, or a
@@ -256,7 +297,10 @@ rule_host_port(const struct policy_rule *r, uint16_t port)
  * it is taken, and forward.c then picks another.  --loopback-only caps
  * allow at loopback, for the mode and for allow rules alike.  TCP and
  * UDP are decided alike.  The reason names the mode or the rule (its
- * line and text) that decided.
+ * line and text) that decided.  Last, a host port the agent may not
+ * bind (below net.ipv4.ip_unprivileged_port_start, without
+ * CAP_NET_BIND_SERVICE) refuses the bind, or under "to auto" takes
+ * another port.
  */
 void
 policy_decide(const struct policy *p, const struct bind_req *req,
@@ -326,7 +370,15 @@ policy_decide(const struct policy *p, const struct bind_req *req,
 			    capped ? " (--loopback-only)" : "");
 	}
 	d->port_auto = r != NULL && r->to == TO_AUTO;
-	if (hport != req->port) {
+	if (privport_refused(p, hport)) {
+		if (!d->port_auto) {
+			decide_privileged(p, req, hport, r, rule, d);
+			return;
+		}
+		decide_any_port(d);
+		snprintf(port, sizeof port, ", port %u is privileged: another port",
+		    req->port);
+	} else if (hport != req->port) {
 		d->verdict = PH_REWRITTEN;
 		snprintf(port, sizeof port, ", port %u remapped to %u",
 		    req->port, hport);

@@ -728,6 +728,110 @@ START_TEST(test_guest_limits)
 }
 END_TEST
 
+/*
+ * Without CAP_NET_BIND_SERVICE a host port below
+ * net.ipv4.ip_unprivileged_port_start is refused by policy_decide(),
+ * after the policy and the rules chose the host port; "to auto" takes
+ * another.  With the capability, or a sysctl of 0, the policy decides.
+ */
+START_TEST(test_privileged)
+{
+	static const char	 text[] =
+	    "remap tcp port 8080 to 80\n"			/* 1 */
+	    "remap tcp port 443 to 8443\n"
+	    "remap tcp port 500-599 to auto\n"
+	    "allow udp port 53\n";
+	static const struct {
+		uint8_t		 proto;
+		const char	*guest;
+		uint16_t	 port;
+		int		 start, cap;
+		enum policy_mode mode;
+		uint8_t		 verdict;
+		uint16_t	 hport;
+		const char	*code;
+	} cases[] = {
+		{ TCP, "0.0.0.0", 80, 1024, 0, LOOPBACK, REFUSED, 0,
+		  "privileged_port" },
+		{ TCP, "127.0.0.1", 1023, 1024, 0, LOOPBACK, REFUSED, 0,
+		  "privileged_port" },
+		{ UDP, "::", 53, 1024, 0, ALLOW, REFUSED, 0,
+		  "privileged_port" },
+		{ TCP, "10.0.0.5", 80, 1024, 0, REFUSE, REFUSED, 0,
+		  "privileged_port" },
+		{ TCP, "0.0.0.0", 1024, 1024, 0, LOOPBACK, REWRITTEN, 1024,
+		  NULL },
+		{ TCP, "0.0.0.0", 80, 80, 0, LOOPBACK, REWRITTEN, 80, NULL },
+		{ TCP, "0.0.0.0", 80, 1024, 1, LOOPBACK, REWRITTEN, 80, NULL },
+		{ TCP, "127.0.0.1", 22, 0, 0, LOOPBACK, BOUND, 22, NULL },
+		/* the policy refuses first, and says so */
+		{ TCP, "0.0.0.0", 80, 1024, 0, REFUSE, REFUSED, 0, "policy" },
+		/* the host port is what counts, not the guest's */
+		{ TCP, "0.0.0.0", 8080, 1024, 0, LOOPBACK, REFUSED, 0,
+		  "privileged_port" },
+		{ TCP, "0.0.0.0", 443, 1024, 0, LOOPBACK, REWRITTEN, 8443,
+		  NULL },
+		/* to auto: the kernel chooses (port 0) */
+		{ TCP, "0.0.0.0", 510, 1024, 0, LOOPBACK, REWRITTEN, 0, NULL },
+		{ TCP, "0.0.0.0", 510, 1024, 1, LOOPBACK, REWRITTEN, 510,
+		  NULL },
+	};
+	struct policy		 p = { 0 };
+	struct bind_req		 req;
+	struct bind_decision	 d;
+	char			 errs[512];
+	size_t			 i;
+
+	p.file = policy_parse("priv", text, strlen(text), errs, sizeof errs);
+	ck_assert_msg(p.file != NULL, "%s", errs);
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		memset(&req, 0, sizeof req);
+		req.proto = cases[i].proto;
+		ck_assert_int_eq(addr_parse(cases[i].guest, &req.addr), 0);
+		req.port = cases[i].port;
+		p.mode = cases[i].mode;
+		p.unpriv_port_start = cases[i].start;
+		p.bind_cap = cases[i].cap;
+		memset(&d, 0xa5, sizeof d);
+		policy_decide(&p, &req, &d);
+		ck_assert_msg(d.verdict == cases[i].verdict &&
+		    (d.verdict == REFUSED ? d.naddr == 0 :
+		    d.naddr > 0 && d.host[0].port == cases[i].hport) &&
+		    (cases[i].code == NULL || (d.code != NULL &&
+		    strcmp(d.code, cases[i].code) == 0)),
+		    "case %zu: port %u: got %s port %u code %s (%s)", i,
+		    cases[i].port, ph_verdict_name(d.verdict),
+		    d.naddr > 0 ? d.host[0].port : 0,
+		    d.verdict == REFUSED ? d.code : "-", d.reason);
+	}
+
+	p.mode = LOOPBACK;
+	p.unpriv_port_start = 1024;
+	p.bind_cap = 0;
+	memset(&req, 0, sizeof req);
+	req.proto = IPPROTO_TCP;
+	ck_assert_int_eq(addr_parse("0.0.0.0", &req.addr), 0);
+	req.port = 80;
+	policy_decide(&p, &req, &d);
+	ck_assert_str_eq(d.reason, "host port 80 is privileged (below "
+	    "net.ipv4.ip_unprivileged_port_start 1024) and porthole-host "
+	    "lacks CAP_NET_BIND_SERVICE");
+	req.port = 8080;
+	policy_decide(&p, &req, &d);
+	ck_assert_str_eq(d.reason, "host port 80 is privileged (below "
+	    "net.ipv4.ip_unprivileged_port_start 1024) and porthole-host "
+	    "lacks CAP_NET_BIND_SERVICE (port 8080 remapped to 80 by line 1: "
+	    "remap tcp port 8080 to 80)");
+	req.port = 510;
+	policy_decide(&p, &req, &d);
+	ck_assert_str_eq(d.reason, "wildcard bind 0.0.0.0 rewritten to "
+	    "loopback by policy loopback, port 510 is privileged: another port by "
+	    "line 3: remap tcp port 500-599 to auto");
+	ck_assert_int_eq(d.port_auto, 1);
+	policy_file_free(p.file);
+}
+END_TEST
+
 static Suite *
 policy_suite(void)
 {
@@ -746,6 +850,7 @@ policy_suite(void)
 	tcase_add_test(tc, test_set_mode_locked);
 	tcase_add_test(tc, test_install);
 	tcase_add_test(tc, test_guest_limits);
+	tcase_add_test(tc, test_privileged);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("mode");

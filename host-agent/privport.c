@@ -1,0 +1,122 @@
+/*
+ * Privileged host ports.  A port below the kernel's
+ * net.ipv4.ip_unprivileged_port_start (IPv6 too) may be bound only
+ * with CAP_NET_BIND_SERVICE.  The host agent runs as the desktop user,
+ * without it: policy_decide() refuses such a port before any socket is
+ * opened, with a reason that says so, rather than let bind() fail with
+ * "permission denied".  Both are read once at start-up; the sysctl
+ * again on SIGHUP.
+ */
+#include <sys/syscall.h>
+#include <linux/capability.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "host.h"
+#include "log.h"
+
+#define PRIVPORT_SYSCTL	"/proc/sys/net/ipv4/ip_unprivileged_port_start"
+#define PRIVPORT_DEFAULT 1024	/* the kernel's, when the file is unreadable */
+
+/* The sysctl, of the agent's network namespace; 1024 if unreadable. */
+static int
+privport_read_sysctl(void)
+{
+	const char	*errstr;
+	char		 buf[32];
+	ssize_t		 n;
+	int		 fd, v;
+
+	if ((fd = open(PRIVPORT_SYSCTL, O_RDONLY | O_CLOEXEC)) == -1) {
+		log_warn("%s: assuming %d", PRIVPORT_SYSCTL, PRIVPORT_DEFAULT);
+		return PRIVPORT_DEFAULT;
+	}
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0) {
+		log_warnx("%s: unreadable: assuming %d", PRIVPORT_SYSCTL,
+		    PRIVPORT_DEFAULT);
+		return PRIVPORT_DEFAULT;
+	}
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	v = (int)strtonum(buf, 0, 65536, &errstr);
+	if (errstr != NULL) {
+		log_warnx("%s: \"%s\" is %s: assuming %d", PRIVPORT_SYSCTL,
+		    buf, errstr, PRIVPORT_DEFAULT);
+		return PRIVPORT_DEFAULT;
+	}
+	return v;
+}
+
+/*
+ * Whether CAP_NET_BIND_SERVICE is in the effective set.  If capget
+ * fails the agent cannot tell: it says it has it, and bind() decides.
+ */
+static int
+privport_read_cap(void)
+{
+	struct __user_cap_header_struct	hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct	data[_LINUX_CAPABILITY_U32S_3];
+
+	memset(data, 0, sizeof data);
+	if (syscall(SYS_capget, &hdr, data) == -1) {
+		log_warn("capget: CAP_NET_BIND_SERVICE unknown, binding ports "
+		    "below %d is left to the kernel", PRIVPORT_DEFAULT);
+		return 1;
+	}
+	return (data[CAP_TO_INDEX(CAP_NET_BIND_SERVICE)].effective &
+	    CAP_TO_MASK(CAP_NET_BIND_SERVICE)) != 0;
+}
+
+static void
+privport_log(const struct policy *p)
+{
+	if (p->bind_cap || p->unpriv_port_start == 0)
+		log_info("privileged ports: none refused (%s)", p->bind_cap ?
+		    "CAP_NET_BIND_SERVICE" : "net.ipv4."
+		    "ip_unprivileged_port_start 0");
+	else
+		log_info("privileged ports: host ports below %d are refused "
+		    "(no CAP_NET_BIND_SERVICE)", p->unpriv_port_start);
+}
+
+/* At start-up: the capability and the sysctl. */
+void
+privport_init(struct policy *p)
+{
+	p->bind_cap = privport_read_cap();
+	p->unpriv_port_start = privport_read_sysctl();
+	privport_log(p);
+}
+
+/* SIGHUP: the sysctl again; forwards are decided again if it moved. */
+void
+privport_reload(struct policy *p)
+{
+	int	v = privport_read_sysctl();
+	char	why[128];
+
+	if (v == p->unpriv_port_start)
+		return;
+	snprintf(why, sizeof why, "net.ipv4.ip_unprivileged_port_start "
+	    "changed from %d to %d", p->unpriv_port_start, v);
+	p->unpriv_port_start = v;
+	privport_log(p);
+	events_policy(why);
+	forward_redecide_all(why);
+}
+
+/*
+ * Whether host port port may not be bound: privileged and no
+ * capability.  Port 0 (the kernel chooses) never is.
+ */
+int
+privport_refused(const struct policy *p, uint16_t port)
+{
+	return !p->bind_cap && port != 0 && port < p->unpriv_port_start;
+}
