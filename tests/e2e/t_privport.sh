@@ -47,8 +47,8 @@ PH_WRAP=(setpriv --inh-caps=-net_bind_service
 start_host
 PH_WRAP=("${wrap[@]}")
 ! has_cap "$HOST_PID" || fail "the host agent kept CAP_NET_BIND_SERVICE"
-log_has host "host ports below $start are refused" ||
-    fail "no start-up line about privileged ports"
+wait_for 5 "the start-up line about privileged ports" \
+    log_has host "host ports below $start are refused"
 start_guest
 wait_for 5 "the verdict on $LOW" grep -qF "tcp 0.0.0.0:$LOW: refused by host: $REASON" \
     "$T/guest.log"
