@@ -183,7 +183,6 @@ void		 policy_reload(void);
 /* privport.c: host ports below net.ipv4.ip_unprivileged_port_start */
 void		 privport_init(struct policy *);
 void		 privport_reload(struct policy *);
-int		 privport_refused(const struct policy *, uint16_t);
 
 /* limits.c */
 enum limit_kind {

@@ -231,9 +231,20 @@ rule_host_port(const struct policy_rule *r, uint16_t port)
 }
 
 /*
+ * Whether host port port may not be bound: below
+ * net.ipv4.ip_unprivileged_port_start without CAP_NET_BIND_SERVICE (both
+ * read by privport.c).  Port 0 (the kernel chooses) never is.
+ */
+static int
+privileged_refused(const struct policy *p, uint16_t port)
+{
+	return !p->bind_cap && port != 0 && port < p->unpriv_port_start;
+}
+
+/*
  * A host port below net.ipv4.ip_unprivileged_port_start, and the agent
- * lacks CAP_NET_BIND_SERVICE (privport.c): refused here, before any
- * socket is opened, rather than failed by bind().
+ * lacks CAP_NET_BIND_SERVICE: refused here, before any socket is opened,
+ * rather than failed by bind().
  */
 static void
 decide_privileged(const struct policy *p, const struct bind_req *req,
@@ -370,7 +381,7 @@ policy_decide(const struct policy *p, const struct bind_req *req,
 			    capped ? " (--loopback-only)" : "");
 	}
 	d->port_auto = r != NULL && r->to == TO_AUTO;
-	if (privport_refused(p, hport)) {
+	if (privileged_refused(p, hport)) {
 		if (!d->port_auto) {
 			decide_privileged(p, req, hport, r, rule, d);
 			return;

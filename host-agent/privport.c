@@ -110,13 +110,3 @@ privport_reload(struct policy *p)
 	events_policy(why);
 	forward_redecide_all(why);
 }
-
-/*
- * Whether host port port may not be bound: privileged and no
- * capability.  Port 0 (the kernel chooses) never is.
- */
-int
-privport_refused(const struct policy *p, uint16_t port)
-{
-	return !p->bind_cap && port != 0 && port < p->unpriv_port_start;
-}
