@@ -17,7 +17,8 @@ PY=/usr/bin/python3
 PHTEST=$PH_ROOT/tests/tools/phtest
 PH_TEST=$(basename "$0" .sh)
 T=$(mktemp -d "/tmp/ph-$PH_TEST.XXXXXX")
-NS=ph-$$
+# Unique even beside a namespace another run left behind.
+NS=ph-$$-${T##*.}
 SOCK=$T/vsock.sock
 API=$T/api.sock		# the host agent's API, never the shared default
 GSTATUS=$T/guest-status.sock
@@ -131,7 +132,7 @@ wait_for() {
 
 # The simulated VM: its own network namespace with loopback up.
 vm_create() {
-	ip netns add "$NS"
+	ip netns add "$NS" || fail "cannot create network namespace $NS"
 	ip netns exec "$NS" ip link set lo up
 }
 
