@@ -14,7 +14,7 @@ DESTDIR ?=
 
 CC ?=		cc
 PKG_CONFIG ?=	pkg-config
-PKGS =		libevent libbsd-overlay libmnl jansson
+PKGS =		libevent libbsd-overlay libmnl jansson libcap-ng
 
 CFLAGS ?=	-O2 -g
 WARNINGS =	-Wall -Wextra -Werror -Wshadow -Wpointer-arith \
@@ -25,11 +25,9 @@ CFLAGS +=	-O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
 LDFLAGS +=	-fsanitize=address,undefined
 endif
 PH_CFLAGS =	-std=gnu11 $(WARNINGS) -D_GNU_SOURCE -Iproto \
-		$(shell $(PKG_CONFIG) --cflags $(PKGS) libcap-ng)
+		$(shell $(PKG_CONFIG) --cflags $(PKGS))
 PH_LIBS =	$(shell $(PKG_CONFIG) --libs $(PKGS))
 CHECK_LIBS =	$(shell $(PKG_CONFIG) --libs check)
-# The guest agent drops capabilities after start-up with libcap-ng.
-GUEST_LIBS =	$(shell $(PKG_CONFIG) --libs libcap-ng)
 
 PROTO_SRCS = \
 	proto/addr.c \
@@ -178,7 +176,7 @@ host-agent/portholectl: $(CTL_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PH_LIBS)
 
 guest-agent/porthole-guest: $(GUEST_OBJS) $(PROTO_OBJS)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PH_LIBS) $(GUEST_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PH_LIBS)
 
 tests/check_%.o: tests/check_%.c .flags $(wildcard proto/*.h) \
     $(wildcard host-agent/*.h)

@@ -7,8 +7,7 @@
  * "permission denied".  Both are read once at start-up; the sysctl
  * again on SIGHUP.
  */
-#include <sys/syscall.h>
-#include <linux/capability.h>
+#include <cap-ng.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,24 +52,18 @@ privport_read_sysctl(void)
 }
 
 /*
- * Whether CAP_NET_BIND_SERVICE is in the effective set.  If capget
- * fails the agent cannot tell: it says it has it, and bind() decides.
+ * Whether CAP_NET_BIND_SERVICE is in the effective set.  If it cannot be
+ * read the agent cannot tell: it says it has it, and bind() decides.
  */
 static int
 privport_read_cap(void)
 {
-	struct __user_cap_header_struct	hdr = {
-		.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
-	struct __user_cap_data_struct	data[_LINUX_CAPABILITY_U32S_3];
-
-	memset(data, 0, sizeof data);
-	if (syscall(SYS_capget, &hdr, data) == -1) {
-		log_warn("capget: CAP_NET_BIND_SERVICE unknown, binding ports "
-		    "below %d is left to the kernel", PRIVPORT_DEFAULT);
+	if (capng_get_caps_process() == -1) {
+		log_warnx("cannot read the process's capabilities: binding "
+		    "ports below %d is left to the kernel", PRIVPORT_DEFAULT);
 		return 1;
 	}
-	return (data[CAP_TO_INDEX(CAP_NET_BIND_SERVICE)].effective &
-	    CAP_TO_MASK(CAP_NET_BIND_SERVICE)) != 0;
+	return capng_have_capability(CAPNG_EFFECTIVE, CAP_NET_BIND_SERVICE);
 }
 
 static void

@@ -175,13 +175,22 @@ cmd_echo(const char *host, const char *port)
 
 /* rr */
 
+/*
+ * A TCP connection with Nagle off; with timeout_sec, its connect, send
+ * and recv give up after so many seconds.
+ */
 static int
-connect_to(const struct sockaddr_in *sin)
+connect_to(const struct sockaddr_in *sin, int timeout_sec)
 {
-	int	fd, one = 1;
+	struct timeval	tv = { timeout_sec, 0 };
+	int		fd, one = 1;
 
 	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
 		die("socket");
+	if (timeout_sec > 0) {
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	}
 	if (connect(fd, (const struct sockaddr *)sin, sizeof *sin) == -1) {
 		close(fd);
 		return -1;
@@ -209,7 +218,7 @@ cmd_rr(const char *host, const char *port, double secs)
 	int			 fd;
 
 	make_addr(host, port, &sin);
-	if ((fd = connect_to(&sin)) == -1)
+	if ((fd = connect_to(&sin, 0)) == -1)
 		die("connect");
 	if ((v = malloc(cap * sizeof *v)) == NULL)
 		die("malloc");
@@ -344,25 +353,6 @@ cmd_connrate(const char *host, const char *port, double secs, int conc)
 
 /* hold */
 
-/* A connection whose connect, send and recv give up after 10 s. */
-static int
-connect_timeout(const struct sockaddr_in *sin)
-{
-	struct timeval	tv = { 10, 0 };
-	int		fd, one = 1;
-
-	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
-		die("socket");
-	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	if (connect(fd, (const struct sockaddr *)sin, sizeof *sin) == -1) {
-		close(fd);
-		return -1;
-	}
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	return fd;
-}
-
 static int
 cmd_hold(const char *host, const char *port, int count)
 {
@@ -375,7 +365,7 @@ cmd_hold(const char *host, const char *port, int count)
 	if ((fds = calloc((size_t)count, sizeof *fds)) == NULL)
 		die("calloc");
 	for (i = 0; i < count; i++) {
-		if ((fds[i] = connect_timeout(&sin)) == -1 ||
+		if ((fds[i] = connect_to(&sin, 10)) == -1 ||
 		    round_trip(fds[i]) == -1) {
 			errors++;
 			continue;

@@ -177,6 +177,16 @@ start_guest() {
 	    "$T/guest.log"
 }
 
+# hold_clients NAME PORT N: N client connections to 127.0.0.1:PORT,
+# made one after another and held open until the process (its pid in
+# LAST_PID) is killed.
+hold_clients() {
+	bg "$1" python3 -c "
+import signal, socket
+held = [socket.create_connection(('127.0.0.1', $2)) for i in range($3)]
+signal.pause()"
+}
+
 # A real HTTP server in the VM: vm_http NAME ADDR PORT
 vm_http() {
 	mkdir -p "$T/www"

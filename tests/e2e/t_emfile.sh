@@ -14,15 +14,7 @@ bg server ip netns exec "$NS" "$PHTEST" serve 127.0.0.1 "$port" halfreply 10
 wait_for 5 "the forward" host_listens 127.0.0.1 "$port"
 
 # Hold 80 client connections open: far more than 48 descriptors allow.
-bg clients python3 -c "
-import signal, socket
-held = []
-for i in range(80):
-    s = socket.socket()
-    s.connect(('127.0.0.1', $port))
-    held.append(s)
-signal.pause()	# held until killed
-"
+hold_clients clients "$port" 80
 clients=$LAST_PID
 wait_for 10 "the host to run out of descriptors" \
     grep -q "accept on forward .*: pausing for" "$T/host.log"

@@ -16,15 +16,7 @@ bg server ip netns exec "$NS" "$PHTEST" serve 127.0.0.1 "$port" halfreply 10
 wait_for 5 "the forward" host_listens 127.0.0.1 "$port"
 
 # 30 idle connections: two descriptors each in the guest, far beyond 40.
-bg clients python3 -c "
-import signal, socket
-held = []
-for i in range(30):
-    s = socket.socket()
-    s.connect(('127.0.0.1', $port))
-    held.append(s)
-signal.pause()	# held until killed
-"
+hold_clients clients "$port" 30
 clients=$LAST_PID
 wait_for 10 "the guest to run out of descriptors" \
     grep -q "out of descriptors: new connections wait" "$T/guest.log"

@@ -18,11 +18,7 @@ opened() { [ "$(grep -c "client for forward" "$T/host.log")" -ge "$1" ]; }
 refused="refused: too many connections per guest (policy line 1)"
 
 # Two idle clients hold the guest's two connections; a third is reset.
-bg holders python3 -c "
-import signal, socket
-held = [socket.create_connection(('127.0.0.1', $P)) for i in range(2)]
-signal.pause()	# held until killed
-"
+hold_clients holders "$P" 2
 holders=$LAST_PID
 wait_for 5 "two clients forwarded" opened 2
 out=$(python3 -c "
