@@ -120,13 +120,24 @@ MANS = \
 	docs/porthole-policy.5 \
 	docs/portholectl.1
 # Installed: PROGS in BINDIR but the guest agent in SBINDIR (it runs as
-# root from the VM's init), each page of MANS by its section, and these.
+# root from the VM's init), each page of MANS by its section, and DOCS
+# in DOCDIR under their paths here, so the README's links to docs/ work.
 SBIN_PROGS = \
 	guest-agent/porthole-guest
 BIN_PROGS =	$(filter-out $(SBIN_PROGS),$(PROGS))
 DOCS = \
 	README.md \
-	docs/protocol.md
+	docs/api.md \
+	docs/docker.md \
+	docs/hypervisors.md \
+	docs/init.md \
+	docs/install.md \
+	docs/performance.md \
+	docs/policy.md \
+	docs/protocol.md \
+	docs/reliability.md \
+	docs/testing.md \
+	docs/troubleshooting.md
 EXAMPLES = \
 	contrib/busybox/inittab \
 	contrib/openrc/porthole-guest.confd \
@@ -305,6 +316,7 @@ fuzz:
 
 install: all contrib
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
+	    $(DESTDIR)$(DOCDIR)/docs \
 	    $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(SYSTEMDUNITDIR) \
 	    $(DESTDIR)$(SYSTEMDUSERUNITDIR) $(DESTDIR)$(SYSCONFDIR)/init.d
 	install -m 755 $(BIN_PROGS) $(DESTDIR)$(BINDIR)/
@@ -314,7 +326,10 @@ install: all contrib
 	    echo "install -m 644 $$m $$d/"; \
 	    install -d $$d && install -m 644 $$m $$d/ || exit 1; \
 	done
-	install -m 644 $(DOCS) $(DESTDIR)$(DOCDIR)/
+	@for d in $(DOCS); do \
+	    echo "install -m 644 $$d $(DESTDIR)$(DOCDIR)/$$d"; \
+	    install -m 644 $$d $(DESTDIR)$(DOCDIR)/$$d || exit 1; \
+	done
 	install -m 644 $(EXAMPLES) $(DESTDIR)$(DOCDIR)/examples/
 	install -m 644 contrib/systemd/porthole-guest.service \
 	    $(DESTDIR)$(SYSTEMDUNITDIR)/
@@ -328,7 +343,7 @@ install: all contrib
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(BIN_PROGS))) \
 	    $(addprefix $(DESTDIR)$(SBINDIR)/,$(notdir $(SBIN_PROGS))) \
-	    $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOCS))) \
+	    $(addprefix $(DESTDIR)$(DOCDIR)/,$(DOCS)) \
 	    $(addprefix $(DESTDIR)$(DOCDIR)/examples/,$(notdir $(EXAMPLES))) \
 	    $(DESTDIR)$(SYSTEMDUNITDIR)/porthole-guest.service \
 	    $(DESTDIR)$(SYSTEMDUSERUNITDIR)/porthole-host.service \
@@ -337,7 +352,8 @@ uninstall:
 	    echo "rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$$m"; \
 	    rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$$m; \
 	done
-	-rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR)
+	-rmdir $(DESTDIR)$(DOCDIR)/docs $(DESTDIR)$(DOCDIR)/examples \
+	    $(DESTDIR)$(DOCDIR)
 
 clean:
 	rm -f $(PROGS) $(PROTO_OBJS) $(HOST_OBJS) $(GUEST_OBJS) $(CTL_OBJS) \

@@ -30,7 +30,9 @@ expected() {
 	echo "644 usr/local/lib/systemd/user/porthole-host.service"
 	echo "755 etc/init.d/porthole-guest"
 	echo "644 usr/local/share/doc/porthole/README.md"
-	echo "644 usr/local/share/doc/porthole/protocol.md"
+	for p in "$PH_ROOT"/docs/*.md; do
+		echo "644 usr/local/share/doc/porthole/docs/${p##*/}"
+	done
 	echo "644 usr/local/share/doc/porthole/examples/inittab"
 	echo "644 usr/local/share/doc/porthole/examples/porthole-guest.confd"
 	echo "644 usr/local/share/doc/porthole/examples/porthole-notify"
@@ -48,6 +50,18 @@ $(cat "$T/install.diff")"
 pass "make install DESTDIR: $(installed | wc -l) files, each with its mode"
 
 grep -rl '@[A-Z]*DIR@' "$R" && fail "an @PATH@ was left in an installed file"
+
+# The README and the pages link each other relatively: each link to a
+# page must find it where they are installed.
+D=$R/usr/local/share/doc/porthole
+for f in "$D"/README.md "$D"/docs/*.md; do
+	for l in $(grep -o '](\([^)#:]*\.md\)' "$f" | sed 's/^](//'); do
+		[ -f "$(dirname "$f")/$l" ] ||
+		    fail "${f#"$D"/} links $l, not installed there"
+	done
+done
+pass "the installed README and pages find each page they link"
+
 grep -qx "ExecStart=/usr/local/sbin/porthole-guest \$PORTHOLE_GUEST_OPTS" \
     "$R/usr/local/lib/systemd/system/porthole-guest.service" ||
     fail "the guest unit does not start /usr/local/sbin/porthole-guest"
