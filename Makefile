@@ -62,11 +62,12 @@ HOST_SRCS = \
 	host-agent/privport.c \
 	host-agent/session.c \
 	host-agent/udp.c
+# portholectl shares where the API socket is (api_path.c, api.h).
 CTL_SRCS = \
-	host-agent/api_path.c \
-	host-agent/ctl_http.c \
-	host-agent/ctl_show.c \
-	host-agent/portholectl.c
+	ctl/ctl_http.c \
+	ctl/ctl_show.c \
+	ctl/portholectl.c \
+	host-agent/api_path.c
 GUEST_SRCS = \
 	guest-agent/btf.c \
 	guest-agent/daemon.c \
@@ -112,7 +113,7 @@ TEST_TOOLS = \
 
 PROGS = \
 	host-agent/porthole-host \
-	host-agent/portholectl \
+	ctl/portholectl \
 	guest-agent/porthole-guest
 MANS = \
 	docs/porthole-host.8 \
@@ -169,10 +170,13 @@ $(CONTRIB_GEN): %: %.in .paths
     $(wildcard guest-agent/*.h)
 	$(CC) $(CFLAGS) $(PH_CFLAGS) -c -o $@ $<
 
+ctl/%.o: ctl/%.c .flags $(wildcard proto/*.h) ctl/ctl.h host-agent/api.h
+	$(CC) $(CFLAGS) $(PH_CFLAGS) -Ihost-agent -c -o $@ $<
+
 host-agent/porthole-host: $(HOST_OBJS) $(PROTO_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PH_LIBS)
 
-host-agent/portholectl: $(CTL_OBJS)
+ctl/portholectl: $(CTL_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PH_LIBS)
 
 guest-agent/porthole-guest: $(GUEST_OBJS) $(PROTO_OBJS)
