@@ -67,7 +67,8 @@ CTL_SRCS = \
 	ctl/ctl_http.c \
 	ctl/ctl_show.c \
 	ctl/portholectl.c \
-	host-agent/api_path.c
+	host-agent/api_path.c \
+	proto/fwtable.c
 GUEST_SRCS = \
 	guest-agent/btf.c \
 	guest-agent/daemon.c \
@@ -83,7 +84,8 @@ GUEST_SRCS = \
 	guest-agent/gsession.c \
 	guest-agent/status.c \
 	guest-agent/status_show.c \
-	guest-agent/watch.c
+	guest-agent/watch.c \
+	proto/fwtable.c
 
 PROTO_OBJS =	$(PROTO_SRCS:.c=.o)
 HOST_OBJS =	$(HOST_SRCS:.c=.o)
