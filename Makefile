@@ -38,6 +38,7 @@ PROTO_SRCS = \
 	proto/endpoint.c \
 	proto/frameio.c \
 	proto/log.c \
+	proto/number.c \
 	proto/proto.c \
 	proto/relay.c \
 	proto/xmalloc.c
@@ -98,6 +99,7 @@ UNIT_TESTS = \
 	tests/check_buf \
 	tests/check_proto \
 	tests/check_endpoint \
+	tests/check_number \
 	tests/check_policy \
 	tests/check_policy_parse \
 	tests/check_forward \
@@ -281,7 +283,8 @@ tests/fuzz/fuzz_frame: tests/fuzz/fuzz_frame.c proto/proto.c proto/buf.c \
     proto/addr.c
 	clang $(FUZZ_CFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs libbsd-overlay)
 
-tests/fuzz/fuzz_endpoint: tests/fuzz/fuzz_endpoint.c proto/endpoint.c
+tests/fuzz/fuzz_endpoint: tests/fuzz/fuzz_endpoint.c proto/endpoint.c \
+    proto/number.c
 	clang $(FUZZ_CFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs libbsd-overlay)
 
 tests/fuzz/fuzz_dgram: tests/fuzz/fuzz_dgram.c proto/dgram.c proto/buf.c
@@ -293,8 +296,8 @@ tests/fuzz/fuzz_api_body: tests/fuzz/fuzz_api_body.c host-agent/api_body.c \
 	    $(shell $(PKG_CONFIG) --libs libbsd-overlay jansson)
 
 tests/fuzz/fuzz_policy: tests/fuzz/fuzz_policy.c host-agent/policy_parse.c \
-    host-agent/policy.c proto/addr.c proto/endpoint.c proto/xmalloc.c \
-    $(wildcard host-agent/*.h)
+    host-agent/policy.c proto/addr.c proto/endpoint.c proto/number.c \
+    proto/xmalloc.c $(wildcard host-agent/*.h)
 	clang $(FUZZ_CFLAGS) -Ihost-agent -o $@ $(filter %.c,$^) \
 	    $(shell $(PKG_CONFIG) --libs libbsd-overlay)
 
