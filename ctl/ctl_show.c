@@ -6,7 +6,6 @@
  * Fields missing from a reply (an older or newer agent) print as "-".
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 

@@ -83,7 +83,8 @@ status_show(const char *path, int json_out)
 		return 0;
 	}
 	printf("porthole-guest %s, guest \"%s\", host %s: %s\n",
-	    fwtable_str(doc, "version"), fwtable_str(doc, "name"), fwtable_str(doc, "host"),
+	    fwtable_str(doc, "version"), fwtable_str(doc, "name"),
+	    fwtable_str(doc, "host"),
 	    json_is_true(json_object_get(doc, "connected")) ? "connected" :
 	    "not connected (reconnecting)");
 	binds = json_object_get(doc, "binds");

@@ -41,6 +41,10 @@ vm_http lo 127.0.0.1 "$P_LO"
 vm_http other 10.99.0.1 "$P_OTHER"
 OTHER_PID=$LAST_PID
 vm_http any 0.0.0.0 "$P_ANY"
+# Python's start-up is not the agents' to answer for: on a busy machine
+# it alone can take seconds.  The verdict is, once the server listens.
+wait_for 30 "the servers in the VM" eval 'vm_listens 127.0.0.1 "$P_LO" &&
+    vm_listens 10.99.0.1 "$P_OTHER" && vm_listens 0.0.0.0 "$P_ANY"'
 for p in $P_LO $P_OTHER $P_ANY; do
 	wait_for 5 "the verdict on $p" grep -qE ":$p: (bound|rewritten|refused)" \
 	    "$T/guest.log"
