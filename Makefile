@@ -100,6 +100,7 @@ UNIT_TESTS = \
 	tests/check_proto \
 	tests/check_endpoint \
 	tests/check_number \
+	tests/check_fwtable \
 	tests/check_policy \
 	tests/check_policy_parse \
 	tests/check_forward \
@@ -199,6 +200,10 @@ tests/check_notify.o: tests/check_notify.c .flags guest-agent/guest.h
 
 tests/check_notify: tests/check_notify.o guest-agent/notify.o \
     guest-agent/daemon.o $(PROTO_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PH_LIBS)
+
+# The table of forwards, alone (no agent's objects).
+tests/check_fwtable: tests/check_fwtable.o proto/fwtable.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PH_LIBS)
 
 tests/tools/%: tests/tools/%.c .flags
