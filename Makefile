@@ -38,6 +38,7 @@ PROTO_SRCS = \
 	proto/endpoint.c \
 	proto/frameio.c \
 	proto/log.c \
+	proto/number.c \
 	proto/proto.c \
 	proto/relay.c \
 	proto/xmalloc.c
@@ -62,11 +63,13 @@ HOST_SRCS = \
 	host-agent/privport.c \
 	host-agent/session.c \
 	host-agent/udp.c
+# portholectl shares where the API socket is (api_path.c, api.h).
 CTL_SRCS = \
+	ctl/ctl_http.c \
+	ctl/ctl_show.c \
+	ctl/portholectl.c \
 	host-agent/api_path.c \
-	host-agent/ctl_http.c \
-	host-agent/ctl_show.c \
-	host-agent/portholectl.c
+	proto/fwtable.c
 GUEST_SRCS = \
 	guest-agent/btf.c \
 	guest-agent/daemon.c \
@@ -82,7 +85,8 @@ GUEST_SRCS = \
 	guest-agent/gsession.c \
 	guest-agent/status.c \
 	guest-agent/status_show.c \
-	guest-agent/watch.c
+	guest-agent/watch.c \
+	proto/fwtable.c
 
 PROTO_OBJS =	$(PROTO_SRCS:.c=.o)
 HOST_OBJS =	$(HOST_SRCS:.c=.o)
@@ -95,6 +99,8 @@ UNIT_TESTS = \
 	tests/check_buf \
 	tests/check_proto \
 	tests/check_endpoint \
+	tests/check_number \
+	tests/check_fwtable \
 	tests/check_policy \
 	tests/check_policy_parse \
 	tests/check_forward \
@@ -112,7 +118,7 @@ TEST_TOOLS = \
 
 PROGS = \
 	host-agent/porthole-host \
-	host-agent/portholectl \
+	ctl/portholectl \
 	guest-agent/porthole-guest
 MANS = \
 	docs/porthole-host.8 \
@@ -180,10 +186,13 @@ $(CONTRIB_GEN): %: %.in .paths
     $(wildcard guest-agent/*.h)
 	$(CC) $(CFLAGS) $(PH_CFLAGS) -c -o $@ $<
 
+ctl/%.o: ctl/%.c .flags $(wildcard proto/*.h) ctl/ctl.h host-agent/api.h
+	$(CC) $(CFLAGS) $(PH_CFLAGS) -Ihost-agent -c -o $@ $<
+
 host-agent/porthole-host: $(HOST_OBJS) $(PROTO_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PH_LIBS)
 
-host-agent/portholectl: $(CTL_OBJS)
+ctl/portholectl: $(CTL_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PH_LIBS)
 
 guest-agent/porthole-guest: $(GUEST_OBJS) $(PROTO_OBJS)
@@ -202,6 +211,10 @@ tests/check_notify.o: tests/check_notify.c .flags guest-agent/guest.h
 
 tests/check_notify: tests/check_notify.o guest-agent/notify.o \
     guest-agent/daemon.o $(PROTO_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PH_LIBS)
+
+# The table of forwards, alone (no agent's objects).
+tests/check_fwtable: tests/check_fwtable.o proto/fwtable.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PH_LIBS)
 
 tests/tools/%: tests/tools/%.c .flags
@@ -286,7 +299,8 @@ tests/fuzz/fuzz_frame: tests/fuzz/fuzz_frame.c proto/proto.c proto/buf.c \
     proto/addr.c
 	clang $(FUZZ_CFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs libbsd-overlay)
 
-tests/fuzz/fuzz_endpoint: tests/fuzz/fuzz_endpoint.c proto/endpoint.c
+tests/fuzz/fuzz_endpoint: tests/fuzz/fuzz_endpoint.c proto/endpoint.c \
+    proto/number.c
 	clang $(FUZZ_CFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs libbsd-overlay)
 
 tests/fuzz/fuzz_dgram: tests/fuzz/fuzz_dgram.c proto/dgram.c proto/buf.c
@@ -298,8 +312,8 @@ tests/fuzz/fuzz_api_body: tests/fuzz/fuzz_api_body.c host-agent/api_body.c \
 	    $(shell $(PKG_CONFIG) --libs libbsd-overlay jansson)
 
 tests/fuzz/fuzz_policy: tests/fuzz/fuzz_policy.c host-agent/policy_parse.c \
-    host-agent/policy.c proto/addr.c proto/endpoint.c proto/xmalloc.c \
-    $(wildcard host-agent/*.h)
+    host-agent/policy.c proto/addr.c proto/endpoint.c proto/number.c \
+    proto/xmalloc.c $(wildcard host-agent/*.h)
 	clang $(FUZZ_CFLAGS) -Ihost-agent -o $@ $(filter %.c,$^) \
 	    $(shell $(PKG_CONFIG) --libs libbsd-overlay)
 

@@ -18,6 +18,7 @@
 
 #include "guest.h"
 #include "log.h"
+#include "number.h"
 #include "version.h"
 #include "xmalloc.h"
 
@@ -61,6 +62,20 @@ bad_arg(const char *opt, const char *fmt, const char *arg)
 	fprintf(stderr, fmt, arg);
 	fputc('\n', stderr);
 	exit(2);
+}
+
+/* A number for an option, in [min, max]; a bad one is a usage error. */
+static int
+guest_number(const char *opt, const char *arg, int min, int max)
+{
+	char		err[256];
+	long long	n;
+
+	if (number_option(opt, arg, min, max, &n, err, sizeof err) == -1) {
+		fprintf(stderr, "porthole-guest: %s\n", err);
+		exit(2);
+	}
+	return (int)n;
 }
 
 int
@@ -117,7 +132,6 @@ static void
 guest_add_ignore(const char *arg)
 {
 	char		 buf[32], *slash;
-	const char	*errstr;
 	struct ignore	*ig;
 
 	if (guest->nignore >= GUEST_MAX_IGNORE)
@@ -135,9 +149,7 @@ guest_add_ignore(const char *arg)
 		else
 			bad_arg("-i", "\"%s\" is not PORT[/tcp|/udp]", arg);
 	}
-	ig->port = (uint16_t)strtonum(buf, 1, 65535, &errstr);
-	if (errstr != NULL)
-		bad_arg("-i", "port \"%s\" is not 1-65535", buf);
+	ig->port = (uint16_t)guest_number("-i", buf, 1, 65535);
 	guest->nignore++;
 }
 
@@ -196,8 +208,6 @@ struct options {
 static void
 guest_option(int ch, struct options *o)
 {
-	const char	*errstr;
-
 	switch (ch) {
 	case 'c':
 		o->connect_to = optarg;
@@ -217,9 +227,7 @@ guest_option(int ch, struct options *o)
 		o->json_out = 1;
 		break;
 	case 'k':
-		guest->keepalive = (int)strtonum(optarg, 0, 3600, &errstr);
-		if (errstr != NULL)
-			bad_arg("-k", "\"%s\" is not 0-3600 seconds", optarg);
+		guest->keepalive = guest_number("-k", optarg, 0, 3600);
 		break;
 	case 's':
 		o->status_path = optarg;
@@ -237,16 +245,11 @@ guest_option(int ch, struct options *o)
 		o->pidfile = optarg;
 		break;
 	case 'P':
-		guest->pool = (int)strtonum(optarg, 0, PH_POOL_MAX, &errstr);
-		if (errstr != NULL)
-			bad_arg("-P", "\"%s\" is not a number of streams from "
-			    "0 to 64", optarg);
+		guest->pool = guest_number("-P", optarg, 0, PH_POOL_MAX);
 		break;
 	case 'S':
-		guest->scan_ms = (int)strtonum(optarg, 10, GUEST_SCAN_MAX_MS,
-		    &errstr);
-		if (errstr != NULL)
-			bad_arg("-S", "\"%s\" is not 10-3600000 ms", optarg);
+		guest->scan_ms = guest_number("-S", optarg, 10,
+		    GUEST_SCAN_MAX_MS);
 		break;
 	case 'v':
 		o->verbose++;

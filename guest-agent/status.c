@@ -49,10 +49,13 @@ status_bind(struct gbind *b, void *arg)
 	for (i = 0; b->verdict != 0 && i < b->reply.naddr; i++)
 		json_array_append_new(hosts, status_addr(&b->reply.host[i].addr,
 		    b->reply.host[i].port));
-	o = json_pack("{s:I, s:s, s:s, s:i, s:b, s:s, s:s, s:o, s:s}",
+	/* The names and types of GET /v1/forwards (docs/protocol.md). */
+	o = json_pack("{s:I, s:s, s:s, s:i, s:b, s:o, s:s, s:o, s:s}",
 	    "id", (json_int_t)b->id, "proto", proto_name(b->proto),
-	    "address", addr_ntop(&b->addr, ga, sizeof ga), "port", b->port,
-	    "v6only", b->v6only, "process", b->process,
+	    "guest_address", addr_ntop(&b->addr, ga, sizeof ga),
+	    "guest_port", b->port, "v6only", b->v6only,
+	    "process", b->process[0] != '\0' ? json_string(b->process) :
+	    json_null(),
 	    "verdict", b->verdict != 0 ? ph_verdict_name(b->verdict) :
 	    "waiting", "host", hosts,
 	    "reason", b->verdict != 0 ? b->reply.reason :

@@ -4,7 +4,6 @@
  * the reason, so that a user in the VM can see why a port is not
  * reachable from the host.  --json prints the document itself.
  */
-#include <sys/param.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <errno.h>
@@ -16,6 +15,7 @@
 #include <event2/buffer.h>
 #include <jansson.h>
 
+#include "fwtable.h"
 #include "guest.h"
 
 #define STATUS_DOC_MAX	(16 * 1024 * 1024)
@@ -70,81 +70,6 @@ status_fetch(const char *path)
 	return doc;
 }
 
-static const char *
-str(json_t *o, const char *key)
-{
-	const char	*s = json_string_value(json_object_get(o, key));
-
-	return s != NULL && s[0] != '\0' ? s : "-";
-}
-
-static void
-fmt_addr(char *buf, size_t len, json_t *o, const char *akey)
-{
-	const char	*a = str(o, akey);
-	long long	 p = json_integer_value(json_object_get(o, "port"));
-
-	snprintf(buf, len, strchr(a, ':') != NULL ? "[%s]:%lld" : "%s:%lld",
-	    a, p);
-}
-
-/* The host addresses of a bind, "-" if none. */
-static const char *
-host_addrs(json_t *b, char *buf, size_t len)
-{
-	json_t	*h;
-	char	 one[80];
-	size_t	 i;
-
-	buf[0] = '\0';
-	json_array_foreach(json_object_get(b, "host"), i, h) {
-		fmt_addr(one, sizeof one, h, "address");
-		if (i > 0)
-			strlcat(buf, ",", len);
-		strlcat(buf, one, len);
-	}
-	if (buf[0] == '\0')
-		strlcpy(buf, "-", len);
-	return buf;
-}
-
-struct widths {
-	int	addr, proc, host;
-};
-
-static void
-show_row(const char *proto, const char *ga, const char *proc,
-    const char *verdict, const char *ha, const char *reason,
-    const struct widths *w)
-{
-	printf("%-5s  %-*s  %-*s  %-9s  %-*s  %s\n", proto, w->addr, ga,
-	    w->proc, proc, verdict, w->host, ha, reason);
-}
-
-static void
-show_binds(json_t *binds)
-{
-	struct widths	 w = { 7, 7, 12 };
-	json_t		*b;
-	char		 ga[80], ha[180];
-	size_t		 i;
-
-	json_array_foreach(binds, i, b) {
-		fmt_addr(ga, sizeof ga, b, "address");
-		w.addr = MAX(w.addr, (int)strlen(ga));
-		w.proc = MAX(w.proc, (int)strlen(str(b, "process")));
-		w.host = MAX(w.host, (int)strlen(host_addrs(b, ha, sizeof ha)));
-	}
-	show_row("PROTO", "ADDRESS", "PROCESS", "VERDICT", "HOST ADDRESS",
-	    "REASON", &w);
-	json_array_foreach(binds, i, b) {
-		fmt_addr(ga, sizeof ga, b, "address");
-		show_row(str(b, "proto"), ga, str(b, "process"),
-		    str(b, "verdict"), host_addrs(b, ha, sizeof ha),
-		    str(b, "reason"), &w);
-	}
-}
-
 int
 status_show(const char *path, int json_out)
 {
@@ -158,14 +83,15 @@ status_show(const char *path, int json_out)
 		return 0;
 	}
 	printf("porthole-guest %s, guest \"%s\", host %s: %s\n",
-	    str(doc, "version"), str(doc, "name"), str(doc, "host"),
+	    fwtable_str(doc, "version"), fwtable_str(doc, "name"),
+	    fwtable_str(doc, "host"),
 	    json_is_true(json_object_get(doc, "connected")) ? "connected" :
 	    "not connected (reconnecting)");
 	binds = json_object_get(doc, "binds");
 	if (json_array_size(binds) == 0)
 		printf("no binds\n");
 	else
-		show_binds(binds);
+		fwtable_print(stdout, binds, 0);
 	json_decref(doc);
 	return 0;
 }

@@ -17,6 +17,7 @@
 
 #include "host.h"
 #include "log.h"
+#include "number.h"
 #include "version.h"
 #include "xmalloc.h"
 
@@ -78,20 +79,18 @@ host_add_endpoint(const char *s)
 	TAILQ_INSERT_TAIL(&host->endpoints, gep, entry);
 }
 
-/* A number for -u or -U, in [min, max]; a bad one is a usage error. */
+/* A number for an option, in [min, max]; a bad one is a usage error. */
 static int
 host_number(const char *opt, const char *arg, int min, int max)
 {
-	const char	*errstr;
-	int		 n;
+	char		 err[256];
+	long long	 n;
 
-	n = (int)strtonum(arg, min, max, &errstr);
-	if (errstr != NULL) {
-		fprintf(stderr, "porthole-host: %s: \"%s\" is not a number "
-		    "from %d to %d\n", opt, arg, min, max);
+	if (number_option(opt, arg, min, max, &n, err, sizeof err) == -1) {
+		fprintf(stderr, "porthole-host: %s\n", err);
 		exit(2);
 	}
-	return n;
+	return (int)n;
 }
 
 /* -a ENDPOINT, or the default (arg NULL) */
@@ -171,16 +170,10 @@ host_print_config(void)
 static void
 host_set_option(int ch, int idx, const char *arg)
 {
-	const char	*errstr;
 	char		 err[256];
 
 	if (ch == OPT_KEEPALIVE) {
-		host->keepalive = (int)strtonum(arg, 0, 3600, &errstr);
-		if (errstr != NULL) {
-			fprintf(stderr, "porthole-host: --keepalive: \"%s\" "
-			    "is %s (0-3600 seconds)\n", arg, errstr);
-			exit(2);
-		}
+		host->keepalive = host_number("--keepalive", arg, 0, 3600);
 		return;
 	}
 	if (limits_set(host->limits, longopts[idx].name, arg, err,

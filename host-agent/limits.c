@@ -12,6 +12,7 @@
 
 #include "host.h"
 #include "log.h"
+#include "number.h"
 
 static const struct limit_def {
 	const char	*flag;		/* --max-... */
@@ -52,21 +53,17 @@ int
 limits_set(uint32_t *limits, const char *flag, const char *value, char *err,
     size_t errlen)
 {
-	const char	*errstr;
+	char		 opt[64];
 	long long	 v;
 	int		 i;
 
 	for (i = 0; i < LIMIT_NKINDS; i++) {
 		if (strcmp(flag, limit_defs[i].flag) != 0)
 			continue;
-		v = strtonum(value, limit_defs[i].min, limit_defs[i].max,
-		    &errstr);
-		if (errstr != NULL) {
-			snprintf(err, errlen, "--%s: \"%s\" is %s (%u-%u)",
-			    flag, value, errstr, limit_defs[i].min,
-			    limit_defs[i].max);
+		snprintf(opt, sizeof opt, "--%s", flag);
+		if (number_option(opt, value, limit_defs[i].min,
+		    limit_defs[i].max, &v, err, errlen) == -1)
 			return -1;
-		}
 		limits[i] = (uint32_t)v;
 		return 0;
 	}

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "host.h"
+#include "number.h"
 #include "xmalloc.h"
 
 struct parser {
@@ -66,18 +67,15 @@ perr(struct parser *p, const char *fmt, ...)
 	strlcat(p->errs, line, p->errslen);
 }
 
-/* A decimal number of digits only, from 1 to max; -1 if it is not. */
+/* A number (number.c) from 1 to max; -1 if it is not. */
 static long
 parse_number(const char *s, long max)
 {
-	long	v = 0;
+	const char	*errstr;
+	long		 v;
 
-	if (*s == '\0' || strspn(s, "0123456789") != strlen(s) ||
-	    strlen(s) > 10)
-		return -1;
-	for (; *s != '\0'; s++)
-		v = v * 10 + (*s - '0');
-	return v >= 1 && v <= max ? v : -1;
+	v = (long)number_parse(s, 1, max, &errstr);
+	return errstr == NULL ? v : -1;
 }
 
 /* "N" or "N-M"; 0 on success. */

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "endpoint.h"
+#include "number.h"
 
 static int
 parse_u32(const char *s, const char *what, uint32_t max, uint32_t *out,
@@ -25,12 +26,7 @@ parse_u32(const char *s, const char *what, uint32_t max, uint32_t *out,
 	const char	*errstr;
 	long long	 v;
 
-	/* strtonum() would take " 5" and "+5": a number is digits only. */
-	if (*s == '\0' || strspn(s, "0123456789") != strlen(s)) {
-		snprintf(err, errlen, "%s \"%s\" is not a number", what, s);
-		return -1;
-	}
-	v = strtonum(s, 0, max, &errstr);
+	v = number_parse(s, 0, max, &errstr);
 	if (errstr != NULL) {
 		snprintf(err, errlen, "%s \"%s\" is %s", what, s, errstr);
 		return -1;

@@ -55,7 +55,7 @@ echo "Hello from a web server inside the VM" >"$T/www/index.html"
 
 say "porthole-host on the host (default bind policy: loopback)"
 host_agent
-ctl() { host-agent/portholectl -a "unix:$API" "$@"; }
+ctl() { ctl/portholectl -a "unix:$API" "$@"; }
 ctl events >"$T/events.txt" 2>/dev/null &
 EVENTS=$!
 PIDS+=("$EVENTS")

@@ -10,7 +10,7 @@ set -eu
 PH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PH_HOST=$PH_ROOT/host-agent/porthole-host
 PH_GUEST=$PH_ROOT/guest-agent/porthole-guest
-PH_CTL=$PH_ROOT/host-agent/portholectl
+PH_CTL=$PH_ROOT/ctl/portholectl
 # Debian's Python: its packages (python3-prometheus-client), and it
 # starts faster than a version manager's shim.
 PY=/usr/bin/python3

@@ -22,26 +22,42 @@ expect_error 2 "unix endpoint has no path" "$PH_HOST" -l unix:
 expect_error 2 "-b: \"open\" is not loopback, refuse or allow" "$PH_HOST" -b open
 expect_error 2 "usage: porthole-host" "$PH_HOST" --no-such-flag
 expect_error 2 "unexpected argument \"extra\"" "$PH_HOST" extra
-expect_error 2 "--max-forwards: \"0\" is too small \(1-65536\)" \
+expect_error 2 "--max-forwards: \"0\" is not a number from 1 to 65536" \
     "$PH_HOST" --max-forwards 0
-expect_error 2 "--max-frame: \"100\" is too small" "$PH_HOST" --max-frame 100
-expect_error 2 "--keepalive: \"x\" is invalid" "$PH_HOST" --keepalive x
-expect_error 2 "-k: \"-1\" is not 0-3600 seconds" "$PH_GUEST" -k -1
+expect_error 2 "--max-frame: \"100\" is not a number from" "$PH_HOST" \
+    --max-frame 100
+expect_error 2 "--keepalive: \"x\" is not a number from 0 to 3600" "$PH_HOST" \
+    --keepalive x
+expect_error 2 "-k: \"-1\" is not a number from 0 to 3600" "$PH_GUEST" -k -1
 expect_error 2 "-u: \"0\" is not a number from 1 to 86400" "$PH_HOST" -u 0
 expect_error 2 "-U: \"many\" is not a number from 1 to 65536" "$PH_HOST" \
     --udp-flows many
 expect_error 2 "-c: vsock CID \"x\" is not a number" "$PH_GUEST" -c vsock:x:1
 expect_error 2 "-c: .* is not an endpoint" "$PH_GUEST" -c 1.2.3.4
-expect_error 2 "-i: port \"0\" is not 1-65535" "$PH_GUEST" -i 0
+expect_error 2 "-i: \"0\" is not a number from 1 to 65535" "$PH_GUEST" -i 0
 expect_error 2 "-i: \"22/sctp\" is not PORT" "$PH_GUEST" -i 22/sctp
 expect_error 2 "usage: porthole-guest" "$PH_GUEST" -x
-expect_error 2 "-P: \"65\" is not a number of streams from 0 to 64" \
+expect_error 2 "-P: \"65\" is not a number from 0 to 64" \
     "$PH_GUEST" -P 65
 expect_error 2 "unexpected argument \"statu\"" "$PH_GUEST" statu
 expect_error 2 "-a: unix endpoint has no path" "$PH_HOST" -a unix:
 expect_error 2 "-a: the API listens on a Unix socket only \(unix:PATH\), never on vsock:7000" \
     "$PH_HOST" -a vsock:7000
-expect_error 2 "-S: \"5\" is not 10-3600000 ms" "$PH_GUEST" -S 5
+expect_error 2 "-S: \"5\" is not a number from 10 to 3600000" "$PH_GUEST" -S 5
+# A number is digits only: no sign, no space, no hex, not empty.
+expect_error 2 "-u: \" 5\" is not a number from 1 to 86400" "$PH_HOST" -u " 5"
+expect_error 2 "-U: \"5 \" is not a number from 1 to 65536" "$PH_HOST" -U "5 "
+expect_error 2 "--keepalive: \"\+5\" is not a number" "$PH_HOST" --keepalive +5
+expect_error 2 "--max-forwards: \"0x10\" is not a number" "$PH_HOST" \
+    --max-forwards 0x10
+expect_error 2 "--max-sessions: \"99999999999999999999\" is not a number" \
+    "$PH_HOST" --max-sessions 99999999999999999999
+expect_error 2 "-k: \"\" is not a number from 0 to 3600" "$PH_GUEST" \
+    -c "unix:$T/none.sock" -k ""
+expect_error 2 "-P: \"\+1\" is not a number" "$PH_GUEST" \
+    -c "unix:$T/none.sock" -P +1
+expect_error 2 "-i: \"-22\" is not a number" "$PH_GUEST" \
+    -c "unix:$T/none.sock" -i -22/tcp
 expect_error 2 "-w: \"bpf\" is not auto, listen, exec or none" "$PH_GUEST" -w bpf
 expect_error 2 "-N: name .* is not printable ASCII" "$PH_GUEST" -N "$(printf 'a\tb')"
 expect_error 2 "-c: vsock CID \"any\" can only be listened on" \

@@ -41,6 +41,10 @@ vm_http lo 127.0.0.1 "$P_LO"
 vm_http other 10.99.0.1 "$P_OTHER"
 OTHER_PID=$LAST_PID
 vm_http any 0.0.0.0 "$P_ANY"
+# Python's start-up is not the agents' to answer for: on a busy machine
+# it alone can take seconds.  The verdict is, once the server listens.
+wait_for 30 "the servers in the VM" eval 'vm_listens 127.0.0.1 "$P_LO" &&
+    vm_listens 10.99.0.1 "$P_OTHER" && vm_listens 0.0.0.0 "$P_ANY"'
 for p in $P_LO $P_OTHER $P_ANY; do
 	wait_for 5 "the verdict on $p" grep -qE ":$p: (bound|rewritten|refused)" \
 	    "$T/guest.log"
@@ -52,7 +56,7 @@ head -1 "$T/ls.txt" | grep -qE '^GUEST +PROTO +GUEST ADDRESS +HOST ADDRESS +VERD
 row() {		# row PORT: the ls line of the forward of guest port PORT
 	grep -E "^vm +tcp +[^ ]+:$1 " "$T/ls.txt"
 }
-row "$P_LO" | grep -qE "127.0.0.1:$P_LO +127.0.0.1:$P_LO +bound +0/0 +python3$" ||
+row "$P_LO" | grep -qE "127.0.0.1:$P_LO +127.0.0.1:$P_LO +bound +0/0 +python3 +loopback bind$" ||
     fail "ls bound row: $(cat "$T/ls.txt")"
 row "$P_OTHER" | grep -qE "10.99.0.1:$P_OTHER +127.0.0.1:$P_OTHER +rewritten +0/0 +python3 +guest address 10.99.0.1 is not a host address" ||
     fail "ls rewritten row: $(cat "$T/ls.txt")"
@@ -126,13 +130,31 @@ start_guest
 wait_for 5 "the guest's verdicts" grep -q ":$P_ANY: rewritten" "$T/guest.log"
 in_vm "$PH_GUEST" -s "$GSTATUS" status >"$T/gstatus.txt"
 head -1 "$T/gstatus.txt" | grep -qE "^porthole-guest [0-9.]+, guest \"vm\", host unix:$SOCK: connected$" &&
-    grep -qE "^tcp +0.0.0.0:$P_ANY +python3 +rewritten +127.0.0.1:$P_ANY +wildcard bind 0.0.0.0 rewritten to loopback by policy loopback" "$T/gstatus.txt" &&
-    grep -qE "^tcp +127.0.0.1:$P_LO +python3 +bound +127.0.0.1:$P_LO +loopback bind" "$T/gstatus.txt" ||
+    sed -n 2p "$T/gstatus.txt" | grep -qE '^PROTO +GUEST ADDRESS +HOST ADDRESS +VERDICT +PROCESS +REASON$' &&
+    grep -qE "^tcp +0.0.0.0:$P_ANY +127.0.0.1:$P_ANY +rewritten +python3 +wildcard bind 0.0.0.0 rewritten to loopback by policy loopback$" "$T/gstatus.txt" &&
+    grep -qE "^tcp +127.0.0.1:$P_LO +127.0.0.1:$P_LO +bound +python3 +loopback bind$" "$T/gstatus.txt" ||
     fail "porthole-guest status: $(cat "$T/gstatus.txt")"
+# One schema: each bind in the guest's JSON is the host's forward, field
+# for field (the host's adds the guest and the counters).
+in_vm "$PH_GUEST" -s "$GSTATUS" --json status >"$T/gstatus.json"
+api /v1/forwards >"$T/forwards.json"
+"$PY" -c 'import json, sys
+binds = json.load(open(sys.argv[1]))["binds"]
+fwds = json.load(open(sys.argv[2]))
+key = lambda f: (f["proto"], f["guest_address"], f["guest_port"])
+host = {key(f): f for f in fwds}
+assert len(binds) == len(fwds) == 2, (binds, fwds)
+for b in binds:
+    f = host[key(b)]
+    assert set(b) < set(f), (b, f)
+    for k in b:
+        assert b[k] == f[k], (k, b, f)' "$T/gstatus.json" "$T/forwards.json" ||
+    fail "the guest's status and GET /v1/forwards differ: $(cat \
+    "$T/gstatus.json" "$T/forwards.json")"
 api_status 200 -X PUT -d '{"mode":"refuse"}' /v1/policy
 wait_for 5 "the refusal" grep -q ":$P_ANY: refused" "$T/guest.log"
 in_vm "$PH_GUEST" -s "$GSTATUS" status | grep -qE \
-    "^tcp +0.0.0.0:$P_ANY +python3 +refused +- +wildcard bind 0.0.0.0 refused by policy refuse" ||
+    "^tcp +0.0.0.0:$P_ANY +- +refused +python3 +wildcard bind 0.0.0.0 refused by policy refuse" ||
     fail "status after refusal: $(in_vm "$PH_GUEST" -s "$GSTATUS" status)"
 kill_wait TERM "$HOST_PID"
 waiting() {

@@ -17,7 +17,7 @@ mk() {
 # of issues still to land are expected as soon as their sources exist.
 expected() {
 	echo "755 usr/local/bin/porthole-host"
-	[ -e "$PH_ROOT/host-agent/portholectl.c" ] &&
+	[ -e "$PH_ROOT/ctl/portholectl.c" ] &&
 	    echo "755 usr/local/bin/portholectl"
 	echo "755 usr/local/sbin/porthole-guest"
 	echo "644 usr/local/share/man/man8/porthole-host.8"

@@ -1,16 +1,18 @@
 /*
  * What portholectl prints for people: the agent's JSON as short lines
- * and tables.  --json prints the JSON itself instead (portholectl.c).
+ * and tables (the table of forwards is proto/fwtable.c's, which
+ * porthole-guest status prints too).  --json prints the JSON itself
+ * instead (portholectl.c).
  * Fields missing from a reply (an older or newer agent) print as "-".
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "ctl.h"
+#include "fwtable.h"
 
-const char *
+static const char *
 show_str(json_t *o, const char *key)
 {
 	const char	*s = json_string_value(json_object_get(o, key));
@@ -22,16 +24,6 @@ static long long
 show_int(json_t *o, const char *key)
 {
 	return (long long)json_integer_value(json_object_get(o, key));
-}
-
-/* "127.0.0.1:80", "[::1]:80" */
-static void
-show_addr(char *buf, size_t len, const char *addr, long long port)
-{
-	if (strchr(addr, ':') != NULL)
-		snprintf(buf, len, "[%s]:%lld", addr, port);
-	else
-		snprintf(buf, len, "%s:%lld", addr, port);
 }
 
 static void
@@ -128,89 +120,13 @@ show_policy(json_t *p)
 	    json_is_true(json_object_get(f, "locked")) ? ", locked" : "");
 }
 
-enum { C_GUEST, C_PROTO, C_GADDR, C_HADDR, C_VERDICT, C_CONNS, C_PROC,
-    C_REASON, NCOLS };
-
-static const char *const heads[NCOLS] = { "GUEST", "PROTO", "GUEST ADDRESS",
-    "HOST ADDRESS", "VERDICT", "CONNS", "PROCESS", "REASON" };
-
-/* One row of the table: columns as strings, allocated. */
-static void
-forward_row(json_t *f, char *row[NCOLS])
-{
-	json_t		*h;
-	const char	*v = show_str(f, "verdict");
-	char		 buf[256], one[64];
-	size_t		 i;
-
-	row[C_GUEST] = strdup(show_str(f, "guest"));
-	row[C_PROTO] = strdup(show_str(f, "proto"));
-	show_addr(buf, sizeof buf, show_str(f, "guest_address"),
-	    show_int(f, "guest_port"));
-	row[C_GADDR] = strdup(buf);
-	buf[0] = '\0';
-	json_array_foreach(json_object_get(f, "host"), i, h) {
-		show_addr(one, sizeof one, show_str(h, "address"),
-		    show_int(h, "port"));
-		if (i > 0)
-			strlcat(buf, ",", sizeof buf);
-		strlcat(buf, one, sizeof buf);
-	}
-	row[C_HADDR] = strdup(buf[0] != '\0' ? buf : "-");
-	row[C_VERDICT] = strdup(v);
-	snprintf(buf, sizeof buf, "%lld/%lld", show_int(f,
-	    "connections_active"), show_int(f, "connections_total"));
-	row[C_CONNS] = strdup(buf);
-	row[C_PROC] = strdup(show_str(f, "process"));
-	/* A plain bound forward needs no explanation. */
-	row[C_REASON] = strdup(strcmp(v, "bound") == 0 ? "" :
-	    show_str(f, "reason"));
-}
-
-/* Columns padded to their width, with no spaces at the end. */
-static void
-print_row(char *const row[NCOLS], const int width[NCOLS])
-{
-	int	i, last = NCOLS - 1;
-
-	while (last > 0 && row[last][0] == '\0')
-		last--;
-	for (i = 0; i < last; i++)
-		printf("%-*s  ", width[i], row[i]);
-	printf("%s\n", row[last]);
-}
-
 void
 show_forwards(json_t *list)
 {
-	size_t	 n = json_array_size(list), i;
-	char	*(*rows)[NCOLS];
-	int	 width[NCOLS], c, w;
-
-	if (n == 0) {
+	if (json_array_size(list) == 0)
 		printf("no forwards\n");
-		return;
-	}
-	if ((rows = calloc(n, sizeof *rows)) == NULL)
-		ctl_die("out of memory");
-	for (c = 0; c < NCOLS; c++)
-		width[c] = (int)strlen(heads[c]);
-	for (i = 0; i < n; i++) {
-		forward_row(json_array_get(list, i), rows[i]);
-		for (c = 0; c < NCOLS; c++) {
-			if (rows[i][c] == NULL)
-				ctl_die("out of memory");
-			if ((w = (int)strlen(rows[i][c])) > width[c])
-				width[c] = w;
-		}
-	}
-	print_row((char *const *)heads, width);
-	for (i = 0; i < n; i++) {
-		print_row(rows[i], width);
-		for (c = 0; c < NCOLS; c++)
-			free(rows[i][c]);
-	}
-	free(rows);
+	else
+		fwtable_print(stdout, list, FWTABLE_GUEST | FWTABLE_CONNS);
 }
 
 static void
@@ -221,7 +137,7 @@ show_forward_event(json_t *ev, const char *name)
 	const char	*proc = show_str(f, "process");
 	size_t		 i;
 
-	show_addr(ga, sizeof ga, show_str(f, "guest_address"),
+	fwtable_addr(ga, sizeof ga, show_str(f, "guest_address"),
 	    show_int(f, "guest_port"));
 	printf("%s %s %s", show_str(ev, "guest"), show_str(f, "proto"), ga);
 	if (strcmp(proc, "-") != 0)
@@ -231,7 +147,7 @@ show_forward_event(json_t *ev, const char *name)
 		return;
 	}
 	json_array_foreach(json_object_get(f, "host"), i, h) {
-		show_addr(ha, sizeof ha, show_str(h, "address"),
+		fwtable_addr(ha, sizeof ha, show_str(h, "address"),
 		    show_int(h, "port"));
 		printf("%s%s", i == 0 ? " -> " : ",", ha);
 	}

@@ -37,6 +37,5 @@ void	 show_status(json_t *, json_t *);
 void	 show_forwards(json_t *);
 void	 show_policy(json_t *);
 void	 show_event(json_t *);
-const char *show_str(json_t *, const char *);
 
 #endif
