@@ -46,6 +46,7 @@ extern struct guest	*guest;
 int	guest_ignored(uint8_t, uint16_t);
 
 /* watch.c: the VM's listening sockets, from NETLINK_SOCK_DIAG */
+struct nlmsghdr;
 struct gbind {
 	RB_ENTRY(gbind)		 by_key;
 	RB_ENTRY(gbind)		 by_id;
@@ -64,6 +65,12 @@ struct gbind {
 void		 watch_start(void);
 void		 watch_stop(void);
 void		 watch_scan(void);
+void		 watch_scan_begin(void);
+void		 watch_seen(const struct gbind *, uint64_t);
+void		 watch_scan_end(int);
+int		 watch_ignored(const struct ignore *, int, uint8_t, uint16_t);
+int		 watch_decode(const struct nlmsghdr *, uint8_t, struct gbind *,
+		    uint64_t *);
 struct gbind	*watch_find(uint32_t);
 void		 watch_foreach(void (*)(struct gbind *, void *), void *);
 void		 watch_target(const struct gbind *, struct ph_addr *);
