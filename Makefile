@@ -102,7 +102,8 @@ UNIT_TESTS = \
 	tests/check_hostport \
 	tests/check_relay \
 	tests/check_notify \
-	tests/check_dgram
+	tests/check_dgram \
+	tests/check_watch
 TEST_TOOLS = \
 	tests/tools/phtest \
 	tests/tools/phstorm \
@@ -191,6 +192,13 @@ tests/check_notify.o: tests/check_notify.c .flags guest-agent/guest.h
 
 tests/check_notify: tests/check_notify.o guest-agent/notify.o \
     guest-agent/daemon.o $(PROTO_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PH_LIBS)
+
+# The bind watcher, with the test for the control channel and /proc.
+tests/check_watch.o: tests/check_watch.c .flags guest-agent/guest.h
+	$(CC) $(CFLAGS) $(PH_CFLAGS) -Iguest-agent -c -o $@ $<
+
+tests/check_watch: tests/check_watch.o guest-agent/watch.o $(PROTO_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PH_LIBS)
 
 tests/tools/%: tests/tools/%.c .flags
