@@ -103,8 +103,12 @@ UNIT_TESTS = \
 	tests/check_relay \
 	tests/check_notify \
 	tests/check_dgram \
+	$(GUEST_UNIT_TESTS)
+# The guest agent's units, each with the test standing in for the rest.
+GUEST_UNIT_TESTS = \
 	tests/check_watch \
-	tests/check_gsession
+	tests/check_gsession \
+	tests/check_proc
 TEST_TOOLS = \
 	tests/tools/phtest \
 	tests/tools/phstorm \
@@ -195,15 +199,14 @@ tests/check_notify: tests/check_notify.o guest-agent/notify.o \
     guest-agent/daemon.o $(PROTO_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PH_LIBS)
 
-# The guest agent's units, each with the test standing in for the rest.
-GUEST_UNIT_TESTS = \
-	tests/check_watch \
-	tests/check_gsession
 $(GUEST_UNIT_TESTS:=.o): %.o: %.c .flags guest-agent/guest.h \
     $(wildcard proto/*.h)
 	$(CC) $(CFLAGS) $(PH_CFLAGS) -Iguest-agent -c -o $@ $<
 
 tests/check_watch: tests/check_watch.o guest-agent/watch.o $(PROTO_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PH_LIBS)
+
+tests/check_proc: tests/check_proc.o guest-agent/proc.o $(PROTO_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PH_LIBS)
 
 tests/check_gsession: tests/check_gsession.o guest-agent/gsession.o \
