@@ -80,6 +80,9 @@ void		 scan_start(void);
 void		 scan_stop(void);
 void		 scan_kick(void);
 int		 scan_trigger_ok(const char *);
+long		 scan_next_ms(const int *, int, int *, long, int);
+double		 scan_refill(double, long);
+long		 scan_wait_ms(double);
 
 /* listenev.c: the "listen" trigger (BPF on inet_sock_set_state) */
 int		 listenev_start(void);
