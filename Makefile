@@ -108,7 +108,8 @@ UNIT_TESTS = \
 GUEST_UNIT_TESTS = \
 	tests/check_watch \
 	tests/check_gsession \
-	tests/check_proc
+	tests/check_proc \
+	tests/check_scan
 TEST_TOOLS = \
 	tests/tools/phtest \
 	tests/tools/phstorm \
@@ -204,6 +205,9 @@ $(GUEST_UNIT_TESTS:=.o): %.o: %.c .flags guest-agent/guest.h \
 	$(CC) $(CFLAGS) $(PH_CFLAGS) -Iguest-agent -c -o $@ $<
 
 tests/check_watch: tests/check_watch.o guest-agent/watch.o $(PROTO_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PH_LIBS)
+
+tests/check_scan: tests/check_scan.o guest-agent/scan.o $(PROTO_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PH_LIBS)
 
 tests/check_proc: tests/check_proc.o guest-agent/proc.o $(PROTO_OBJS)
