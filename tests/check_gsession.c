@@ -820,6 +820,26 @@ START_TEST(test_keepalive)
 }
 END_TEST
 
+/* A host that never answers HELLO is dropped, and dialled again. */
+START_TEST(test_welcome_timeout)
+{
+	struct ph_msg	m;
+	struct timespec	t0;
+
+	gsession_start();
+	host_accept();
+	host_expect(&m, PH_HELLO);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert_int_eq(host_read(&m, GUEST_WELCOME_TIMEOUT * 1000 +
+	    WAIT_MS), HOST_EOF);
+	ck_assert_int_ge(ms_since(&t0), GUEST_WELCOME_TIMEOUT * 1000 - 100);
+	close(h.fd);
+	h.fd = -1;
+	ck_assert(!gsession_established());
+	host_handshake(17);
+}
+END_TEST
+
 /* A frame goes out only on a channel: none is queued for later. */
 START_TEST(test_send_needs_channel)
 {
@@ -875,6 +895,7 @@ gsession_suite(void)
 	tcase_add_loop_test(tc, test_bad_frame_drops, 0,
 	    sizeof bad_frames / sizeof bad_frames[0]);
 	tcase_add_test(tc, test_keepalive);
+	tcase_add_test(tc, test_welcome_timeout);
 	suite_add_tcase(s, tc);
 	return s;
 }
