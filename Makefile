@@ -108,7 +108,14 @@ UNIT_TESTS = \
 	tests/check_hostport \
 	tests/check_relay \
 	tests/check_notify \
-	tests/check_dgram
+	tests/check_dgram \
+	$(GUEST_UNIT_TESTS)
+# The guest agent's units, each with the test standing in for the rest.
+GUEST_UNIT_TESTS = \
+	tests/check_watch \
+	tests/check_gsession \
+	tests/check_proc \
+	tests/check_scan
 TEST_TOOLS = \
 	tests/tools/phtest \
 	tests/tools/phstorm \
@@ -215,6 +222,23 @@ tests/check_notify: tests/check_notify.o guest-agent/notify.o \
 
 # The table of forwards, alone (no agent's objects).
 tests/check_fwtable: tests/check_fwtable.o proto/fwtable.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PH_LIBS)
+
+$(GUEST_UNIT_TESTS:=.o): %.o: %.c .flags guest-agent/guest.h \
+    $(wildcard proto/*.h)
+	$(CC) $(CFLAGS) $(PH_CFLAGS) -Iguest-agent -c -o $@ $<
+
+tests/check_watch: tests/check_watch.o guest-agent/watch.o $(PROTO_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PH_LIBS)
+
+tests/check_scan: tests/check_scan.o guest-agent/scan.o $(PROTO_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PH_LIBS)
+
+tests/check_proc: tests/check_proc.o guest-agent/proc.o $(PROTO_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PH_LIBS)
+
+tests/check_gsession: tests/check_gsession.o guest-agent/gsession.o \
+    guest-agent/watch.o $(PROTO_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PH_LIBS)
 
 tests/tools/%: tests/tools/%.c .flags

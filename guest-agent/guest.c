@@ -78,19 +78,6 @@ guest_number(const char *opt, const char *arg, int min, int max)
 	return (int)n;
 }
 
-int
-guest_ignored(uint8_t proto, uint16_t port)
-{
-	int	i;
-
-	for (i = 0; i < guest->nignore; i++)
-		if (guest->ignore[i].port == port &&
-		    (guest->ignore[i].proto == 0 ||
-		    guest->ignore[i].proto == proto))
-			return 1;
-	return 0;
-}
-
 /*
  * Every forwarded connection costs two descriptors here (the target and
  * its stream): take all the soft limit may have.

@@ -43,9 +43,8 @@ struct guest {
 
 extern struct guest	*guest;
 
-int	guest_ignored(uint8_t, uint16_t);
-
 /* watch.c: the VM's listening sockets, from NETLINK_SOCK_DIAG */
+struct nlmsghdr;
 struct gbind {
 	RB_ENTRY(gbind)		 by_key;
 	RB_ENTRY(gbind)		 by_id;
@@ -64,6 +63,12 @@ struct gbind {
 void		 watch_start(void);
 void		 watch_stop(void);
 void		 watch_scan(void);
+void		 watch_scan_begin(void);
+void		 watch_seen(const struct gbind *, uint64_t);
+void		 watch_scan_end(int);
+int		 watch_ignored(const struct ignore *, int, uint8_t, uint16_t);
+int		 watch_decode(const struct nlmsghdr *, uint8_t, struct gbind *,
+		    uint64_t *);
 struct gbind	*watch_find(uint32_t);
 void		 watch_foreach(void (*)(struct gbind *, void *), void *);
 void		 watch_target(const struct gbind *, struct ph_addr *);
@@ -73,6 +78,9 @@ void		 scan_start(void);
 void		 scan_stop(void);
 void		 scan_kick(void);
 int		 scan_trigger_ok(const char *);
+long		 scan_next_ms(const int *, int, int *, long, int);
+double		 scan_refill(double, long);
+long		 scan_wait_ms(double);
 
 /* listenev.c: the "listen" trigger (BPF on inet_sock_set_state) */
 int		 listenev_start(void);

@@ -89,28 +89,43 @@ scan_arm(long ms)
 	evtimer_add(sc.timer, &tv);
 }
 
+/*
+ * The wait before the next scan, since ms after the kick: the burst's
+ * next step not yet past (*step moves over those that are), or the slow
+ * poll once the burst is over (or there is none).
+ */
+long
+scan_next_ms(const int *burst, int nburst, int *step, long since,
+    int poll_ms)
+{
+	while (burst != NULL && *step < nburst && burst[*step] <= since)
+		(*step)++;
+	if (burst != NULL && *step < nburst)
+		return burst[*step] - since;
+	return poll_ms;
+}
+
 /* After a scan: the burst's next step, or the slow poll. */
 static void
 scan_next(const struct timespec *now)
 {
-	long	since = ms_since(&sc.kicked, now);
-
-	while (sc.trig->burst != NULL && sc.step < sc.trig->nburst &&
-	    sc.trig->burst[sc.step] <= since)
-		sc.step++;
-	if (sc.trig->burst != NULL && sc.step < sc.trig->nburst)
-		scan_arm(sc.trig->burst[sc.step] - since);
-	else
-		scan_arm(sc.poll_ms);
+	scan_arm(scan_next_ms(sc.trig->burst, sc.trig->nburst, &sc.step,
+	    ms_since(&sc.kicked, now), sc.poll_ms));
 }
 
-/* Tokens earned since the last scan, up to the burst. */
-static void
-scan_refill(const struct timespec *now)
+/* Tokens earned in ms, added to tokens, up to the burst. */
+double
+scan_refill(double tokens, long ms)
 {
-	sc.tokens += ms_since(&sc.last, now) * SCAN_RATE / 1000.0;
-	if (sc.tokens > SCAN_BURST)
-		sc.tokens = SCAN_BURST;
+	tokens += ms * SCAN_RATE / 1000.0;
+	return tokens > SCAN_BURST ? SCAN_BURST : tokens;
+}
+
+/* How long a kick waits for its scan: not at all while a token is left. */
+long
+scan_wait_ms(double tokens)
+{
+	return tokens >= 1 ? 0 : (long)((1 - tokens) * 1000 / SCAN_RATE);
 }
 
 static void
@@ -143,7 +158,7 @@ scan_timer_cb(int fd, short ev, void *arg)
 	if (before[0] != after[0] || before[1] != after[1])
 		sc.step = sc.trig->nburst;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	scan_refill(&now);
+	sc.tokens = scan_refill(sc.tokens, ms_since(&sc.last, &now));
 	sc.tokens = sc.tokens >= 1 ? sc.tokens - 1 : 0;
 	sc.last = now;
 	scan_next(&now);
@@ -154,13 +169,12 @@ static void
 scan_soon(void)
 {
 	struct timespec	now;
-	double		tokens;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	sc.kicked = now;
 	sc.step = 0;
-	tokens = sc.tokens + ms_since(&sc.last, &now) * SCAN_RATE / 1000.0;
-	scan_arm(tokens >= 1 ? 0 : (long)((1 - tokens) * 1000 / SCAN_RATE));
+	scan_arm(scan_wait_ms(scan_refill(sc.tokens,
+	    ms_since(&sc.last, &now))));
 }
 
 /* A trigger says something may have bound or unbound. */

@@ -113,26 +113,39 @@ watch_new(const struct gbind *key, uint64_t inode)
 	gsession_expose(b);
 }
 
-static void
-watch_seen(uint8_t proto, const struct inet_diag_msg *m, int v6only)
+/*
+ * Is a bind on port skipped?  The -i list: a port alone matches TCP and
+ * UDP (proto 0), PORT/tcp or PORT/udp that protocol only.
+ */
+int
+watch_ignored(const struct ignore *list, int n, uint8_t proto,
+    uint16_t port)
 {
-	struct gbind	 key, *b;
+	int	i;
 
-	memset(&key, 0, sizeof key);
-	key.proto = proto;
-	key.port = ntohs(m->id.idiag_sport);
-	key.addr.family = m->idiag_family;
-	if (m->idiag_family == AF_INET)
-		memcpy(&key.addr.u.v4, m->id.idiag_src, 4);
-	else
-		memcpy(&key.addr.u.v6, m->id.idiag_src, 16);
-	key.v6only = v6only;
-	if (key.port == 0 || guest_ignored(proto, key.port))
+	for (i = 0; i < n; i++)
+		if (list[i].port == port &&
+		    (list[i].proto == 0 || list[i].proto == proto))
+			return 1;
+	return 0;
+}
+
+/*
+ * One socket of the scan under way: the bind it is (known, new, or
+ * skipped: port 0, an ignored port, one of our own sockets).
+ */
+void
+watch_seen(const struct gbind *key, uint64_t inode)
+{
+	struct gbind	*b;
+
+	if (key->port == 0 || watch_ignored(guest->ignore, guest->nignore,
+	    key->proto, key->port))
 		return;
-	if ((b = RB_FIND(bind_keys, &keys, &key)) != NULL)
+	if ((b = RB_FIND(bind_keys, &keys, (struct gbind *)key)) != NULL)
 		b->gen = gen;
 	else
-		watch_new(&key, m->idiag_inode);
+		watch_new(key, inode);
 }
 
 static int
@@ -146,21 +159,45 @@ watch_attr_cb(const struct nlattr *a, void *arg)
 	return MNL_CB_OK;
 }
 
-static int
-watch_msg_cb(const struct nlmsghdr *nlh, void *arg)
+/*
+ * The bind key of one sock_diag answer, and its socket's inode; 0 if
+ * the message is not an IPv4 or IPv6 socket (a short one, say).
+ */
+int
+watch_decode(const struct nlmsghdr *nlh, uint8_t proto, struct gbind *key,
+    uint64_t *inode)
 {
 	const struct inet_diag_msg	*m;
-	uint8_t				 proto = *(uint8_t *)arg;
 	int				 v6only = 0;
 
 	if (nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY ||
 	    mnl_nlmsg_get_payload_len(nlh) < sizeof *m)
-		return MNL_CB_OK;
+		return 0;
 	m = mnl_nlmsg_get_payload(nlh);
 	if (m->idiag_family != AF_INET && m->idiag_family != AF_INET6)
-		return MNL_CB_OK;
+		return 0;
 	mnl_attr_parse(nlh, sizeof *m, watch_attr_cb, &v6only);
-	watch_seen(proto, m, v6only);
+	memset(key, 0, sizeof *key);
+	key->proto = proto;
+	key->port = ntohs(m->id.idiag_sport);
+	key->addr.family = m->idiag_family;
+	if (m->idiag_family == AF_INET)
+		memcpy(&key->addr.u.v4, m->id.idiag_src, 4);
+	else
+		memcpy(&key->addr.u.v6, m->id.idiag_src, 16);
+	key->v6only = v6only;
+	*inode = m->idiag_inode;
+	return 1;
+}
+
+static int
+watch_msg_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	struct gbind	key;
+	uint64_t	inode;
+
+	if (watch_decode(nlh, *(uint8_t *)arg, &key, &inode))
+		watch_seen(&key, inode);
 	return MNL_CB_OK;
 }
 
@@ -233,16 +270,23 @@ watch_dump_udp(void)
 	return -1;
 }
 
+/* A scan starts: what it does not see again is gone at its end. */
 void
-watch_scan(void)
+watch_scan_begin(void)
+{
+	gen++;
+}
+
+/*
+ * A scan ends: a bind it did not see is withdrawn, unless it was not
+ * complete (a failed dump), which leaves the last state.
+ */
+void
+watch_scan_end(int complete)
 {
 	struct gbind	*b, *next;
 
-	gen++;
-	/* A failed dump leaves the last state: nothing is withdrawn. */
-	if (watch_dump(AF_INET, IPPROTO_TCP, 1 << TCP_LISTEN) == -1 ||
-	    watch_dump(AF_INET6, IPPROTO_TCP, 1 << TCP_LISTEN) == -1 ||
-	    watch_dump_udp() == -1) {
+	if (!complete) {
 		RB_FOREACH(b, bind_keys, &keys)
 			b->gen = gen;
 		return;
@@ -250,6 +294,15 @@ watch_scan(void)
 	RB_FOREACH_SAFE(b, bind_keys, &keys, next)
 		if (b->gen != gen)
 			watch_gone(b);
+}
+
+void
+watch_scan(void)
+{
+	watch_scan_begin();
+	watch_scan_end(watch_dump(AF_INET, IPPROTO_TCP, 1 << TCP_LISTEN) == 0 &&
+	    watch_dump(AF_INET6, IPPROTO_TCP, 1 << TCP_LISTEN) == 0 &&
+	    watch_dump_udp() == 0);
 }
 
 /* At exit: everything freed, so that leak checkers see real leaks only. */

@@ -1,6 +1,6 @@
 /*
  * What porthole-host's API and portholectl share: where the socket is.
- * The API itself is described in README.md and porthole-host(8).
+ * The API itself is described in docs/api.md and porthole-host(8).
  */
 #ifndef PH_API_H
 #define PH_API_H
