@@ -53,6 +53,7 @@ HOST_SRCS = \
 	host-agent/host.c \
 	host-agent/limits.c \
 	host-agent/hostport.c \
+	host-agent/hostsock.c \
 	host-agent/listener.c \
 	host-agent/pair.c \
 	host-agent/metrics.c \

@@ -17,8 +17,6 @@
 #include "log.h"
 #include "xmalloc.h"
 
-#define FORWARD_BACKLOG	511
-
 struct forward *
 forward_find(struct session *s, uint32_t id)
 {
@@ -84,38 +82,6 @@ forward_accept_error_cb(struct evconnlistener *l, void *arg)
 	forward_pause(f, strerror(errno));
 }
 
-/*
- * Opens one host listener; returns the socket or -1 with errno set.
- * Port 0 lets the kernel choose, and h says which it chose.
- */
-static int
-forward_socket(struct ph_hostaddr *h)
-{
-	struct sockaddr_storage	ss;
-	socklen_t		sl;
-	int			fd, one = 1, saved;
-
-	sl = addr_to_sockaddr(&h->addr, h->port, &ss);
-	fd = socket(h->addr.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0);
-	if (fd == -1)
-		return -1;
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == -1 ||
-	    (h->addr.family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
-	    IPV6_V6ONLY, &one, sizeof one) == -1) ||
-	    bind(fd, (struct sockaddr *)&ss, sl) == -1 ||
-	    listen(fd, FORWARD_BACKLOG) == -1 ||
-	    (h->port == 0 && (getsockname(fd, (struct sockaddr *)&ss,
-	    &sl) == -1 || addr_from_sockaddr((struct sockaddr *)&ss, &h->addr,
-	    &h->port) == -1))) {
-		saved = errno;
-		close(fd);
-		errno = saved;
-		return -1;
-	}
-	return fd;
-}
-
 /* Opens one host listener, or a UDP forward's socket (udp.c). */
 static int
 forward_open(struct forward *f, int n, struct ph_hostaddr *h)
@@ -124,7 +90,7 @@ forward_open(struct forward *f, int n, struct ph_hostaddr *h)
 
 	if (f->req.proto == IPPROTO_UDP)
 		return udp_listen(f, h);
-	if ((fd = forward_socket(h)) == -1)
+	if ((fd = hostsock_open(h, SOCK_STREAM)) == -1)
 		return -1;
 	f->lis[n] = evconnlistener_new(host->base, forward_accept_cb, f,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);

@@ -309,6 +309,9 @@ int		 forward_redecide_all(const char *);
 int		 forward_retry(struct forward *);
 void		 forward_unref(struct forward *);
 
+/* hostsock.c: a forward's host socket, TCP or UDP */
+int		 hostsock_open(struct ph_hostaddr *, int);
+
 /* pair.c: a data stream for each connection or flow (OPEN/DATA, pool) */
 struct pair_ops {
 	/* The stream came (DATA): relay on it. */
