@@ -198,26 +198,17 @@ host_set_option(int ch, int idx, const char *arg)
 static void
 host_load_policy(const char *path, int mode_from_flag)
 {
-	struct policy_file	*pf;
-	char			*abs, *errs, note[512];
-	char			 cwd[PATH_MAX];
-	size_t			 errslen = POLICY_ERRORS_MAX * 700;
+	char	*abs, cwd[PATH_MAX];
 
 	if (path[0] != '/' && getcwd(cwd, sizeof cwd) != NULL)
 		xasprintf(&abs, "%s/%s", cwd, path);
 	else
 		abs = xstrdup(path);
-	errs = xmalloc(errslen);
-	if ((pf = policy_load(abs, errs, errslen)) == NULL) {
-		fprintf(stderr, "%s", errs);
+	if (policy_apply(abs, mode_from_flag, 0) == -1) {
 		fprintf(stderr, "porthole-host: %s: bad policy file\n", path);
 		exit(1);
 	}
-	free(errs);
 	free(abs);
-	policy_install(&host->policy, pf, mode_from_flag, note, sizeof note);
-	if (note[0] != '\0')
-		fprintf(stderr, "porthole-host: -b %s\n", note);
 }
 
 static void

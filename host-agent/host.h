@@ -97,6 +97,8 @@ int		 policy_guest_match(const struct policy_guest *, const char *,
 #define POLICY_PORTS_MAX	16		/* items in a port list */
 #define POLICY_LIMIT_MAX	1000000		/* max-forwards and the like */
 #define POLICY_ERRORS_MAX	20		/* reported before giving up */
+/* The text of their errors, a line each */
+#define POLICY_ERRS_LEN		(POLICY_ERRORS_MAX * 700)
 #define POLICY_TEXT_MAX		320		/* a rule, as reasons quote it */
 
 enum policy_action {
@@ -178,6 +180,7 @@ void		 policy_install(struct policy *, struct policy_file *, int,
 void		 policy_guest_limits(const struct policy_file *, const char *,
 		    const char *, uint32_t, struct policy_limits *);
 void		 policy_log_loaded(const struct policy_file *, const char *);
+int		 policy_apply(const char *, int, int);
 void		 policy_reload(void);
 
 /* privport.c: host ports below net.ipv4.ip_unprivileged_port_start */
