@@ -61,6 +61,7 @@ HOST_SRCS = \
 	host-agent/policy_file.c \
 	host-agent/policy_parse.c \
 	host-agent/privport.c \
+	host-agent/reason.c \
 	host-agent/session.c \
 	host-agent/udp.c
 CTL_SRCS = \

@@ -132,8 +132,8 @@ forward_listen(struct forward *f)
 		return 0;
 	if (n == 0) {
 		d->verdict = PH_FAILED;
-		d->code = strstr(why, "address in use") != NULL ?
-		    "address_in_use" : "listen_error";
+		d->code = err == EADDRINUSE ? REFUSAL_ADDRESS_IN_USE :
+		    REFUSAL_LISTEN_ERROR;
 		strlcpy(d->reason, why, sizeof d->reason);
 	} else {
 		strlcat(f->note, "; not opened: ", sizeof f->note);
@@ -205,7 +205,7 @@ forward_carry_out(struct forward *f, int listening)
 		return;
 	if (hostport_over_limit(f, listening, d->reason, sizeof d->reason)) {
 		d->verdict = PH_REFUSED;
-		d->code = "limit";
+		d->code = REFUSAL_LIMIT;
 		d->naddr = 0;
 		hostport_wait(f);
 		return;

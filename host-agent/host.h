@@ -33,6 +33,34 @@ struct relay_stats;
 #define HOST_UDP_TIMEOUT	60	/* seconds a UDP flow may be idle */
 #define HOST_UDP_FLOWS		1024	/* UDP flows per forward */
 
+/* reason.c: refusal and session-end codes, and their stable names */
+enum refusal {
+	REFUSAL_NONE,		/* not refused, or no code: "other" */
+	REFUSAL_NOT_UNICAST,	/* a multicast or broadcast bind */
+	REFUSAL_RULE,		/* a refuse rule */
+	REFUSAL_POLICY,		/* mode refuse, for a wildcard bind */
+	REFUSAL_PRIVILEGED_PORT, /* below ip_unprivileged_port_start */
+	REFUSAL_PORT_IN_USE,	/* another forward holds the host port */
+	REFUSAL_LIMIT,		/* no slot under max-forwards */
+	REFUSAL_ADDRESS_IN_USE,	/* failed: another program holds it */
+	REFUSAL_LISTEN_ERROR,	/* failed: any other socket error */
+	REFUSAL_NKINDS
+};
+
+enum end_reason {
+	END_ERROR,		/* a socket error */
+	END_GUEST_CLOSED,	/* EOF on the control channel */
+	END_REPLACED,		/* a new session of the same guest */
+	END_PROTOCOL,		/* a bad or unexpected frame */
+	END_SLOW_GUEST,		/* it does not read its answers */
+	END_KEEPALIVE,		/* no frame for the keepalive time */
+	END_SHUTDOWN,		/* the host agent exits */
+	END_NKINDS
+};
+
+const char	*reason_refusal(enum refusal);
+const char	*reason_end(enum end_reason);
+
 /* policy.c */
 enum policy_mode {		/* ordered from tightest to loosest */
 	POLICY_REFUSE = 0,
@@ -73,7 +101,7 @@ struct bind_decision {
 	int			port_auto;	/* another port if that is taken */
 	int			rule_line;	/* the rule that matched, or 0 */
 	char			reason[PH_REASON_MAX];
-	const char		*code;		/* refused, failed: a metrics label */
+	enum refusal		 code;		/* refused, failed: why */
 };
 
 int		 policy_mode_parse(const char *, enum policy_mode *);
@@ -261,6 +289,7 @@ struct session {
 	uint16_t		 proto;		/* the protocol version spoken */
 	struct bufferevent	*bev;
 	struct event		*end_ev;	/* ends it from the loop */
+	enum end_reason		 end;
 	char			 end_why[PH_REASON_MAX];
 	TAILQ_HEAD(, forward)	 forwards;
 	TAILQ_HEAD(, pair)	 pairs;		/* waiting or relaying */
@@ -277,8 +306,8 @@ struct session {
 
 void	 session_new(int, struct guest_ep *, uint32_t,
 	    const struct ph_hello *);
-void	 session_end(struct session *, const char *);
-void	 session_fail(struct session *, const char *);
+void	 session_end(struct session *, enum end_reason, const char *);
+void	 session_fail(struct session *, enum end_reason, const char *);
 void	 session_end_all(const char *);
 void	 session_set_limits(struct session *);
 int	 session_send(struct session *, const struct ph_msg *);
@@ -383,6 +412,7 @@ struct hevent {
 	const struct session	*s;
 	const struct forward	*f;
 	const char		*reason;
+	enum end_reason		 end;		/* HEV_GUEST_GONE */
 	uint64_t		 bytes_out;	/* to the guest */
 	uint64_t		 bytes_in;	/* from the guest */
 };
@@ -395,7 +425,7 @@ struct events_sub *events_subscribe(events_cb, void *);
 void		 events_unsubscribe(struct events_sub *);
 uint64_t	 events_last_seq(void);
 void		 events_guest(enum hevent_type, const struct session *,
-		    const char *);
+		    enum end_reason, const char *);
 void		 events_forward(enum hevent_type, const struct forward *,
 		    const char *);
 void		 events_conn(enum hevent_type, const struct forward *);
@@ -408,7 +438,6 @@ const char	*events_name(const struct hevent *);
 void		 metrics_init(void);
 void		 metrics_render(struct evbuffer *);
 void		 metrics_conns(uint64_t *, uint64_t *);
-const char	*metrics_end_label(const char *);
 
 /* api.c: the local HTTP API on a Unix socket (evhttp) */
 #define API_BODY_MAX		4096	/* a request body we parse */

@@ -72,7 +72,7 @@ hostport_claim(struct forward *f)
 			return 0;
 		}
 		d->verdict = PH_REFUSED;
-		d->code = "port_in_use";
+		d->code = REFUSAL_PORT_IN_USE;
 		snprintf(d->reason, sizeof d->reason, "port in use by guest "
 		    "%s (%s)", g->s->name, addr_fmt(&d->host[i].addr,
 		    d->host[i].port, ha, sizeof ha));
