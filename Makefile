@@ -42,6 +42,7 @@ PROTO_SRCS = \
 	proto/relay.c \
 	proto/xmalloc.c
 HOST_SRCS = \
+	host-agent/admit.c \
 	host-agent/api.c \
 	host-agent/api_body.c \
 	host-agent/api_json.c \
@@ -52,7 +53,6 @@ HOST_SRCS = \
 	host-agent/forward.c \
 	host-agent/host.c \
 	host-agent/limits.c \
-	host-agent/hostport.c \
 	host-agent/hostsock.c \
 	host-agent/listener.c \
 	host-agent/pair.c \
@@ -101,7 +101,7 @@ UNIT_TESTS = \
 	tests/check_policy_parse \
 	tests/check_forward \
 	tests/check_api \
-	tests/check_hostport \
+	tests/check_admit \
 	tests/check_relay \
 	tests/check_notify \
 	tests/check_dgram

@@ -42,6 +42,7 @@ static const struct option longopts[] = {
 	{ "version",		no_argument,		NULL, 'V' },
 	{ "max-frame",		required_argument,	NULL, OPT_LIMIT },
 	{ "max-forwards",	required_argument,	NULL, OPT_LIMIT },
+	{ "max-binds",		required_argument,	NULL, OPT_LIMIT },
 	{ "max-connections",	required_argument,	NULL, OPT_LIMIT },
 	{ "max-forward-connections", required_argument,	NULL, OPT_LIMIT },
 	{ "max-pending-opens",	required_argument,	NULL, OPT_LIMIT },

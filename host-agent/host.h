@@ -113,6 +113,7 @@ int		 policy_set_mode(struct policy *, enum policy_mode, char *,
 		    size_t);
 void		 policy_decide(const struct policy *, const struct bind_req *,
 		    struct bind_decision *);
+void		 policy_any_port(struct bind_decision *);
 int		 policy_guest_match(const struct policy_guest *, const char *,
 		    const char *, uint32_t);
 
@@ -218,7 +219,8 @@ void		 privport_reload(struct policy *);
 /* limits.c */
 enum limit_kind {
 	LIMIT_FRAME,		/* control frame payload */
-	LIMIT_FORWARDS,		/* per guest */
+	LIMIT_FORWARDS,		/* listening at once, per guest */
+	LIMIT_BINDS,		/* held, listening or not, per guest */
 	LIMIT_CONNS,		/* concurrent, per guest */
 	LIMIT_FORWARD_CONNS,	/* concurrent, per forward */
 	LIMIT_PENDING_OPENS,	/* OPEN sent, no DATA yet, per guest */
@@ -334,6 +336,7 @@ struct forward {
 };
 
 struct forward	*forward_find(struct session *, uint32_t);
+int		 forward_open(struct forward *, int, struct ph_hostaddr *);
 void		 forward_expose(struct session *, const struct ph_expose *);
 void		 forward_close(struct forward *, const char *);
 void		 forward_pause(struct forward *, const char *);
@@ -377,13 +380,12 @@ void	 pair_pool_add(int, const struct guest_ep *, uint32_t,
 	    const struct ph_pool *);
 void	 pair_close_msg(struct session *, const struct ph_close *);
 void	 pair_session_gone(struct session *, int);
-/* hostport.c: host ports between guests, max-forwards, waiting forwards */
-int		 hostport_claim(struct forward *);
-int		 hostport_over_limit(const struct forward *, int, char *,
+/* admit.c: what may change a verdict after policy_decide, in one step */
+enum refusal	 admit_forward(struct forward *, int);
+int		 admit_over_limit(const struct forward *, int, char *,
 		    size_t);
-void		 hostport_wait(struct forward *);
-void		 hostport_unwait(struct forward *);
-void		 hostport_freed(void);
+void		 admit_unwait(struct forward *);
+void		 admit_freed(void);
 
 /* conn.c: one forwarded client connection */
 void	 conn_accept(struct forward *, int);

@@ -271,9 +271,12 @@ decide_privileged(const struct policy *p, const struct bind_req *req,
 	strlcat(d->reason, ")", sizeof d->reason);
 }
 
-/* "to auto" on a port it may not bind: the kernel chooses (port 0). */
-static void
-decide_any_port(struct bind_decision *d)
+/*
+ * "to auto" on a host port that may not be had: the kernel chooses
+ * (port 0).  Here for a privileged port; admit.c for a port taken.
+ */
+void
+policy_any_port(struct bind_decision *d)
 {
 	int	i;
 
@@ -386,7 +389,7 @@ policy_decide(const struct policy *p, const struct bind_req *req,
 			decide_privileged(p, req, hport, r, rule, d);
 			return;
 		}
-		decide_any_port(d);
+		policy_any_port(d);
 		snprintf(port, sizeof port, ", port %u is privileged: another port",
 		    req->port);
 	} else if (hport != req->port) {
