@@ -43,6 +43,7 @@ PROTO_SRCS = \
 	proto/relay.c \
 	proto/xmalloc.c
 HOST_SRCS = \
+	host-agent/admit.c \
 	host-agent/api.c \
 	host-agent/api_body.c \
 	host-agent/api_json.c \
@@ -53,7 +54,7 @@ HOST_SRCS = \
 	host-agent/forward.c \
 	host-agent/host.c \
 	host-agent/limits.c \
-	host-agent/hostport.c \
+	host-agent/hostsock.c \
 	host-agent/listener.c \
 	host-agent/pair.c \
 	host-agent/metrics.c \
@@ -61,6 +62,7 @@ HOST_SRCS = \
 	host-agent/policy_file.c \
 	host-agent/policy_parse.c \
 	host-agent/privport.c \
+	host-agent/reason.c \
 	host-agent/session.c \
 	host-agent/udp.c
 # portholectl shares where the API socket is (api_path.c, api.h).
@@ -105,7 +107,7 @@ UNIT_TESTS = \
 	tests/check_policy_parse \
 	tests/check_forward \
 	tests/check_api \
-	tests/check_hostport \
+	tests/check_admit \
 	tests/check_relay \
 	tests/check_notify \
 	tests/check_dgram \

@@ -309,7 +309,7 @@ api_open(char *err, size_t errlen)
 	if (api_path_prepare(api.ep.path, api.is_default, err, errlen) == -1)
 		return -1;
 	if ((api.fd = endpoint_listen(&api.ep, err, errlen)) == -1) {
-		if (api.is_default && strstr(err, "another process") != NULL) {
+		if (api.is_default && errno == EADDRINUSE) {
 			log_warnx("API disabled: %s (give --api to serve "
 			    "another socket)", err);
 			return 0;

@@ -61,9 +61,11 @@ events_emit(struct hevent *ev)
 }
 
 void
-events_guest(enum hevent_type type, const struct session *s, const char *why)
+events_guest(enum hevent_type type, const struct session *s,
+    enum end_reason end, const char *why)
 {
-	struct hevent	ev = { .type = type, .s = s, .reason = why };
+	struct hevent	ev = { .type = type, .s = s, .reason = why,
+			    .end = end };
 
 	events_emit(&ev);
 }

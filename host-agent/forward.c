@@ -17,8 +17,6 @@
 #include "log.h"
 #include "xmalloc.h"
 
-#define FORWARD_BACKLOG	511
-
 struct forward *
 forward_find(struct session *s, uint32_t id)
 {
@@ -85,46 +83,17 @@ forward_accept_error_cb(struct evconnlistener *l, void *arg)
 }
 
 /*
- * Opens one host listener; returns the socket or -1 with errno set.
- * Port 0 lets the kernel choose, and h says which it chose.
+ * Opens one host listener, the nth of f, or a UDP forward's socket
+ * (udp.c): 0, or -1 with errno set.  admit.c decides what to open.
  */
-static int
-forward_socket(struct ph_hostaddr *h)
-{
-	struct sockaddr_storage	ss;
-	socklen_t		sl;
-	int			fd, one = 1, saved;
-
-	sl = addr_to_sockaddr(&h->addr, h->port, &ss);
-	fd = socket(h->addr.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0);
-	if (fd == -1)
-		return -1;
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == -1 ||
-	    (h->addr.family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
-	    IPV6_V6ONLY, &one, sizeof one) == -1) ||
-	    bind(fd, (struct sockaddr *)&ss, sl) == -1 ||
-	    listen(fd, FORWARD_BACKLOG) == -1 ||
-	    (h->port == 0 && (getsockname(fd, (struct sockaddr *)&ss,
-	    &sl) == -1 || addr_from_sockaddr((struct sockaddr *)&ss, &h->addr,
-	    &h->port) == -1))) {
-		saved = errno;
-		close(fd);
-		errno = saved;
-		return -1;
-	}
-	return fd;
-}
-
-/* Opens one host listener, or a UDP forward's socket (udp.c). */
-static int
+int
 forward_open(struct forward *f, int n, struct ph_hostaddr *h)
 {
 	int	fd;
 
 	if (f->req.proto == IPPROTO_UDP)
 		return udp_listen(f, h);
-	if ((fd = forward_socket(h)) == -1)
+	if ((fd = hostsock_open(h, SOCK_STREAM)) == -1)
 		return -1;
 	f->lis[n] = evconnlistener_new(host->base, forward_accept_cb, f,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
@@ -132,50 +101,6 @@ forward_open(struct forward *f, int n, struct ph_hostaddr *h)
 		fatalx("evconnlistener_new");
 	evconnlistener_set_error_cb(f->lis[n], forward_accept_error_cb);
 	return 0;
-}
-
-/*
- * Opens the listeners the policy decided on.  A dual-stack bind keeps
- * whichever of its two addresses could be opened; the verdict is failed
- * only when none could.  Returns the errno of the last failure, or 0.
- */
-static int
-forward_listen(struct forward *f)
-{
-	struct bind_decision	*d = &f->dec;
-	struct ph_hostaddr	 ok[PH_HOSTADDR_MAX];
-	char			 ha[PH_ADDRSTRLEN], why[PH_REASON_MAX] = "";
-	int			 i, j, n = 0, err = 0;
-
-	for (i = 0; i < d->naddr; i++) {
-		if (forward_open(f, n, &d->host[i]) == -1) {
-			err = errno;
-			snprintf(why, sizeof why, "%s: %s",
-			    addr_fmt(&d->host[i].addr, d->host[i].port, ha,
-			    sizeof ha), errno == EADDRINUSE ? "address in use" :
-			    strerror(errno));
-			continue;
-		}
-		/* The port the kernel chose is the port for all. */
-		for (j = i + 1; j < d->naddr; j++)
-			if (d->host[j].port == 0)
-				d->host[j].port = d->host[i].port;
-		ok[n++] = d->host[i];
-	}
-	if (why[0] == '\0')
-		return 0;
-	if (n == 0) {
-		d->verdict = PH_FAILED;
-		d->code = strstr(why, "address in use") != NULL ?
-		    "address_in_use" : "listen_error";
-		strlcpy(d->reason, why, sizeof d->reason);
-	} else {
-		strlcat(f->note, "; not opened: ", sizeof f->note);
-		strlcat(f->note, why, sizeof f->note);
-	}
-	memcpy(d->host, ok, sizeof ok);
-	d->naddr = n;
-	return err;
 }
 
 static void
@@ -220,57 +145,6 @@ forward_listening(const struct bind_decision *d)
 	return d->verdict == PH_BOUND || d->verdict == PH_REWRITTEN;
 }
 
-/*
- * Carries out f->dec, just decided by policy.  A forward refused for
- * want of a slot (max-forwards) or of a port another forward holds, or
- * that failed because another program holds its port, waits, and
- * hostport.c tries it again.  "to auto" takes any free port instead.
- * listening: f had listeners a moment ago (it keeps its slot).
- */
-static void
-forward_carry_out(struct forward *f, int listening)
-{
-	struct bind_decision	*d = &f->dec;
-	char			 ha[PH_ADDRSTRLEN];
-	int			 i, err;
-
-	f->note[0] = '\0';
-	if (!forward_listening(d))
-		return;
-	if (hostport_over_limit(f, listening, d->reason, sizeof d->reason)) {
-		d->verdict = PH_REFUSED;
-		d->code = "limit";
-		d->naddr = 0;
-		hostport_wait(f);
-		return;
-	}
-	if (hostport_claim(f) == -1) {
-		hostport_wait(f);
-		return;
-	}
-	err = forward_listen(f);
-	if (err == EADDRINUSE && d->port_auto && d->verdict == PH_FAILED &&
-	    f->want.host[0].port != 0) {
-		*d = f->want;
-		snprintf(f->note, sizeof f->note, "; %s in use",
-		    addr_fmt(&d->host[0].addr, d->host[0].port, ha, sizeof ha));
-		for (i = 0; i < d->naddr; i++)
-			d->host[i].port = 0;
-		err = forward_listen(f);
-	}
-	if (d->verdict == PH_FAILED) {
-		if (err == EADDRINUSE)
-			hostport_wait(f);
-		return;
-	}
-	if (d->naddr > 0 && d->host[0].port != f->want.host[0].port) {
-		d->verdict = PH_REWRITTEN;
-		snprintf(ha, sizeof ha, ": host port %u", d->host[0].port);
-		strlcat(f->note, ha, sizeof f->note);
-	}
-	strlcat(d->reason, f->note, sizeof d->reason);
-}
-
 static void
 forward_reply_failed(struct session *s, uint32_t id, const char *why)
 {
@@ -296,11 +170,10 @@ forward_expose(struct session *s, const struct ph_expose *e)
 		forward_reject(s, e, "duplicate forward id");
 		return;
 	}
-	if ((uint32_t)s->nforwards >= host->limits[LIMIT_FORWARDS]) {
-		limit_hit(LIMIT_FORWARDS, "guest %s: EXPOSE %u refused: too "
-		    "many forwards", s->id, e->id);
-		forward_reply_failed(s, e->id, "too many forwards for this "
-		    "guest");
+	if ((uint32_t)s->nforwards >= host->limits[LIMIT_BINDS]) {
+		limit_hit(LIMIT_BINDS, "guest %s: EXPOSE %u failed: too many "
+		    "binds", s->id, e->id);
+		forward_reply_failed(s, e->id, "too many binds for this guest");
 		return;
 	}
 	if (e->proto != IPPROTO_TCP && e->proto != IPPROTO_UDP) {
@@ -323,7 +196,7 @@ forward_expose(struct session *s, const struct ph_expose *e)
 	s->nforwards++;
 	policy_decide(&host->policy, &f->req, &f->want);
 	f->dec = f->want;
-	forward_carry_out(f, 0);
+	admit_forward(f, 0);
 	forward_log(f);
 	events_forward(HEV_FORWARD, f, NULL);
 	forward_reply(s, e->id, &f->dec);
@@ -352,7 +225,7 @@ forward_unlisten(struct forward *f)
 	if (udp_close(f) > 0)
 		freed = 1;
 	if (freed)
-		hostport_freed();
+		admit_freed();
 }
 
 static int
@@ -388,7 +261,7 @@ decision_same_hosts(const struct bind_decision *a,
  * narrower address can take the port), carries out what it asks for,
  * and is sent to the guest: EXPOSED again, for the same bind id.
  * Connections already made go on to their end, as when the guest
- * closes the port.  A forward that waits (hostport.c) is tried again.
+ * closes the port.  A forward that waits (admit.c) is tried again.
  */
 static int
 forward_redecide(struct forward *f)
@@ -399,7 +272,7 @@ forward_redecide(struct forward *f)
 	policy_decide(&host->policy, &f->req, &d);
 	if (!f->waiting && decision_same_hosts(&d, &f->want) &&
 	    (listening || f->dec.verdict == f->want.verdict) &&
-	    !(listening && hostport_over_limit(f, 1, NULL, 0))) {
+	    !(listening && admit_over_limit(f, 1, NULL, 0))) {
 		if (strcmp(d.reason, f->want.reason) == 0)
 			return 0;
 		f->want = d;
@@ -408,9 +281,9 @@ forward_redecide(struct forward *f)
 			strlcat(f->dec.reason, f->note, sizeof f->dec.reason);
 	} else {
 		forward_unlisten(f);
-		hostport_unwait(f);
+		admit_unwait(f);
 		f->want = f->dec = d;
-		forward_carry_out(f, listening);
+		admit_forward(f, listening);
 	}
 	if (decision_equal(&old, &f->dec))
 		return 0;
@@ -420,7 +293,7 @@ forward_redecide(struct forward *f)
 	return 1;
 }
 
-/* A waiting forward's port or slot may be free: hostport.c asks. */
+/* A waiting forward's port or slot may be free: admit.c asks. */
 int
 forward_retry(struct forward *f)
 {
@@ -453,7 +326,7 @@ forward_close(struct forward *f, const char *why)
 	char		 ga[PH_ADDRSTRLEN];
 
 	forward_unlisten(f);
-	hostport_unwait(f);
+	admit_unwait(f);
 	if (f->dec.verdict == PH_BOUND || f->dec.verdict == PH_REWRITTEN)
 		log_info("guest %s: %s %s closed: %s", s->id,
 		    proto_name(f->req.proto), addr_fmt(&f->req.addr,

@@ -43,6 +43,7 @@ static const struct option longopts[] = {
 	{ "version",		no_argument,		NULL, 'V' },
 	{ "max-frame",		required_argument,	NULL, OPT_LIMIT },
 	{ "max-forwards",	required_argument,	NULL, OPT_LIMIT },
+	{ "max-binds",		required_argument,	NULL, OPT_LIMIT },
 	{ "max-connections",	required_argument,	NULL, OPT_LIMIT },
 	{ "max-forward-connections", required_argument,	NULL, OPT_LIMIT },
 	{ "max-pending-opens",	required_argument,	NULL, OPT_LIMIT },
@@ -191,30 +192,22 @@ host_set_option(int ch, int idx, const char *arg)
 static void
 host_load_policy(const char *path, int mode_from_flag)
 {
-	struct policy_file	*pf;
-	char			*abs, *errs, note[512];
-	char			 cwd[PATH_MAX];
-	size_t			 errslen = POLICY_ERRORS_MAX * 700;
+	char	*abs, cwd[PATH_MAX];
 
 	if (path[0] != '/' && getcwd(cwd, sizeof cwd) != NULL)
 		xasprintf(&abs, "%s/%s", cwd, path);
 	else
 		abs = xstrdup(path);
-	errs = xmalloc(errslen);
-	if ((pf = policy_load(abs, errs, errslen)) == NULL) {
-		fprintf(stderr, "%s", errs);
+	if (policy_apply(abs, mode_from_flag, 0) == -1) {
 		fprintf(stderr, "porthole-host: %s: bad policy file\n", path);
 		exit(1);
 	}
-	free(errs);
 	free(abs);
-	policy_install(&host->policy, pf, mode_from_flag, note, sizeof note);
-	if (note[0] != '\0')
-		fprintf(stderr, "porthole-host: -b %s\n", note);
 }
 
+/* Runs the event loop until a signal ends it. */
 static void
-host_run(void)
+host_loop(void)
 {
 	struct event	*sig[3];
 	struct guest_ep	*gep;
@@ -257,95 +250,74 @@ host_open_endpoints(void)
 		fatalx("API: %s", err);
 }
 
-int
-main(int argc, char **argv)
+/* What the command line asks for, beyond the settings kept in host. */
+struct options {
+	const char	*policy_path;
+	int		 debug, check, verbose;
+	int		 mode_flag;	/* -b was given */
+};
+
+/* One option; exits with a clear message on a bad value. */
+static void
+host_option(int ch, int idx, struct options *o)
 {
-	const char	*policy_path = NULL;
-	int		 ch, idx, debug = 0, check = 0, verbose = 0;
-	int		 mode_flag = 0;
-
-	host = xcalloc(1, sizeof *host);
-	TAILQ_INIT(&host->endpoints);
-	TAILQ_INIT(&host->sessions);
-	host->policy.mode = POLICY_LOOPBACK;
-	host->udp_timeout = HOST_UDP_TIMEOUT;
-	host->udp_max_flows = HOST_UDP_FLOWS;
-	host->started = time(NULL);
-	host->keepalive = HOST_KEEPALIVE;
-	limits_init(host->limits);
-
-	while ((ch = getopt_long(argc, argv, "a:b:df:hl:Lnu:U:vV", longopts,
-	    &idx)) != -1) {
-		switch (ch) {
-		case OPT_KEEPALIVE:
-		case OPT_LIMIT:
-			host_set_option(ch, idx, optarg);
-			break;
-		case 'a':
-			host_set_api(optarg);
-			break;
-		case 'b':
-			if (policy_mode_parse(optarg, &host->policy.mode) == -1) {
-				fprintf(stderr, "porthole-host: -b: \"%s\" is "
-				    "not loopback, refuse or allow\n", optarg);
-				exit(2);
-			}
-			mode_flag = 1;
-			break;
-		case 'd':
-			debug = 1;
-			break;
-		case 'f':
-			policy_path = optarg;
-			break;
-		case 'h':
-			usage(0);
-		case 'l':
-			host_add_endpoint(optarg);
-			break;
-		case 'L':
-			host->policy.loopback_only = 1;
-			break;
-		case 'n':
-			check = 1;
-			break;
-		case 'u':
-			host->udp_timeout = host_number("-u", optarg, 1, 86400);
-			break;
-		case 'U':
-			host->udp_max_flows = host_number("-U", optarg, 1,
-			    65536);
-			break;
-		case 'v':
-			verbose++;
-			break;
-		case 'V':
-			printf("porthole-host %s (protocol %u)\n",
-			    PORTHOLE_VERSION, PH_PROTO_VERSION);
-			exit(0);
-		default:
-			usage(2);
+	switch (ch) {
+	case OPT_KEEPALIVE:
+	case OPT_LIMIT:
+		host_set_option(ch, idx, optarg);
+		break;
+	case 'a':
+		host_set_api(optarg);
+		break;
+	case 'b':
+		if (policy_mode_parse(optarg, &host->policy.mode) == -1) {
+			fprintf(stderr, "porthole-host: -b: \"%s\" is "
+			    "not loopback, refuse or allow\n", optarg);
+			exit(2);
 		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "porthole-host: unexpected argument \"%s\"\n",
-		    argv[optind]);
+		o->mode_flag = 1;
+		break;
+	case 'd':
+		o->debug = 1;
+		break;
+	case 'f':
+		o->policy_path = optarg;
+		break;
+	case 'h':
+		usage(0);
+	case 'l':
+		host_add_endpoint(optarg);
+		break;
+	case 'L':
+		host->policy.loopback_only = 1;
+		break;
+	case 'n':
+		o->check = 1;
+		break;
+	case 'u':
+		host->udp_timeout = host_number("-u", optarg, 1, 86400);
+		break;
+	case 'U':
+		host->udp_max_flows = host_number("-U", optarg, 1, 65536);
+		break;
+	case 'v':
+		o->verbose++;
+		break;
+	case 'V':
+		printf("porthole-host %s (protocol %u)\n",
+		    PORTHOLE_VERSION, PH_PROTO_VERSION);
+		exit(0);
+	default:
 		usage(2);
 	}
-	if (TAILQ_EMPTY(&host->endpoints))
-		host_add_endpoint("vsock:6440");
-	if (policy_path != NULL)
-		host_load_policy(policy_path, mode_flag);
-	if (!api_set)
-		host_set_api(NULL);
-	if (check) {
-		log_setverbose(verbose);
-		host_print_config();
-		exit(0);
-	}
+}
 
+/* Opens what it listens on, daemonises, and runs until a signal. */
+static void
+host_run(const struct options *o)
+{
 	/* stderr until daemonised, so that start-up errors are seen */
-	log_init("porthole-host", 1, verbose);
+	log_init("porthole-host", 1, o->verbose);
 	events_init();
 	metrics_init();
 	if (host->policy.loopback_only && host->policy.mode == POLICY_ALLOW)
@@ -356,12 +328,49 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	host_raise_nofile();
 	host_open_endpoints();
-	if (!debug) {
+	if (!o->debug) {
 		if (daemon(0, 0) == -1)
 			fatal("daemon");
-		log_init("porthole-host", 0, verbose);
+		log_init("porthole-host", 0, o->verbose);
 	}
 	privport_init(&host->policy);	/* before any guest's bind */
-	host_run();
+	host_loop();
+}
+
+int
+main(int argc, char **argv)
+{
+	struct options	 o = { 0 };
+	int		 ch, idx;
+
+	host = xcalloc(1, sizeof *host);
+	TAILQ_INIT(&host->endpoints);
+	TAILQ_INIT(&host->sessions);
+	host->policy.mode = POLICY_LOOPBACK;
+	host->udp_timeout = HOST_UDP_TIMEOUT;
+	host->udp_max_flows = HOST_UDP_FLOWS;
+	host->started = time(NULL);
+	host->keepalive = HOST_KEEPALIVE;
+	limits_init(host->limits);
+	while ((ch = getopt_long(argc, argv, "a:b:df:hl:Lnu:U:vV", longopts,
+	    &idx)) != -1)
+		host_option(ch, idx, &o);
+	if (optind != argc) {
+		fprintf(stderr, "porthole-host: unexpected argument \"%s\"\n",
+		    argv[optind]);
+		usage(2);
+	}
+	if (TAILQ_EMPTY(&host->endpoints))
+		host_add_endpoint("vsock:6440");
+	if (o.policy_path != NULL)
+		host_load_policy(o.policy_path, o.mode_flag);
+	if (!api_set)
+		host_set_api(NULL);
+	if (o.check) {
+		log_setverbose(o.verbose);
+		host_print_config();
+		exit(0);
+	}
+	host_run(&o);
 	return 0;
 }

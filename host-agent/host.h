@@ -33,6 +33,34 @@ struct relay_stats;
 #define HOST_UDP_TIMEOUT	60	/* seconds a UDP flow may be idle */
 #define HOST_UDP_FLOWS		1024	/* UDP flows per forward */
 
+/* reason.c: refusal and session-end codes, and their stable names */
+enum refusal {
+	REFUSAL_NONE,		/* not refused, or no code: "other" */
+	REFUSAL_NOT_UNICAST,	/* a multicast or broadcast bind */
+	REFUSAL_RULE,		/* a refuse rule */
+	REFUSAL_POLICY,		/* mode refuse, for a wildcard bind */
+	REFUSAL_PRIVILEGED_PORT, /* below ip_unprivileged_port_start */
+	REFUSAL_PORT_IN_USE,	/* another forward holds the host port */
+	REFUSAL_LIMIT,		/* no slot under max-forwards */
+	REFUSAL_ADDRESS_IN_USE,	/* failed: another program holds it */
+	REFUSAL_LISTEN_ERROR,	/* failed: any other socket error */
+	REFUSAL_NKINDS
+};
+
+enum end_reason {
+	END_ERROR,		/* a socket error */
+	END_GUEST_CLOSED,	/* EOF on the control channel */
+	END_REPLACED,		/* a new session of the same guest */
+	END_PROTOCOL,		/* a bad or unexpected frame */
+	END_SLOW_GUEST,		/* it does not read its answers */
+	END_KEEPALIVE,		/* no frame for the keepalive time */
+	END_SHUTDOWN,		/* the host agent exits */
+	END_NKINDS
+};
+
+const char	*reason_refusal(enum refusal);
+const char	*reason_end(enum end_reason);
+
 /* policy.c */
 enum policy_mode {		/* ordered from tightest to loosest */
 	POLICY_REFUSE = 0,
@@ -73,7 +101,7 @@ struct bind_decision {
 	int			port_auto;	/* another port if that is taken */
 	int			rule_line;	/* the rule that matched, or 0 */
 	char			reason[PH_REASON_MAX];
-	const char		*code;		/* refused, failed: a metrics label */
+	enum refusal		 code;		/* refused, failed: why */
 };
 
 int		 policy_mode_parse(const char *, enum policy_mode *);
@@ -85,6 +113,7 @@ int		 policy_set_mode(struct policy *, enum policy_mode, char *,
 		    size_t);
 void		 policy_decide(const struct policy *, const struct bind_req *,
 		    struct bind_decision *);
+void		 policy_any_port(struct bind_decision *);
 int		 policy_guest_match(const struct policy_guest *, const char *,
 		    const char *, uint32_t);
 
@@ -97,6 +126,8 @@ int		 policy_guest_match(const struct policy_guest *, const char *,
 #define POLICY_PORTS_MAX	16		/* items in a port list */
 #define POLICY_LIMIT_MAX	1000000		/* max-forwards and the like */
 #define POLICY_ERRORS_MAX	20		/* reported before giving up */
+/* The text of their errors, a line each */
+#define POLICY_ERRS_LEN		(POLICY_ERRORS_MAX * 700)
 #define POLICY_TEXT_MAX		320		/* a rule, as reasons quote it */
 
 enum policy_action {
@@ -178,6 +209,7 @@ void		 policy_install(struct policy *, struct policy_file *, int,
 void		 policy_guest_limits(const struct policy_file *, const char *,
 		    const char *, uint32_t, struct policy_limits *);
 void		 policy_log_loaded(const struct policy_file *, const char *);
+int		 policy_apply(const char *, int, int);
 void		 policy_reload(void);
 
 /* privport.c: host ports below net.ipv4.ip_unprivileged_port_start */
@@ -187,7 +219,8 @@ void		 privport_reload(struct policy *);
 /* limits.c */
 enum limit_kind {
 	LIMIT_FRAME,		/* control frame payload */
-	LIMIT_FORWARDS,		/* per guest */
+	LIMIT_FORWARDS,		/* listening at once, per guest */
+	LIMIT_BINDS,		/* held, listening or not, per guest */
 	LIMIT_CONNS,		/* concurrent, per guest */
 	LIMIT_FORWARD_CONNS,	/* concurrent, per forward */
 	LIMIT_PENDING_OPENS,	/* OPEN sent, no DATA yet, per guest */
@@ -258,6 +291,7 @@ struct session {
 	uint16_t		 proto;		/* the protocol version spoken */
 	struct bufferevent	*bev;
 	struct event		*end_ev;	/* ends it from the loop */
+	enum end_reason		 end;
 	char			 end_why[PH_REASON_MAX];
 	TAILQ_HEAD(, forward)	 forwards;
 	TAILQ_HEAD(, pair)	 pairs;		/* waiting or relaying */
@@ -274,8 +308,8 @@ struct session {
 
 void	 session_new(int, struct guest_ep *, uint32_t,
 	    const struct ph_hello *);
-void	 session_end(struct session *, const char *);
-void	 session_fail(struct session *, const char *);
+void	 session_end(struct session *, enum end_reason, const char *);
+void	 session_fail(struct session *, enum end_reason, const char *);
 void	 session_end_all(const char *);
 void	 session_set_limits(struct session *);
 int	 session_send(struct session *, const struct ph_msg *);
@@ -302,12 +336,16 @@ struct forward {
 };
 
 struct forward	*forward_find(struct session *, uint32_t);
+int		 forward_open(struct forward *, int, struct ph_hostaddr *);
 void		 forward_expose(struct session *, const struct ph_expose *);
 void		 forward_close(struct forward *, const char *);
 void		 forward_pause(struct forward *, const char *);
 int		 forward_redecide_all(const char *);
 int		 forward_retry(struct forward *);
 void		 forward_unref(struct forward *);
+
+/* hostsock.c: a forward's host socket, TCP or UDP */
+int		 hostsock_open(struct ph_hostaddr *, int);
 
 /* pair.c: a data stream for each connection or flow (OPEN/DATA, pool) */
 struct pair_ops {
@@ -342,13 +380,12 @@ void	 pair_pool_add(int, const struct guest_ep *, uint32_t,
 	    const struct ph_pool *);
 void	 pair_close_msg(struct session *, const struct ph_close *);
 void	 pair_session_gone(struct session *, int);
-/* hostport.c: host ports between guests, max-forwards, waiting forwards */
-int		 hostport_claim(struct forward *);
-int		 hostport_over_limit(const struct forward *, int, char *,
+/* admit.c: what may change a verdict after policy_decide, in one step */
+enum refusal	 admit_forward(struct forward *, int);
+int		 admit_over_limit(const struct forward *, int, char *,
 		    size_t);
-void		 hostport_wait(struct forward *);
-void		 hostport_unwait(struct forward *);
-void		 hostport_freed(void);
+void		 admit_unwait(struct forward *);
+void		 admit_freed(void);
 
 /* conn.c: one forwarded client connection */
 void	 conn_accept(struct forward *, int);
@@ -377,6 +414,7 @@ struct hevent {
 	const struct session	*s;
 	const struct forward	*f;
 	const char		*reason;
+	enum end_reason		 end;		/* HEV_GUEST_GONE */
 	uint64_t		 bytes_out;	/* to the guest */
 	uint64_t		 bytes_in;	/* from the guest */
 };
@@ -389,7 +427,7 @@ struct events_sub *events_subscribe(events_cb, void *);
 void		 events_unsubscribe(struct events_sub *);
 uint64_t	 events_last_seq(void);
 void		 events_guest(enum hevent_type, const struct session *,
-		    const char *);
+		    enum end_reason, const char *);
 void		 events_forward(enum hevent_type, const struct forward *,
 		    const char *);
 void		 events_conn(enum hevent_type, const struct forward *);
@@ -402,7 +440,6 @@ const char	*events_name(const struct hevent *);
 void		 metrics_init(void);
 void		 metrics_render(struct evbuffer *);
 void		 metrics_conns(uint64_t *, uint64_t *);
-const char	*metrics_end_label(const char *);
 
 /* api.c: the local HTTP API on a Unix socket (evhttp) */
 #define API_BODY_MAX		4096	/* a request body we parse */

@@ -23,6 +23,8 @@ static const struct limit_def {
 	    PH_FIRST_FRAME_MAX - PH_HDR_LEN, 65536 },
 	[LIMIT_FORWARDS] = { "max-forwards", "forwards per guest", 256,
 	    1, 65536 },
+	[LIMIT_BINDS] = { "max-binds", "binds held per guest", 1024, 1,
+	    262144 },
 	[LIMIT_CONNS] = { "max-connections", "connections per guest",
 	    16384, 1, 1048576 },
 	[LIMIT_FORWARD_CONNS] = { "max-forward-connections",

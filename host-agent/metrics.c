@@ -32,34 +32,6 @@ static struct {
 	int			nended;
 } m;
 
-/*
- * Why sessions end, from the reasons session.c gives, as labels.  A
- * reason not listed (a socket error) is "error".
- */
-static const struct {
-	const char	*prefix;
-	const char	*label;
-} end_reasons[] = {
-	{ "guest closed the control channel",	"guest_closed" },
-	{ "replaced by a new session",		"replaced" },
-	{ "protocol error",			"protocol_error" },
-	{ "guest does not read",		"slow_guest" },
-	{ "no frame from the guest",		"keepalive" },
-	{ "host agent exiting",			"shutdown" },
-};
-
-const char *
-metrics_end_label(const char *why)
-{
-	size_t	i;
-
-	for (i = 0; i < sizeof end_reasons / sizeof end_reasons[0]; i++)
-		if (strncmp(why, end_reasons[i].prefix,
-		    strlen(end_reasons[i].prefix)) == 0)
-			return end_reasons[i].label;
-	return "error";
-}
-
 static struct reason_count *
 reason_slot(struct reason_count *t, int *n, uint8_t verdict,
     const char *label)
@@ -93,7 +65,7 @@ metrics_forward(const struct forward *f)
 
 	if (v == PH_REFUSED || v == PH_FAILED)
 		reason_add(m.refusals, &m.nrefusals, v,
-		    f->dec.code != NULL ? f->dec.code : "other");
+		    reason_refusal(f->dec.code));
 }
 
 static void
@@ -105,8 +77,7 @@ metrics_event_cb(const struct hevent *ev, void *arg)
 		m.sessions++;
 		break;
 	case HEV_GUEST_GONE:
-		reason_add(m.ended, &m.nended, 0,
-		    metrics_end_label(ev->reason));
+		reason_add(m.ended, &m.nended, 0, reason_end(ev->end));
 		break;
 	case HEV_FORWARD:
 	case HEV_FORWARD_REDECIDED:
@@ -133,20 +104,25 @@ metrics_event_cb(const struct hevent *ev, void *arg)
 void
 metrics_init(void)
 {
-	static const char	*codes[] = { "policy", "rule", "limit",
-				    "port_in_use", "not_unicast",
-				    "privileged_port" };
-	static const char	*fails[] = { "address_in_use", "listen_error" };
+	static const enum refusal codes[] = { REFUSAL_POLICY, REFUSAL_RULE,
+				    REFUSAL_LIMIT, REFUSAL_PORT_IN_USE,
+				    REFUSAL_NOT_UNICAST,
+				    REFUSAL_PRIVILEGED_PORT };
+	static const enum refusal fails[] = { REFUSAL_ADDRESS_IN_USE,
+				    REFUSAL_LISTEN_ERROR };
 	size_t			 i;
 
 	/* Known series are there from the start, at 0. */
 	for (i = 0; i < sizeof codes / sizeof codes[0]; i++)
-		reason_slot(m.refusals, &m.nrefusals, PH_REFUSED, codes[i]);
+		reason_slot(m.refusals, &m.nrefusals, PH_REFUSED,
+		    reason_refusal(codes[i]));
 	for (i = 0; i < sizeof fails / sizeof fails[0]; i++)
-		reason_slot(m.refusals, &m.nrefusals, PH_FAILED, fails[i]);
-	for (i = 0; i < sizeof end_reasons / sizeof end_reasons[0]; i++)
-		reason_slot(m.ended, &m.nended, 0, end_reasons[i].label);
-	reason_slot(m.ended, &m.nended, 0, "error");
+		reason_slot(m.refusals, &m.nrefusals, PH_FAILED,
+		    reason_refusal(fails[i]));
+	/* Every way a session ends, "error" (0) last. */
+	for (i = 1; i <= END_NKINDS; i++)
+		reason_slot(m.ended, &m.nended, 0,
+		    reason_end(i % END_NKINDS));
 	events_subscribe(metrics_event_cb, NULL);
 }
 

@@ -254,7 +254,7 @@ decide_privileged(const struct policy *p, const struct bind_req *req,
 	char	by[64];
 
 	d->verdict = PH_REFUSED;
-	d->code = "privileged_port";
+	d->code = REFUSAL_PRIVILEGED_PORT;
 	d->naddr = 0;
 	snprintf(d->reason, sizeof d->reason, "host port %u is privileged "
 	    "(below net.ipv4.ip_unprivileged_port_start %d) and porthole-host "
@@ -271,9 +271,12 @@ decide_privileged(const struct policy *p, const struct bind_req *req,
 	strlcat(d->reason, ")", sizeof d->reason);
 }
 
-/* "to auto" on a port it may not bind: the kernel chooses (port 0). */
-static void
-decide_any_port(struct bind_decision *d)
+/*
+ * "to auto" on a host port that may not be had: the kernel chooses
+ * (port 0).  Here for a privileged port; admit.c for a port taken.
+ */
+void
+policy_any_port(struct bind_decision *d)
 {
 	int	i;
 
@@ -328,7 +331,7 @@ policy_decide(const struct policy *p, const struct bind_req *req,
 	addr_ntop(&req->addr, ga, sizeof ga);
 	if (!addr_is_unicast(&req->addr)) {
 		d->verdict = PH_REFUSED;
-		d->code = "not_unicast";
+		d->code = REFUSAL_NOT_UNICAST;
 		snprintf(d->reason, sizeof d->reason,
 		    "%s is not a unicast address", ga);
 		return;
@@ -339,7 +342,7 @@ policy_decide(const struct policy *p, const struct bind_req *req,
 	}
 	if (r != NULL && r->action == ACTION_REFUSE) {
 		d->verdict = PH_REFUSED;
-		d->code = "rule";
+		d->code = REFUSAL_RULE;
 		strlcpy(d->reason, "refused by ", sizeof d->reason);
 		strlcat(d->reason, rule, sizeof d->reason);
 		return;
@@ -357,7 +360,7 @@ policy_decide(const struct policy *p, const struct bind_req *req,
 		    "address: forwarded on host loopback", ga);
 	} else if (w == POLICY_REFUSE) {
 		d->verdict = PH_REFUSED;
-		d->code = "policy";
+		d->code = REFUSAL_POLICY;
 		snprintf(d->reason, sizeof d->reason, "wildcard bind %s "
 		    "refused by policy refuse", ga);
 		if (r != NULL) {
@@ -386,7 +389,7 @@ policy_decide(const struct policy *p, const struct bind_req *req,
 			decide_privileged(p, req, hport, r, rule, d);
 			return;
 		}
-		decide_any_port(d);
+		policy_any_port(d);
 		snprintf(port, sizeof port, ", port %u is privileged: another port",
 		    req->port);
 	} else if (hport != req->port) {

@@ -186,33 +186,39 @@ policy_log_loaded(const struct policy_file *pf, const char *what)
 }
 
 /*
- * SIGHUP: the file is read again.  A bad file is reported, line by line,
- * and the policy in force stays; a good one replaces it at once, and
- * every guest's limits and forwards are decided again.
+ * Loads the policy file at path and puts it in force, at start-up and
+ * on SIGHUP alike.  A file with any error is reported line by line and
+ * changes nothing: at start-up on stderr (the caller then exits, before
+ * anything is opened), on SIGHUP in the log (the policy in force stays).
+ * A reload then sets every guest's limits and decides every forward
+ * again.  Returns -1 if the file had errors.
  */
-void
-policy_reload(void)
+int
+policy_apply(const char *path, int mode_from_flag, int reload)
 {
 	struct policy_file	*pf;
 	struct session		*s;
 	char			*errs, note[512];
-	const char		*path;
 
-	if (host->policy.file == NULL) {
-		log_info("SIGHUP received: no policy file to reload");
-		return;
-	}
-	path = host->policy.file->path;
-	errs = xmalloc(POLICY_ERRORS_MAX * 700);
-	if ((pf = policy_load(path, errs, POLICY_ERRORS_MAX * 700)) == NULL) {
-		policy_log_errors(errs);
-		log_warnx("policy not reloaded: %s has errors; the policy in "
-		    "force stays", path);
+	errs = xmalloc(POLICY_ERRS_LEN);
+	if ((pf = policy_load(path, errs, POLICY_ERRS_LEN)) == NULL) {
+		if (!reload)
+			fprintf(stderr, "%s", errs);
+		else {
+			policy_log_errors(errs);
+			log_warnx("policy not reloaded: %s has errors; the "
+			    "policy in force stays", path);
+		}
 		free(errs);
-		return;
+		return -1;
 	}
 	free(errs);
-	policy_install(&host->policy, pf, 0, note, sizeof note);
+	policy_install(&host->policy, pf, mode_from_flag, note, sizeof note);
+	if (!reload) {
+		if (note[0] != '\0')
+			fprintf(stderr, "porthole-host: -b %s\n", note);
+		return 0;
+	}
 	policy_log_loaded(pf, "reloaded");
 	if (note[0] != '\0')
 		log_warnx("%s", note);
@@ -220,6 +226,18 @@ policy_reload(void)
 	events_policy(note);
 	TAILQ_FOREACH(s, &host->sessions, entry)
 		session_set_limits(s);
-	events_policy("policy file reloaded");
 	forward_redecide_all("policy reloaded");
+	return 0;
+}
+
+/* SIGHUP: the file is read again (policy_apply). */
+void
+policy_reload(void)
+{
+	if (host->policy.file == NULL) {
+		log_info("SIGHUP received: no policy file to reload");
+		return;
+	}
+	/* The path belongs to the file in force, which a reload frees. */
+	(void)policy_apply(host->policy.file->path, 0, 1);
 }

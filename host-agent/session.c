@@ -41,7 +41,8 @@ session_send(struct session *s, const struct ph_msg *m)
 	ph_bufferevent_send(s->bev, m);
 	queued = evbuffer_get_length(bufferevent_get_output(s->bev));
 	if (queued > HOST_OUTPUT_MAX) {
-		session_fail(s, "guest does not read its control channel");
+		session_fail(s, END_SLOW_GUEST, "guest does not read its "
+		    "control channel");
 		return -1;
 	}
 	/*
@@ -98,17 +99,18 @@ session_end_cb(int fd, short ev, void *arg)
 
 	(void)fd;
 	(void)ev;
-	session_end(s, s->end_why);
+	session_end(s, s->end, s->end_why);
 }
 
 /* Ends s from the event loop: for callers that still hold pointers. */
 void
-session_fail(struct session *s, const char *why)
+session_fail(struct session *s, enum end_reason end, const char *why)
 {
 	struct timeval	tv = { 0, 0 };
 
 	if (evtimer_pending(s->end_ev, NULL))
 		return;
+	s->end = end;
 	strlcpy(s->end_why, why, sizeof s->end_why);
 	bufferevent_disable(s->bev, EV_READ);
 	evtimer_add(s->end_ev, &tv);
@@ -213,7 +215,7 @@ session_keepalive_cb(int fd, short ev, void *arg)
 	if (time(NULL) - s->last_rx >= host->keepalive) {
 		snprintf(why, sizeof why, "no frame from the guest in %d s: "
 		    "it is frozen or gone", host->keepalive);
-		session_end(s, why);
+		session_end(s, END_KEEPALIVE, why);
 		return;
 	}
 	arc4random_buf(&m.u.ping.nonce, sizeof m.u.ping.nonce);
@@ -248,7 +250,8 @@ session_new(int fd, struct guest_ep *gep, uint32_t cid,
 	if (session_refuse_version(fd, gep, h) == -1)
 		return;
 	if ((old = session_find_guest(gep, cid)) != NULL)
-		session_end(old, "replaced by a new session from the guest");
+		session_end(old, END_REPLACED, "replaced by a new session from "
+		    "the guest");
 	else if (session_refuse_limit(fd, gep) == -1)
 		return;
 	s = xcalloc(1, sizeof *s);
@@ -284,12 +287,12 @@ session_new(int fd, struct guest_ep *gep, uint32_t cid,
 	log_info("guest %s connected, agent %s, boot id %02x%02x%02x%02x...",
 	    s->id, s->version[0] != '\0' ? s->version : "of unknown version",
 	    s->boot_id[0], s->boot_id[1], s->boot_id[2], s->boot_id[3]);
-	events_guest(HEV_GUEST_CONNECTED, s, NULL);
+	events_guest(HEV_GUEST_CONNECTED, s, END_ERROR, NULL);
 	session_send(s, &m);
 }
 
 void
-session_end(struct session *s, const char *why)
+session_end(struct session *s, enum end_reason end, const char *why)
 {
 	struct forward	*f;
 
@@ -300,7 +303,7 @@ session_end(struct session *s, const char *why)
 	/* A guest that stopped answering takes its connections with it. */
 	pair_session_gone(s, s->keepalive != NULL &&
 	    time(NULL) - s->last_rx >= host->keepalive);
-	events_guest(HEV_GUEST_GONE, s, why);
+	events_guest(HEV_GUEST_GONE, s, end, why);
 	TAILQ_REMOVE(&host->sessions, s, entry);
 	s->gep->nsessions--;
 	if (s->keepalive != NULL)
@@ -319,7 +322,7 @@ session_end_all(const char *why)
 	struct session	*s;
 
 	while ((s = TAILQ_FIRST(&host->sessions)) != NULL)
-		session_end(s, why);
+		session_end(s, END_SHUTDOWN, why);
 }
 
 static void
@@ -330,7 +333,7 @@ session_unexpected(struct session *s, const struct ph_msg *m)
 	snprintf(why, sizeof why, "protocol error: unexpected %s from guest",
 	    ph_type_name(m->type));
 	session_send_error(s, PH_ERR_PROTOCOL, why);
-	session_fail(s, why);
+	session_fail(s, END_PROTOCOL, why);
 }
 
 static void
@@ -385,7 +388,7 @@ session_read_frame(struct session *s, struct evbuffer *in)
 	case PH_FRAME_BAD:
 		snprintf(why, sizeof why, "protocol error: %s", err);
 		session_send_error(s, PH_ERR_PROTOCOL, why);
-		session_fail(s, why);
+		session_fail(s, END_PROTOCOL, why);
 		return -1;
 	case PH_FRAME_UNKNOWN:
 		s->last_rx = time(NULL);
@@ -420,7 +423,8 @@ session_event_cb(struct bufferevent *bev, short what, void *arg)
 
 	(void)bev;
 	if (what & BEV_EVENT_EOF)
-		session_end(s, "guest closed the control channel");
+		session_end(s, END_GUEST_CLOSED, "guest closed the control "
+		    "channel");
 	else if (what & BEV_EVENT_ERROR)
-		session_end(s, strerror(EVUTIL_SOCKET_ERROR()));
+		session_end(s, END_ERROR, strerror(EVUTIL_SOCKET_ERROR()));
 }

@@ -361,44 +361,6 @@ udp_read_cb(int fd, short ev, void *arg)
 			return;
 }
 
-/*
- * Opens one host UDP socket; returns it or -1 with errno set.  Port 0
- * ("to auto" in a policy file) takes the port the kernel chose.
- */
-static int
-udp_socket(struct ph_hostaddr *h)
-{
-	struct sockaddr_storage	ss;
-	socklen_t		sl;
-	int			fd, one = 1, saved, r;
-
-	sl = addr_to_sockaddr(&h->addr, h->port, &ss);
-	fd = socket(h->addr.family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0);
-	if (fd == -1)
-		return -1;
-	/*
-	 * No SO_REUSEADDR: on a UDP socket it would let another local
-	 * socket that sets it bind the same port and take our datagrams.
-	 */
-	if (h->addr.family == AF_INET)
-		r = setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
-	else
-		r = setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
-		    sizeof one) == -1 ? -1 : setsockopt(fd, IPPROTO_IPV6,
-		    IPV6_RECVPKTINFO, &one, sizeof one);
-	if (r == -1 || bind(fd, (struct sockaddr *)&ss, sl) == -1 ||
-	    (h->port == 0 && (getsockname(fd, (struct sockaddr *)&ss,
-	    &sl) == -1 || addr_from_sockaddr((struct sockaddr *)&ss, &h->addr,
-	    &h->port) == -1))) {
-		saved = errno;
-		close(fd);
-		errno = saved;
-		return -1;
-	}
-	return fd;
-}
-
 /* Opens a UDP forward's socket on h: 0, or -1 with errno set. */
 int
 udp_listen(struct forward *f, struct ph_hostaddr *h)
@@ -407,7 +369,7 @@ udp_listen(struct forward *f, struct ph_hostaddr *h)
 	struct udp_sock	*us;
 	int		 fd;
 
-	if ((fd = udp_socket(h)) == -1)
+	if ((fd = hostsock_open(h, SOCK_DGRAM)) == -1)
 		return -1;
 	if (uf == NULL) {
 		uf = f->udp = xcalloc(1, sizeof *uf);

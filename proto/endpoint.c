@@ -161,6 +161,7 @@ unix_clear_stale(const struct endpoint *ep, char *err, size_t errlen)
 	if (!S_ISSOCK(st.st_mode)) {
 		snprintf(err, errlen, "%s exists and is not a socket",
 		    ep->path);
+		errno = ENOTSOCK;
 		return -1;
 	}
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
@@ -171,6 +172,7 @@ unix_clear_stale(const struct endpoint *ep, char *err, size_t errlen)
 	if (r == 0) {
 		snprintf(err, errlen, "another process is listening on %s",
 		    ep->path);
+		errno = EADDRINUSE;
 		return -1;
 	}
 	if (errno != ECONNREFUSED)
@@ -178,7 +180,10 @@ unix_clear_stale(const struct endpoint *ep, char *err, size_t errlen)
 	return unlink(ep->path);
 }
 
-/* Returns a listening, non-blocking socket, or -1 with err set. */
+/*
+ * Returns a listening, non-blocking socket, or -1 with err set for the
+ * log and errno for the caller (EADDRINUSE: another process listens).
+ */
 int
 endpoint_listen(const struct endpoint *ep, char *err, size_t errlen)
 {

@@ -1,15 +1,19 @@
 /*
- * Unit tests for host-agent/hostport.c and the policy file in force:
+ * Unit tests for host-agent/admit.c and the policy file in force:
  * two real guest sessions over socketpairs (the test reads what each
  * guest would), real host listeners, and real clients.  Host ports are
  * never shared between forwards, "to auto" moves a forward, limits
- * refuse, and a forward that waits gets its port when it frees.
+ * refuse, and a forward that waits gets its port when it frees.  The
+ * entry point, admit_forward(), is also called directly, for the code
+ * it returns.
  */
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,7 +157,7 @@ setup(void)
 {
 	struct ph_msg	m;
 
-	log_init("check_hostport", 1, 0);
+	log_init("check_admit", 1, 0);
 	host = xcalloc(1, sizeof *host);
 	TAILQ_INIT(&host->endpoints);
 	TAILQ_INIT(&host->sessions);
@@ -486,13 +490,185 @@ START_TEST(test_max_connections)
 }
 END_TEST
 
-static Suite *
-hostport_suite(void)
+/*
+ * A forward of guest g for addr:p, made as forward_expose() makes one,
+ * then admitted: admit_forward()'s code.  The guest is told nothing.
+ */
+static enum refusal
+admit_new(struct guest *g, uint32_t id, const char *addr, uint16_t p,
+    struct forward **fp)
 {
-	Suite	*su = suite_create("hostport");
+	struct forward	*f = xcalloc(1, sizeof *f);
+
+	f->s = g->s;
+	f->id = id;
+	f->refs = 1;
+	f->req.proto = IPPROTO_TCP;
+	ck_assert_int_eq(addr_parse(addr, &f->req.addr), 0);
+	f->req.port = p;
+	f->req.guest_name = g->s->name;
+	f->req.guest_ep = g->s->gep->ep.str;
+	TAILQ_INSERT_TAIL(&g->s->forwards, f, entry);
+	g->s->nforwards++;
+	policy_decide(&host->policy, &f->req, &f->want);
+	f->dec = f->want;
+	*fp = f;
+	return admit_forward(f, 0);
+}
+
+static int
+hold_port(uint16_t p)
+{
+	struct sockaddr_in	sin = { .sin_family = AF_INET };
+	int			fd;
+
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons(p);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+	ck_assert_int_eq(listen(fd, 1), 0);
+	return fd;
+}
+
+/* Each refusal code admission gives, and which of them wait. */
+START_TEST(test_admit_codes)
+{
+	struct forward	*f;
+	struct rlimit	 rl, low;
+	int		 busy, fds[64], n;
+
+	/* The policy's refusals pass through untouched. */
+	ck_assert_int_eq(admit_new(&ga, 1, "224.0.0.1", port, &f),
+	    REFUSAL_NOT_UNICAST);
+	ck_assert_int_eq(f->dec.verdict, PH_REFUSED);
+	ck_assert(!f->waiting);
+	host->policy.mode = POLICY_REFUSE;
+	ck_assert_int_eq(admit_new(&ga, 2, "0.0.0.0", port, &f),
+	    REFUSAL_POLICY);
+	host->policy.mode = POLICY_LOOPBACK;
+
+	ck_assert_int_eq(admit_new(&ga, 3, "127.0.0.1", port, &f),
+	    REFUSAL_NONE);
+	ck_assert_int_eq(f->dec.verdict, PH_BOUND);
+	ck_assert(listening("127.0.0.1", port));
+
+	/* Another forward's port: refused, waits. */
+	ck_assert_int_eq(admit_new(&gb, 1, "0.0.0.0", port, &f),
+	    REFUSAL_PORT_IN_USE);
+	ck_assert_int_eq(f->dec.verdict, PH_REFUSED);
+	ck_assert_int_eq(f->dec.naddr, 0);
+	ck_assert(f->waiting);
+
+	/* Another program's port: failed, waits. */
+	busy = hold_port(port + 1);
+	ck_assert_int_eq(admit_new(&gb, 2, "127.0.0.1", port + 1, &f),
+	    REFUSAL_ADDRESS_IN_USE);
+	ck_assert_int_eq(f->dec.verdict, PH_FAILED);
+	ck_assert_ptr_nonnull(strstr(f->dec.reason, "address in use"));
+	ck_assert(f->waiting);
+	ck_assert_int_eq(host->nwaiting, 2);
+	close(busy);
+
+	/* Any other socket error (no descriptor left): failed, no wait. */
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	low = rl;
+	low.rlim_cur = 64;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+	for (n = 0; n < 64 && (fds[n] = open("/dev/null", O_RDONLY)) != -1;
+	    n++)
+		;
+	ck_assert_int_eq(errno, EMFILE);
+	ck_assert_int_eq(admit_new(&gb, 3, "127.0.0.1", port + 2, &f),
+	    REFUSAL_LISTEN_ERROR);
+	while (n > 0)
+		close(fds[--n]);
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	ck_assert_int_eq(f->dec.verdict, PH_FAILED);
+	ck_assert(!f->waiting);
+	ck_assert_int_eq(host->nwaiting, 2);
+}
+END_TEST
+
+/* "to auto": a port taken, by a forward or a program, is no refusal. */
+START_TEST(test_admit_auto)
+{
+	struct forward	*f;
+	char		 text[128], want[64];
+	int		 busy;
+
+	snprintf(text, sizeof text, "remap tcp port %u-%u to auto\n", port,
+	    port + 1);
+	set_policy(text);
+	ck_assert_int_eq(admit_new(&ga, 1, "127.0.0.1", port, &f),
+	    REFUSAL_NONE);
+	ck_assert_uint_eq(f->dec.host[0].port, port);
+	ck_assert_int_eq(admit_new(&gb, 1, "127.0.0.1", port, &f),
+	    REFUSAL_NONE);
+	ck_assert_int_eq(f->dec.verdict, PH_REWRITTEN);
+	ck_assert_uint_ne(f->dec.host[0].port, port);
+	ck_assert_uint_ne(f->dec.host[0].port, 0);
+	snprintf(want, sizeof want, "; port %u in use by guest a: host port ",
+	    port);
+	ck_assert_ptr_nonnull(strstr(f->dec.reason, want));
+	ck_assert(listening("127.0.0.1", f->dec.host[0].port));
+
+	busy = hold_port(port + 1);
+	ck_assert_int_eq(admit_new(&gb, 2, "127.0.0.1", port + 1, &f),
+	    REFUSAL_NONE);
+	ck_assert_int_eq(f->dec.verdict, PH_REWRITTEN);
+	ck_assert_uint_ne(f->dec.host[0].port, port + 1);
+	snprintf(want, sizeof want, "; 127.0.0.1:%u in use: host port ",
+	    port + 1);
+	ck_assert_ptr_nonnull(strstr(f->dec.reason, want));
+	close(busy);
+	ck_assert_int_eq(host->nwaiting, 0);
+}
+END_TEST
+
+/*
+ * --max-forwards has the outcome of the policy file's max-forwards:
+ * refused, waiting for a slot; --max-binds is what fails a bind.
+ */
+START_TEST(test_admit_max_forwards)
+{
+	struct forward	*f;
+
+	host->limits[LIMIT_FORWARDS] = 2;
+	host->limits[LIMIT_BINDS] = 4;
+	session_set_limits(ga.s);
+	ck_assert_int_eq(admit_new(&ga, 1, "127.0.0.1", port, &f),
+	    REFUSAL_NONE);
+	ck_assert_int_eq(admit_new(&ga, 2, "127.0.0.1", port + 1, &f),
+	    REFUSAL_NONE);
+	ck_assert_int_eq(admit_new(&ga, 3, "127.0.0.1", port + 2, &f),
+	    REFUSAL_LIMIT);
+	ck_assert_int_eq(f->dec.verdict, PH_REFUSED);
+	ck_assert_str_eq(f->dec.reason, "max-forwards 2 reached for this "
+	    "guest");
+	ck_assert(f->waiting);
+	ck_assert(!listening("127.0.0.1", port + 2));
+	/* A refused bind takes no slot, but it is held. */
+	expose(&ga, 4, "224.0.0.1", port + 3);
+	expect(&ga, 4, PH_REFUSED, "not a unicast address", 0);
+	expose(&ga, 5, "127.0.0.1", port + 4);
+	expect(&ga, 5, PH_FAILED, "too many binds for this guest", 0);
+	ck_assert_uint_eq(host->limit_hits[LIMIT_BINDS], 1);
+	ck_assert_ptr_null(forward_find(ga.s, 5));
+	/* A slot frees: the waiting forward takes it, and is told. */
+	forward_close(forward_find(ga.s, 1), "test");
+	expect(&ga, 3, PH_BOUND, "loopback bind", 200);
+	ck_assert(listening("127.0.0.1", port + 2));
+	ck_assert_int_eq(host->nwaiting, 0);
+}
+END_TEST
+
+static Suite *
+admit_suite(void)
+{
+	Suite	*su = suite_create("admit");
 	TCase	*tc;
 
-	tc = tcase_create("hostport");
+	tc = tcase_create("admit");
 	tcase_set_timeout(tc, 20);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_two_guests_one_port);
@@ -503,6 +679,9 @@ hostport_suite(void)
 	tcase_add_test(tc, test_reload_lowers_limit);
 	tcase_add_test(tc, test_reload_closes_and_moves);
 	tcase_add_test(tc, test_max_connections);
+	tcase_add_test(tc, test_admit_codes);
+	tcase_add_test(tc, test_admit_auto);
+	tcase_add_test(tc, test_admit_max_forwards);
 	suite_add_tcase(su, tc);
 	return su;
 }
@@ -510,7 +689,7 @@ hostport_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(hostport_suite());
+	SRunner	*sr = srunner_create(admit_suite());
 	int	 failed;
 
 	srunner_run_all(sr, CK_NORMAL);
