@@ -65,6 +65,30 @@ admit_holder(const struct forward *f, const struct ph_hostaddr *h)
 	return NULL;
 }
 
+/*
+ * Whether a forward other than f, of any guest, listens on port at any
+ * address: a port the kernel offers for "to auto" must not be one
+ * (hostsock_open).
+ */
+int
+admit_port_taken(const struct forward *f, uint16_t port)
+{
+	struct session	*s;
+	struct forward	*g;
+	int		 i;
+
+	TAILQ_FOREACH(s, &host->sessions, entry)
+		TAILQ_FOREACH(g, &s->forwards, entry) {
+			if (g == f || g->req.proto != f->req.proto ||
+			    !admit_listening(&g->dec))
+				continue;
+			for (i = 0; i < g->dec.naddr; i++)
+				if (g->dec.host[i].port == port)
+					return 1;
+		}
+	return 0;
+}
+
 static void
 admit_refuse(struct forward *f, uint8_t verdict, enum refusal code)
 {

@@ -93,7 +93,7 @@ forward_open(struct forward *f, int n, struct ph_hostaddr *h)
 
 	if (f->req.proto == IPPROTO_UDP)
 		return udp_listen(f, h);
-	if ((fd = hostsock_open(h, SOCK_STREAM)) == -1)
+	if ((fd = hostsock_open(f, h, SOCK_STREAM)) == -1)
 		return -1;
 	f->lis[n] = evconnlistener_new(host->base, forward_accept_cb, f,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);

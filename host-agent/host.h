@@ -345,7 +345,8 @@ int		 forward_retry(struct forward *);
 void		 forward_unref(struct forward *);
 
 /* hostsock.c: a forward's host socket, TCP or UDP */
-int		 hostsock_open(struct ph_hostaddr *, int);
+int		 hostsock_open(const struct forward *, struct ph_hostaddr *,
+		    int);
 
 /* pair.c: a data stream for each connection or flow (OPEN/DATA, pool) */
 struct pair_ops {
@@ -386,6 +387,7 @@ int		 admit_over_limit(const struct forward *, int, char *,
 		    size_t);
 void		 admit_unwait(struct forward *);
 void		 admit_freed(void);
+int		 admit_port_taken(const struct forward *, uint16_t);
 
 /* conn.c: one forwarded client connection */
 void	 conn_accept(struct forward *, int);

@@ -43,8 +43,8 @@ hostsock_options(int fd, int family, int type)
  * on h; returns it, or -1 with errno set.  Port 0 lets the kernel
  * choose, and h says which it chose.
  */
-int
-hostsock_open(struct ph_hostaddr *h, int type)
+static int
+hostsock_open_once(struct ph_hostaddr *h, int type)
 {
 	struct sockaddr_storage	ss;
 	socklen_t		sl;
@@ -65,5 +65,34 @@ hostsock_open(struct ph_hostaddr *h, int type)
 		errno = saved;
 		return -1;
 	}
+	return fd;
+}
+
+#define HOSTSOCK_AUTO_TRIES	16
+
+/*
+ * hostsock_open_once for forward f.  The kernel's port 0 avoids only
+ * ports bound at the same address: it may offer, on 127.0.0.1, the port
+ * another forward has on [::1], and localhost:PORT would then reach
+ * either forward by the address family a client tries first.  Such a
+ * port (admit_port_taken) is passed over; the sockets holding those
+ * stay open until a good one is found, so that the kernel offers
+ * another each time.
+ */
+int
+hostsock_open(const struct forward *f, struct ph_hostaddr *h, int type)
+{
+	int	held[HOSTSOCK_AUTO_TRIES], n = 0, fd, saved;
+	int	chooses = h->port == 0;
+
+	while ((fd = hostsock_open_once(h, type)) != -1 && chooses &&
+	    n < HOSTSOCK_AUTO_TRIES && admit_port_taken(f, h->port)) {
+		held[n++] = fd;
+		h->port = 0;
+	}
+	saved = errno;
+	while (n > 0)
+		close(held[--n]);
+	errno = saved;
 	return fd;
 }

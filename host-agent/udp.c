@@ -369,7 +369,7 @@ udp_listen(struct forward *f, struct ph_hostaddr *h)
 	struct udp_sock	*us;
 	int		 fd;
 
-	if ((fd = hostsock_open(h, SOCK_DGRAM)) == -1)
+	if ((fd = hostsock_open(f, h, SOCK_DGRAM)) == -1)
 		return -1;
 	if (uf == NULL) {
 		uf = f->udp = xcalloc(1, sizeof *uf);
