@@ -7,7 +7,10 @@
  * Exit status 0 on success, 1 when the agent cannot be reached or says
  * no (one line on stderr says why), 2 for a usage error.
  */
+#include <sys/stat.h>
+#include <errno.h>
 #include <getopt.h>
+#include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +21,7 @@
 #include "version.h"
 
 static int	json_out;	/* --json: print the agent's JSON */
+static int	api_default;	/* no -a: check the socket's directory */
 
 static const struct option longopts[] = {
 	{ "api",	required_argument,	NULL, 'a' },
@@ -49,6 +53,37 @@ print_json(json_t *j)
 	printf("\n");
 }
 
+/*
+ * The default socket's directory passes porthole-host's own checks on it
+ * (api_path_prepare()) before anything connects: ours, and closed to
+ * others.  Anybody can make /tmp/porthole-UID before the agent does,
+ * and a socket in it would be theirs, answering with what they like.
+ * No directory is no agent.  A path given with -a is the user's choice
+ * (root reaches other users' agents that way).
+ */
+static void
+check_default_dir(const char *path)
+{
+	struct stat	st;
+	char		err[API_PATH_MAX + 160], dir[API_PATH_MAX];
+
+	if (api_path_prepare(path, 0, err, sizeof err) == 0)
+		return;
+	strlcpy(dir, path, sizeof dir);
+	if (lstat(dirname(dir), &st) == -1 && errno == ENOENT)
+		ctl_die("porthole-host is not running (no API at %s)", path);
+	ctl_die("not connecting to %s: %s", path, err);
+}
+
+/* Connects to the agent, once its directory passed when it must. */
+static void
+open_api(struct ctl_conn *c, const char *api)
+{
+	if (api_default)
+		check_default_dir(api);
+	ctl_open(c, api);
+}
+
 /* GET target; the reply's JSON, or a clear error. */
 static json_t *
 get_json(const char *api, const char *target)
@@ -56,7 +91,7 @@ get_json(const char *api, const char *target)
 	struct ctl_conn	 c;
 	json_t		*j;
 
-	ctl_open(&c, api);
+	open_api(&c, api);
 	ctl_request(&c, "GET", target, NULL);
 	if (c.status != 200)
 		ctl_fail_reply(&c, target);
@@ -100,7 +135,7 @@ cmd_events(const char *api)
 	json_t		*ev;
 	char		*line;
 
-	ctl_open(&c, api);
+	open_api(&c, api);
 	ctl_request(&c, "GET", "/v1/events", NULL);
 	if (c.status != 200)
 		ctl_fail_reply(&c, "/v1/events");
@@ -137,7 +172,7 @@ cmd_policy(const char *api, const char *mode)
 		}
 		snprintf(body, sizeof body, "{\"mode\":\"%s\"}", mode);
 		snprintf(what, sizeof what, "cannot set policy %s", mode);
-		ctl_open(&c, api);
+		open_api(&c, api);
 		ctl_request(&c, "PUT", "/v1/policy", body);
 		if (c.status != 200)
 			ctl_fail_reply(&c, what);
@@ -165,6 +200,7 @@ api_path(const char *arg, char *buf, size_t len)
 	if (arg == NULL) {
 		if (api_path_default(buf, len) == -1)
 			ctl_die("default API socket path too long: give -a");
+		api_default = 1;
 		return buf;
 	}
 	if (strncmp(arg, "unix:", 5) == 0)
