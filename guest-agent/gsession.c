@@ -202,7 +202,7 @@ gsession_connect(void)
 	int		pending;
 
 	gs.state = GS_CONNECTING;
-	if ((gs.fd = endpoint_connect(&guest->ep, &pending)) == -1) {
+	if ((gs.fd = privsep_connect(&pending)) == -1) {
 		gsession_drop(strerror(errno));
 		return;
 	}
