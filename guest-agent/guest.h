@@ -22,6 +22,10 @@ struct event_base;
 #define GUEST_KEEPALIVE		10	/* seconds without a frame: reconnect */
 #define GUEST_MAX_IGNORE	64
 #define GUEST_POOL_DEFAULT	8	/* data streams opened in advance */
+/* What the host may make the guest do (gsession.c, dial.c) */
+#define GUEST_CTL_QUEUE_MAX	(4 << 20)	/* bytes unsent to the host */
+#define GUEST_DIALS_MAX		256	/* targets being dialled at once */
+#define GUEST_CONNS_MAX		8192	/* forwarded connections open */
 
 /* guest.c: the agent's global state */
 struct ignore {
