@@ -96,7 +96,7 @@ wait_for 5 "the worker to exit" gone "$WORKER"
 wait_for 5 "the helper to exit" gone "$HELPER"
 [ ! -e "$GSTATUS" ] || fail "the status socket $GSTATUS was left behind"
 pass "SIGTERM: the worker and its helper exit, the status socket is removed"
-mv "$T/guest.log" "$T/guest-1.log.old"
+mv "$T/guest.log" "$T/guest-1.log"
 
 # The helper killed: the worker exits (nothing is left unnamed in silence).
 start_guest
@@ -108,7 +108,7 @@ wait_for 5 "the worker to exit" gone "$WORKER"
 log_has guest "privsep: the privileged helper exited" ||
     fail "the worker did not say why it exited"
 pass "the helper killed: the worker exits"
-mv "$T/guest.log" "$T/guest-2.log.old"
+mv "$T/guest.log" "$T/guest-2.log"
 
 # The worker killed: no privileged helper is left behind.
 start_guest
@@ -119,7 +119,7 @@ kill_wait KILL "$WORKER"
 wait_for 5 "the helper to exit" gone "$HELPER"
 wait_for 5 "the status socket removed" test ! -e "$GSTATUS"
 pass "the worker killed: the helper exits, and removes the status socket"
-mv "$T/guest.log" "$T/guest-3.log.old"
+mv "$T/guest.log" "$T/guest-3.log"
 
 # Root without what the split takes: one process, one line saying so.
 wrap=("${PH_WRAP[@]}")
