@@ -362,7 +362,7 @@ gconn_new(uint64_t id, int stream)
 	return c;
 }
 
-/* Over a limit (counting c)?  Then why, logged now and then. */
+/* Over a limit, the new connection counted?  Why, logged at times. */
 static const char *
 dial_over_limit(void)
 {

@@ -323,8 +323,8 @@ main(int argc, char **argv)
 	guest->keepalive = GUEST_KEEPALIVE;
 	guest->pool = GUEST_POOL_DEFAULT;
 	guest->trigger = "auto";
-	while ((ch = getopt_long(argc, argv, "c:Ddhi:jk:N:p:P:S:s:u:vVw:", longopts,
-	    NULL)) != -1)
+	while ((ch = getopt_long(argc, argv, "c:Ddhi:jk:N:p:P:S:s:u:vVw:",
+	    longopts, NULL)) != -1)
 		guest_option(ch, &o);
 	if (argc - optind == 1 && strcmp(argv[optind], "status") == 0) {
 		free(guest);	/* a client only */

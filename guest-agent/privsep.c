@@ -32,6 +32,7 @@
  * socketpair becomes readable outside a request, which only the
  * helper's exit makes it.  A clean worker exit waits for the helper.
  */
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <dirent.h>
@@ -80,16 +81,21 @@ privsep_close_fds(int keep)
 {
 	DIR		*d;
 	struct dirent	*de;
+	struct rlimit	 rl;
 	int		 fd, *fds = NULL;
 	size_t		 n = 0, i;
 
+	/* Above the limit: none of ours (valgrind keeps its own there). */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		fatal("getrlimit");
 	closelog();		/* reopened on the next line logged */
 	if ((d = opendir("/proc/self/fd")) == NULL)
 		fatal("/proc/self/fd");
 	while ((de = readdir(d)) != NULL) {
 		fd = atoi(de->d_name);
 		if (de->d_name[0] == '.' || fd <= STDERR_FILENO || fd == keep ||
-		    fd == dirfd(d) || fd == daemon_pidfile_fd())
+		    fd == dirfd(d) || fd == daemon_pidfile_fd() ||
+		    (rlim_t)fd >= rl.rlim_cur)
 			continue;
 		fds = xreallocarray(fds, n + 1, sizeof *fds);
 		fds[n++] = fd;
