@@ -78,10 +78,12 @@ GUEST_SRCS = \
 	guest-agent/dial.c \
 	guest-agent/execev.c \
 	guest-agent/guest.c \
+	guest-agent/jail.c \
 	guest-agent/notify.c \
 	guest-agent/gstream.c \
 	guest-agent/listenev.c \
 	guest-agent/privdrop.c \
+	guest-agent/privsep.c \
 	guest-agent/proc.c \
 	guest-agent/scan.c \
 	guest-agent/gsession.c \

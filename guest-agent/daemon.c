@@ -120,3 +120,22 @@ daemon_exit(void)
 		pidfile_remove(pidfh);
 	pidfh = NULL;
 }
+
+/*
+ * The worker, once the agent is split (privsep.c): the pid file is the
+ * helper's to remove, and stays locked by its copy of the descriptor.
+ */
+void
+daemon_forget(void)
+{
+	if (pidfh != NULL)
+		pidfile_close(pidfh);
+	pidfh = NULL;
+}
+
+/* The pid file's descriptor, which the helper keeps; -1 if none. */
+int
+daemon_pidfile_fd(void)
+{
+	return pidfh != NULL ? pidfile_fileno(pidfh) : -1;
+}

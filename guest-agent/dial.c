@@ -7,6 +7,9 @@
  * host is told at once (CLOSE), so that its client is reset rather than
  * left waiting.  A UDP flow is dialled the same way, with a UDP socket
  * connected to the target, and its datagrams are relayed by dgrelay.c.
+ * The host cannot make the guest dial or hold without bound: beyond
+ * GUEST_DIALS_MAX targets being dialled, or GUEST_CONNS_MAX connections
+ * open, an OPEN is answered as a failed dial is (CLOSE refused).
  */
 #include <sys/socket.h>
 #include <errno.h>
@@ -40,6 +43,7 @@ struct gconn {
 	struct gstream		*gs;		/* stream connect under way */
 	struct relay		*relay;
 	struct dgrelay		*dg;		/* a UDP flow's instead */
+	int			 relaying;	/* no longer dialling */
 };
 
 static int
@@ -53,6 +57,7 @@ PH_RB_PROTOTYPE(gconn_tree, gconn, node, gconn_cmp);
 PH_RB_GENERATE(gconn_tree, gconn, node, gconn_cmp)
 
 static struct gconn_tree	gconns = RB_INITIALIZER(&gconns);
+static int		ndialling, nconns;
 
 static struct gconn *
 gconn_find(uint64_t id)
@@ -78,6 +83,9 @@ gconn_free(struct gconn *c)
 	if (c->stream != -1)
 		close(c->stream);
 	RB_REMOVE(gconn_tree, &gconns, c);
+	if (!c->relaying)
+		ndialling--;
+	nconns--;
 	free(c);
 }
 
@@ -164,6 +172,8 @@ static const struct dgrelay_cbs gconn_dgrelay_cbs = {
 static void
 dial_relay(struct gconn *c)
 {
+	c->relaying = 1;
+	ndialling--;
 	if (c->proto == IPPROTO_UDP)
 		c->dg = dgrelay_new(guest->base, c->target, c->stream,
 		    &gconn_dgrelay_cbs, c);
@@ -347,7 +357,28 @@ gconn_new(uint64_t id, int stream)
 	c->target = -1;
 	c->stream = stream;
 	RB_INSERT(gconn_tree, &gconns, c);
+	ndialling++;
+	nconns++;
 	return c;
+}
+
+/* Over a limit, the new connection counted?  Why, logged at times. */
+static const char *
+dial_over_limit(void)
+{
+	static time_t	 warned;
+	const char	*why = NULL;
+
+	if (nconns > GUEST_CONNS_MAX)
+		why = "too many connections open in the guest";
+	else if (ndialling > GUEST_DIALS_MAX)
+		why = "too many connections being dialled in the guest";
+	if (why != NULL && time(NULL) - warned >= DIAL_NOFD_LOG) {
+		log_warnx("%s (%d open, %d dialling): refusing new ones", why,
+		    nconns, ndialling);
+		warned = time(NULL);
+	}
+	return why;
 }
 
 static void
@@ -355,6 +386,7 @@ dial_start(uint64_t id, uint32_t forward, int stream)
 {
 	struct gbind	*b = watch_find(forward);
 	struct gconn	*c;
+	const char	*why;
 
 	if ((c = gconn_new(id, stream)) == NULL) {
 		if (stream != -1)
@@ -366,6 +398,8 @@ dial_start(uint64_t id, uint32_t forward, int stream)
 		c->proto = b->proto;
 	if (b == NULL)
 		dial_fail(c, PH_CLOSE_REFUSED, "no such bind");
+	else if ((why = dial_over_limit()) != NULL)
+		dial_fail(c, PH_CLOSE_REFUSED, why);
 	else
 		dial_try(c, b);
 }

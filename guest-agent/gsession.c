@@ -5,6 +5,9 @@
  * once.  When the channel fails it reconnects with capped exponential
  * backoff.  Frames from the host are parsed as strictly as the host
  * parses ours; a bad one ends the channel, which is then re-dialled.
+ * What the host makes us send (PONGs, CLOSEs) is bounded as the host
+ * bounds us: a host that sends without reading our answers, so that
+ * more than GUEST_CTL_QUEUE_MAX bytes wait for it, is dropped.
  */
 #include <sys/socket.h>
 #include <errno.h>
@@ -202,7 +205,7 @@ gsession_connect(void)
 	int		pending;
 
 	gs.state = GS_CONNECTING;
-	if ((gs.fd = endpoint_connect(&guest->ep, &pending)) == -1) {
+	if ((gs.fd = privsep_connect(&pending)) == -1) {
 		gsession_drop(strerror(errno));
 		return;
 	}
@@ -278,7 +281,7 @@ gsession_welcome(const struct ph_welcome *w)
 	    w->version);
 	notify_ready("connected to host %s", guest->ep.str);
 	watch_foreach(sync_one, NULL);
-	if (w->version >= PH_PROTO_VERSION_POOL)
+	if (gs.state == GS_UP && w->version >= PH_PROTO_VERSION_POOL)
 		gstream_pool_start(guest->pool);
 }
 
@@ -366,6 +369,7 @@ gsession_read_frame(struct evbuffer *in)
 	struct ph_msg	 m;
 	const char	*err;
 	char		 why[PH_REASON_MAX];
+	size_t		 queued;
 
 	switch (ph_evbuffer_read(in, PH_PAYLOAD_MAX, &m, &err)) {
 	case PH_FRAME_MORE:
@@ -382,7 +386,16 @@ gsession_read_frame(struct evbuffer *in)
 	gs.last_rx = time(NULL);
 	gsession_dispatch(&m);
 	/* A drop frees the buffer we were reading. */
-	return gs.bev == NULL ? -1 : 0;
+	if (gs.bev == NULL)
+		return -1;
+	if ((queued = evbuffer_get_length(bufferevent_get_output(gs.bev))) >
+	    GUEST_CTL_QUEUE_MAX) {
+		snprintf(why, sizeof why, "host does not read its control "
+		    "channel: %zu bytes wait for it", queued);
+		gsession_drop(why);
+		return -1;
+	}
+	return 0;
 }
 
 static void

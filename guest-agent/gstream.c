@@ -180,7 +180,7 @@ gstream_try(struct gstream *g)
 {
 	int	pending, e;
 
-	if ((g->fd = endpoint_connect(&guest->ep, &pending)) != -1) {
+	if ((g->fd = privsep_connect(&pending)) != -1) {
 		if (pending) {
 			gstream_wait(g, 0);
 			return;

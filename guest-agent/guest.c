@@ -38,6 +38,7 @@ static const struct option longopts[] = {
 	{ "status",	required_argument,	NULL, 's' },
 	{ "scan-interval", required_argument,	NULL, 'S' },
 	{ "trigger",	required_argument,	NULL, 'w' },
+	{ "user",	required_argument,	NULL, 'u' },
 	{ "verbose",	no_argument,		NULL, 'v' },
 	{ "version",	no_argument,		NULL, 'V' },
 	{ NULL,		0,			NULL, 0 }
@@ -49,7 +50,7 @@ usage(int status)
 	fprintf(status ? stderr : stdout,
 	    "usage: porthole-guest [-DdvV] [-c endpoint] [-i port[/tcp|/udp]]... "
 	    "[-k seconds] [-N name] [-P streams]\n"
-	    "                      [-p pidfile] [-S ms] [-s path] "
+	    "                      [-p pidfile] [-S ms] [-s path] [-u user] "
 	    "[-w auto|listen|exec|none]\n"
 	    "       porthole-guest [-j] [-s path] status\n");
 	exit(status);
@@ -187,7 +188,7 @@ guest_signal_cb(int sig, short ev, void *arg)
 
 /* What the command line asks for, beyond the settings kept in guest. */
 struct options {
-	const char	*connect_to, *pidfile, *status_path;
+	const char	*connect_to, *pidfile, *status_path, *user;
 	int		 debug, detach, verbose, json_out;
 };
 
@@ -238,6 +239,9 @@ guest_option(int ch, struct options *o)
 		guest->scan_ms = guest_number("-S", optarg, 10,
 		    GUEST_SCAN_MAX_MS);
 		break;
+	case 'u':
+		o->user = optarg;
+		break;
 	case 'v':
 		o->verbose++;
 		break;
@@ -287,10 +291,10 @@ guest_run(const struct options *o)
 	    PORTHOLE_VERSION, guest->ep.str, guest->name);
 	guest_raise_nofile();
 	status_start();
+	scan_start();		/* the bind triggers need root */
+	privsep_start(o->user);
 	gsession_start();
 	watch_start();
-	scan_start();
-	privdrop();
 	event_base_dispatch(guest->base);
 	notify_stopping();
 	status_stop();
@@ -299,6 +303,7 @@ guest_run(const struct options *o)
 	scan_stop();
 	watch_stop();
 	daemon_exit();
+	privsep_stop();
 	for (i = 0; i < 3; i++)
 		event_free(sig[i]);
 	event_base_free(guest->base);
@@ -318,8 +323,8 @@ main(int argc, char **argv)
 	guest->keepalive = GUEST_KEEPALIVE;
 	guest->pool = GUEST_POOL_DEFAULT;
 	guest->trigger = "auto";
-	while ((ch = getopt_long(argc, argv, "c:Ddhi:jk:N:p:P:S:s:vVw:", longopts,
-	    NULL)) != -1)
+	while ((ch = getopt_long(argc, argv, "c:Ddhi:jk:N:p:P:S:s:u:vVw:",
+	    longopts, NULL)) != -1)
 		guest_option(ch, &o);
 	if (argc - optind == 1 && strcmp(argv[optind], "status") == 0) {
 		free(guest);	/* a client only */

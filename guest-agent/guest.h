@@ -4,6 +4,7 @@
 
 #include <sys/queue.h>
 #include <sys/tree.h>
+#include <sys/types.h>
 #include <stdint.h>
 
 #include "addr.h"
@@ -21,6 +22,10 @@ struct event_base;
 #define GUEST_KEEPALIVE		10	/* seconds without a frame: reconnect */
 #define GUEST_MAX_IGNORE	64
 #define GUEST_POOL_DEFAULT	8	/* data streams opened in advance */
+/* What the host may make the guest do (gsession.c, dial.c) */
+#define GUEST_CTL_QUEUE_MAX	(4 << 20)	/* bytes unsent to the host */
+#define GUEST_DIALS_MAX		256	/* targets being dialled at once */
+#define GUEST_CONNS_MAX		8192	/* forwarded connections open */
 
 /* guest.c: the agent's global state */
 struct ignore {
@@ -100,8 +105,11 @@ int		 execev_start(void);
 void		 execev_stop(void);
 
 /* proc.c: which process owns a socket */
+typedef int	(*proc_ask_fn)(uint64_t, int *, char *, size_t);
 int		 proc_is_own_socket(uint64_t);
 void		 proc_socket_owner(uint64_t, char *, size_t);
+void		 proc_set_worker(pid_t);
+void		 proc_set_ask(proc_ask_fn);
 
 /* gsession.c: the control channel to the host agent */
 void		 gsession_start(void);
@@ -143,9 +151,23 @@ void		 daemon_detach(void);
 void		 daemon_write_pidfile(void);
 void		 daemon_ready(void);
 void		 daemon_exit(void);
+void		 daemon_forget(void);
+int		 daemon_pidfile_fd(void);
 
 /* privdrop.c: what root is needed for ends with start-up */
 void		 privdrop(void);
+
+/* privsep.c: an unprivileged worker, a helper that names processes */
+void		 privsep_start(const char *);
+void		 privsep_stop(void);
+int		 privsep_connect(int *);
+
+/* jail.c: the worker's user, empty root and capabilities (none) */
+#define GUEST_EMPTY_DIR	"/run/porthole-guest/empty"
+int		 jail_user(const char *, uid_t *, gid_t *);
+void		 jail_prepare(void);
+void		 jail_enter(uid_t, gid_t);
+const char	*jail_possible(void);
 
 /* status.c: the local, root-only status socket (the one it accepts on) */
 #define GUEST_STATUS_PATH	"/run/porthole-guest.sock"
@@ -155,6 +177,8 @@ void		 privdrop(void);
 void		 status_open(const char *);
 void		 status_start(void);
 void		 status_stop(void);
+void		 status_forget(void);
+void		 status_unlink(void);
 
 /* status_show.c: porthole-guest status */
 int		 status_show(const char *, int);

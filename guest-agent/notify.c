@@ -70,6 +70,13 @@ notify_init(void)
 		log_warn("NOTIFY_SOCKET: socket");
 		return -1;
 	}
+	/* Connected now: once split (privsep.c) the path is out of reach. */
+	if (connect(nt.fd, (struct sockaddr *)&nt.sun, nt.len) == -1) {
+		log_warn("NOTIFY_SOCKET: connect");
+		close(nt.fd);
+		nt.fd = -1;
+		return -1;
+	}
 	return 0;
 }
 
@@ -79,9 +86,8 @@ notify_send(const char *msg)
 {
 	if (nt.fd == -1)
 		return -1;
-	if (sendto(nt.fd, msg, strlen(msg), MSG_NOSIGNAL,
-	    (struct sockaddr *)&nt.sun, nt.len) == -1) {
-		log_debug("NOTIFY_SOCKET: sendto: %s", strerror(errno));
+	if (send(nt.fd, msg, strlen(msg), MSG_NOSIGNAL) == -1) {
+		log_debug("NOTIFY_SOCKET: send: %s", strerror(errno));
 		return -1;
 	}
 	return 0;

@@ -6,13 +6,15 @@
  * (CAP_SYS_RESOURCE), the pid file and status socket go in /run.  After
  * that it only watches binds (sock_diag needs nothing), dials its host
  * and its targets (nothing), and names the process behind each bind by
- * reading /proc/PID/fd of processes of any user, which takes
- * CAP_DAC_READ_SEARCH (to enter the directory) and CAP_SYS_PTRACE (the
- * kernel's ptrace access check on it).  Those two stay, if the agent had
- * them; every other capability goes from every set, the bounding set
- * included, and no_new_privs keeps an exec from getting any back.  The
- * uid stays 0 so that the pid file and the status socket, root's, can be
- * removed at exit.
+ * reading /proc/PID/fd of processes of any user.  Split (privsep.c),
+ * this is the helper's drop, which does only the naming; the worker
+ * drops everything (jail.c).  Naming takes CAP_DAC_READ_SEARCH (to
+ * enter the directory) and CAP_SYS_PTRACE (the kernel's ptrace access
+ * check on it).  Those two stay, if the agent had them; every other
+ * capability goes from every set, the bounding set included, and
+ * no_new_privs keeps an exec from getting any back.  The uid stays 0 so
+ * that the pid file and the status socket, root's, can be removed at
+ * exit.
  */
 #include <sys/prctl.h>
 #include <cap-ng.h>

@@ -4,7 +4,10 @@
  * per new bind only, never per scan, and newest process first: a new
  * bind is most often a new server's, and a walk of every descriptor of
  * every process is what a new bind waits for.  The one walk answers both
- * questions watch.c asks (ours? whose?).
+ * questions watch.c asks (ours? whose?).  Once the agent is split
+ * (privsep.c), the unprivileged worker cannot read other users' /proc:
+ * it asks the privileged helper, which walks /proc here and counts the
+ * worker's sockets as the agent's own.
  */
 #include <sys/types.h>
 #include <ctype.h>
@@ -26,6 +29,22 @@ static struct {
 	int		own;
 	char		name[PH_NAME_MAX];
 } last;
+
+static pid_t		worker;		/* also the agent's, in the helper */
+static proc_ask_fn	ask;		/* the helper's, in the worker */
+
+void
+proc_set_worker(pid_t pid)
+{
+	worker = pid;
+}
+
+void
+proc_set_ask(proc_ask_fn fn)
+{
+	ask = fn;
+	memset(&last, 0, sizeof last);
+}
 
 static int
 fd_dir_has_socket(const char *dir, const char *want)
@@ -119,7 +138,7 @@ proc_try(long pid, const char *want)
 	snprintf(dir, sizeof dir, "/proc/%ld/fd", pid);
 	if (!fd_dir_has_socket(dir, want))
 		return 0;
-	last.own = pid == (long)getpid();
+	last.own = pid == (long)getpid() || (worker > 0 && pid == worker);
 	snprintf(num, sizeof num, "%ld", pid);
 	proc_comm(num, last.name, sizeof last.name);
 	return 1;
@@ -142,6 +161,10 @@ proc_lookup(uint64_t inode)
 	memset(&last, 0, sizeof last);
 	last.valid = 1;
 	last.inode = inode;
+	if (ask != NULL) {
+		ask(inode, &last.own, last.name, sizeof last.name);
+		return;
+	}
 	snprintf(want, sizeof want, "socket:[%" PRIu64 "]", inode);
 	if (hint > 0 && proc_try(hint, want))
 		return;

@@ -1,14 +1,16 @@
 /*
  * The guest agent's local status socket: the one socket it accepts on.
  * It is a Unix socket inside the VM (default /run/porthole-guest.sock),
- * mode 0600, and answers only root and the agent's own user (checked
- * with SO_PEERCRED).  It reads nothing: a client connects, is sent one
+ * mode 0600, and answers only root and the user that started the agent
+ * (checked with SO_PEERCRED; not the worker's user once the agent is
+ * split, see privsep.c).  It reads nothing: a client connects, is sent one
  * JSON document (every bind the agent saw and the host's verdict on it,
  * with the reason), and the connection is closed.  `porthole-guest
  * status` prints it (status_show.c).  Nothing from the host or from
  * the network reaches it.
  */
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +30,10 @@ static struct {
 	int		 fd;
 	struct event	*ev;
 	int		 nclients;
+	uid_t		 uid;		/* who started the agent */
+	int		 made;		/* the path is ours to remove */
+	dev_t		 dev;		/* which file it is */
+	ino_t		 ino;
 } st = { .fd = -1 };
 
 static json_t *
@@ -112,7 +118,7 @@ status_peer_allowed(int fd, uid_t *uid)
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == -1)
 		return 0;
 	*uid = cr.uid;
-	return cr.uid == 0 || cr.uid == geteuid();
+	return cr.uid == 0 || cr.uid == st.uid;
 }
 
 static void
@@ -160,7 +166,8 @@ status_accept_cb(int lfd, short ev, void *arg)
 void
 status_open(const char *path)
 {
-	char	spec[sizeof st.ep.path + 8], err[256];
+	char		spec[sizeof st.ep.path + 8], err[256];
+	struct stat	sb;
 
 	if (path != NULL && strcmp(path, "none") == 0)
 		return;
@@ -177,6 +184,12 @@ status_open(const char *path)
 		}
 		fatalx("status socket: %s", err);
 	}
+	if (stat(st.ep.path, &sb) == -1)
+		fatal("status socket %s", st.ep.path);
+	st.uid = geteuid();
+	st.made = 1;
+	st.dev = sb.st_dev;
+	st.ino = sb.st_ino;
 }
 
 /* Starts answering, once the event loop exists. */
@@ -201,6 +214,30 @@ status_stop(void)
 	if (st.ev != NULL)
 		event_free(st.ev);
 	close(st.fd);
-	endpoint_unlink(&st.ep);
+	status_unlink();
 	st.fd = -1;
+}
+
+/* The worker, once split: the path is the helper's to remove. */
+void
+status_forget(void)
+{
+	st.made = 0;
+}
+
+/*
+ * Removes the socket's path if it still names our socket: a new agent
+ * may have taken it over since.
+ */
+void
+status_unlink(void)
+{
+	struct stat	sb;
+
+	if (!st.made)
+		return;
+	st.made = 0;
+	if (lstat(st.ep.path, &sb) == 0 && sb.st_dev == st.dev &&
+	    sb.st_ino == st.ino)
+		endpoint_unlink(&st.ep);
 }

@@ -63,6 +63,13 @@ proc_socket_owner(uint64_t inode, char *name, size_t len)
 	snprintf(name, len, "srv%llu", (unsigned long long)inode);
 }
 
+/* Unsplit: the session dials the host itself. */
+int
+privsep_connect(int *pending)
+{
+	return endpoint_connect(&guest->ep, pending);
+}
+
 void
 gstream_pool_start(int n)
 {
@@ -820,6 +827,44 @@ START_TEST(test_keepalive)
 }
 END_TEST
 
+/*
+ * A host that floods PINGs and never reads the PONGs is dropped once
+ * more than GUEST_CTL_QUEUE_MAX bytes wait for it, not buffered for.
+ */
+START_TEST(test_ping_flood)
+{
+	struct ph_msg	m = { .type = PH_PING };
+	static uint8_t	buf[4096 * 16];
+	size_t		len = 0, off = 0, sent = 0;
+	ssize_t		n;
+	struct timespec	t0;
+
+	gsession_start();
+	host_handshake(16);
+	while (len + 16 <= sizeof buf) {
+		m.u.ping.nonce = len;
+		len += ph_msg_encode(&m, buf + len, sizeof buf - len);
+	}
+	ck_assert_uint_eq(len % 16, 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (gsession_established()) {
+		ck_assert_msg(ms_since(&t0) < 10 * WAIT_MS, "not dropped "
+		    "after %zu bytes of PINGs", sent);
+		if ((n = write(h.fd, buf + off, len - off)) > 0) {
+			sent += (size_t)n;
+			off = (off + (size_t)n) % len;
+		} else
+			ck_assert(n == -1 && errno == EAGAIN);
+		event_base_loop(guest->base, EVLOOP_NONBLOCK);
+	}
+	/* PONGs are as long as PINGs: more than the queue was sent. */
+	ck_assert_uint_gt(sent, GUEST_CTL_QUEUE_MAX);
+	ck_assert_uint_lt(sent, 2 * GUEST_CTL_QUEUE_MAX);
+	close(h.fd);
+	h.fd = -1;
+}
+END_TEST
+
 /* A host that never answers HELLO is dropped, and dialled again. */
 START_TEST(test_welcome_timeout)
 {
@@ -895,6 +940,7 @@ gsession_suite(void)
 	tcase_add_loop_test(tc, test_bad_frame_drops, 0,
 	    sizeof bad_frames / sizeof bad_frames[0]);
 	tcase_add_test(tc, test_keepalive);
+	tcase_add_test(tc, test_ping_flood);
 	tcase_add_test(tc, test_welcome_timeout);
 	suite_add_tcase(s, tc);
 	return s;

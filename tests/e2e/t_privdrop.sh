@@ -1,10 +1,12 @@
 #!/bin/bash
-# Once started, the guest agent keeps only CAP_DAC_READ_SEARCH and
-# CAP_SYS_PTRACE (to name the process behind a bind of any user), in
-# every set, the bounding set included, with no_new_privs; and with them
-# it still sees binds, names another user's server and forwards to it.
-# Started without CAP_SYS_PTRACE it keeps what it has, and forwards the
-# binds it cannot name.
+# Once started, the guest agent's privileged helper (privsep.c; the
+# worker it names processes for holds nothing, see t_privsep.sh) keeps
+# only CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE (to name the process
+# behind a bind of any user), in every set, the bounding set included,
+# with no_new_privs; and with them the agent still sees binds, names
+# another user's server and forwards to it.  Started without
+# CAP_SYS_PTRACE the helper keeps what it has, and the agent forwards
+# the binds it cannot name.
 . "$(dirname "$0")/lib.sh"
 
 port=$(free_port)
@@ -14,19 +16,25 @@ start_guest
 wait_for 5 "the privileges dropped" log_has guest "privileges dropped"
 
 caps() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+# The helper: the agent's one child.
+helper() { cat /proc/"$GUEST_PID"/task/*/children | tr -s ' ' '\n' |
+    grep -v '^$'; }
+HELPER=$(helper)
+[ "$(echo "$HELPER" | wc -w)" = 1 ] ||
+    fail "the guest agent has children \"$HELPER\", not one helper"
 want=0000000000080004	# bits 2 and 19: CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE
 for set in CapEff CapPrm CapBnd; do
-	[ "$(caps "$GUEST_PID" $set)" = $want ] ||
-	    fail "guest $set is $(caps "$GUEST_PID" $set), not $want"
+	[ "$(caps "$HELPER" $set)" = $want ] ||
+	    fail "helper $set is $(caps "$HELPER" $set), not $want"
 done
 for set in CapInh CapAmb; do
-	[ "$(caps "$GUEST_PID" $set)" = 0000000000000000 ] ||
-	    fail "guest $set is $(caps "$GUEST_PID" $set), not empty"
+	[ "$(caps "$HELPER" $set)" = 0000000000000000 ] ||
+	    fail "helper $set is $(caps "$HELPER" $set), not empty"
 done
-[ "$(caps "$GUEST_PID" NoNewPrivs)" = 1 ] || fail "no_new_privs is not set"
+[ "$(caps "$HELPER" NoNewPrivs)" = 1 ] || fail "no_new_privs is not set"
 log_has guest "privileges dropped: kept CAP_DAC_READ_SEARCH CAP_SYS_PTRACE" ||
     fail "the guest did not log what it kept"
-pass "after start-up the guest keeps CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE only (effective, permitted, bounding), no_new_privs set"
+pass "after start-up the guest's helper keeps CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE only (effective, permitted, bounding), no_new_privs set"
 
 # A server of another user (nobody), started after the drop: its bind
 # is seen, named and forwarded.  /usr/bin/python3: the PATH's may be in
@@ -64,8 +72,9 @@ start_guest
 PH_WRAP=("${wrap[@]}")
 wait_for 5 "the privileges dropped" log_has guest \
     "privileges dropped: kept CAP_DAC_READ_SEARCH\$"
-[ "$(caps "$GUEST_PID" CapEff)" = 0000000000000004 ] ||
-    fail "guest CapEff is $(caps "$GUEST_PID" CapEff), not 4"
+HELPER=$(helper)
+[ "$(caps "$HELPER" CapEff)" = 0000000000000004 ] ||
+    fail "helper CapEff is $(caps "$HELPER" CapEff), not 4"
 nobody_server nobody2 "$port"
 wait_for 5 "the bind seen" log_has guest "new bind: tcp 0.0.0.0:$port"
 log_has guest "new bind: tcp 0.0.0.0:$port by" &&
@@ -78,7 +87,7 @@ kill_wait TERM "$SERVER_PID"
 kill_wait TERM "$GUEST_PID"
 
 # Within the systemd unit's bounding set the bind triggers start as they
-# do with every capability, before the drop.
+# do with every capability, before the drop, and the agent splits.
 trigger() { sed -n 's/.*watching binds: trigger \([a-z]*\),.*/\1/p' "$1"; }
 full=$(trigger "$T/guest-full.log.old")
 set=$(sed -n 's/^CapabilityBoundingSet=//p' \
@@ -89,6 +98,8 @@ PH_WRAP=(setpriv "--bounding-set=-all,$set" "${wrap[@]}")
 start_guest
 PH_WRAP=("${wrap[@]}")
 wait_for 5 "the privileges dropped" log_has guest "privileges dropped"
+log_has guest "privilege separation: uid" ||
+    fail "no privilege separation in the unit's bounding set ($set)"
 [ "$(trigger "$T/guest.log")" = "$full" ] ||
     fail "trigger $(trigger "$T/guest.log") in the unit's bounding set ($set), $full with all"
-pass "in the systemd unit's bounding set ($set) the bind trigger is $full, as with every capability"
+pass "in the systemd unit's bounding set ($set) the bind trigger is $full, as with every capability, and the agent splits"

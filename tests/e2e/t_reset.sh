@@ -31,7 +31,7 @@ pass "client reset -> server reset"
 bg dying ip netns exec "$NS" "$PHTEST" serve 127.0.0.1 "$p3" halfreply 1
 dying=$LAST_PID
 wait_for 5 "the forward" host_listens 127.0.0.1 "$p3"
-guest_agent=$(pgrep -f "porthole-guest -d -v -c unix:$SOCK")
+guest_agent=$GUEST_PID	# the agent started, not its helper
 kill -STOP "$guest_agent"
 kill_wait 9 "$dying"
 wait_for 5 "the server to die" sh -c "! ip netns exec $NS ss -Hltn | grep -q ':$p3 '"

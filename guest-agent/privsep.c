@@ -1,0 +1,379 @@
+/*
+ * Privilege separation, as in OpenSSH's sshd and OpenSMTPD.  Start-up
+ * needs root (privdrop.c says what for); after it, the process that
+ * speaks to the host, parses its frames, watches binds, dials targets
+ * and relays (the worker) keeps nothing: it runs as an unprivileged
+ * user in an empty root with no capability (jail.c).  A small helper,
+ * forked from it before that, keeps what naming the process behind a
+ * bind needs (uid 0, CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE) and answers
+ * two questions, one at a time, over a SOCK_SEQPACKET socketpair:
+ *
+ *	OWNER	inode -> the name of the process holding that socket, and
+ *		whether it is the agent's own (proc.c)
+ *	CONNECT	-> a socket connected to the host's unix: endpoint, passed
+ *		with SCM_RIGHTS: the worker's root is empty, so it cannot
+ *		name the path.  The helper dials the endpoint given at
+ *		start, never a path the worker names.  A vsock endpoint has
+ *		no path: the worker dials it itself.
+ *
+ * The worker stays the process that was started, so that what an init
+ * knows of the agent stays true: the pid file, systemd's main pid (its
+ * sd_notify and SIGHUP), and the process a stop, a SIGSTOP or a kill
+ * reaches is the one doing the work.  The helper is its child.
+ *
+ * Every message is of one fixed size.  The helper reads the worker's as
+ * untrusted, since the worker is the exposed side: a message of another
+ * size, an unknown type, a field out of range or a descriptor ends the
+ * helper, and with it the worker (it cannot signal the worker, which
+ * runs as another user, and needs not: a worker without its helper
+ * exits, and one that would not holds nothing).  Each ends with the
+ * other: the helper when the socketpair reaches EOF, after it removed
+ * the pid file and status socket (root's, in /run); the worker when the
+ * socketpair becomes readable outside a request, which only the
+ * helper's exit makes it.  A clean worker exit waits for the helper.
+ */
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "guest.h"
+#include "log.h"
+#include "xmalloc.h"
+
+enum privsep_type {
+	PRIVSEP_OWNER = 1,
+	PRIVSEP_CONNECT
+};
+
+struct privsep_req {
+	uint32_t	type;
+	uint32_t	zero;
+	uint64_t	inode;		/* OWNER; 0 for CONNECT */
+};
+
+struct privsep_ans {
+	uint32_t	type;		/* the request's */
+	int32_t		err;		/* CONNECT: errno, 0 with a socket */
+	uint32_t	own;		/* OWNER: the agent's own socket */
+	uint32_t	pending;	/* CONNECT: connect() under way */
+	char		name[PH_NAME_MAX];	/* OWNER: NUL-terminated */
+};
+
+static struct {
+	int		 fd;		/* the worker's end; -1: not split */
+	pid_t		 helper;
+	struct event	*ev;
+	int		 clean;		/* the worker is exiting cleanly */
+} ps = { .fd = -1 };
+
+/* The helper: descriptors it does not need are closed. */
+static void
+privsep_close_fds(int keep)
+{
+	DIR		*d;
+	struct dirent	*de;
+	struct rlimit	 rl;
+	int		 fd, *fds = NULL;
+	size_t		 n = 0, i;
+
+	/* Above the limit: none of ours (valgrind keeps its own there). */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		fatal("getrlimit");
+	closelog();		/* reopened on the next line logged */
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		fatal("/proc/self/fd");
+	while ((de = readdir(d)) != NULL) {
+		fd = atoi(de->d_name);
+		if (de->d_name[0] == '.' || fd <= STDERR_FILENO || fd == keep ||
+		    fd == dirfd(d) || fd == daemon_pidfile_fd() ||
+		    (rlim_t)fd >= rl.rlim_cur)
+			continue;
+		fds = xreallocarray(fds, n + 1, sizeof *fds);
+		fds[n++] = fd;
+	}
+	closedir(d);
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+	free(fds);
+}
+
+/* Reads one request: 0, 1 at EOF, -1 on a bad one (logged). */
+static int
+privsep_read_req(int fd, struct privsep_req *r)
+{
+	char		 buf[sizeof *r + 1];
+	struct iovec	 iov = { buf, sizeof buf };
+	struct msghdr	 msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t		 n;
+
+	while ((n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC)) == -1 &&
+	    errno == EINTR)
+		;
+	if (n == 0)
+		return 1;
+	if (n == -1) {
+		log_warn("privsep: reading the worker's request");
+		return -1;
+	}
+	if ((size_t)n != sizeof *r || (msg.msg_flags & (MSG_TRUNC |
+	    MSG_CTRUNC))) {
+		log_warnx("privsep: bad request from the worker: %zd bytes%s",
+		    n, msg.msg_flags & MSG_CTRUNC ? " with a descriptor" : "");
+		return -1;
+	}
+	memcpy(r, buf, sizeof *r);
+	if (r->zero == 0 && ((r->type == PRIVSEP_OWNER && r->inode != 0) ||
+	    (r->type == PRIVSEP_CONNECT && r->inode == 0 &&
+	    guest->ep.type == EP_UNIX)))
+		return 0;
+	log_warnx("privsep: bad request from the worker: type %u, inode "
+	    "%llu", r->type, (unsigned long long)r->inode);
+	return -1;
+}
+
+/* Sends an answer, and fd with it unless -1; -1 if the worker is gone. */
+static int
+privsep_send(int fd, const struct privsep_ans *a, int pass)
+{
+	char		 cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec	 iov = { (void *)a, sizeof *a };
+	struct msghdr	 msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr	*cm;
+
+	if (pass != -1) {
+		memset(cbuf, 0, sizeof cbuf);
+		msg.msg_control = cbuf;
+		msg.msg_controllen = sizeof cbuf;
+		cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &pass, sizeof pass);
+	}
+	return sendmsg(fd, &msg, MSG_NOSIGNAL) == (ssize_t)sizeof *a ? 0 : -1;
+}
+
+static int
+privsep_answer(int fd, const struct privsep_req *r)
+{
+	struct privsep_ans	a;
+	int			s = -1, pending = 0, rc;
+
+	memset(&a, 0, sizeof a);
+	a.type = r->type;
+	if (r->type == PRIVSEP_OWNER) {
+		a.own = proc_is_own_socket(r->inode);
+		proc_socket_owner(r->inode, a.name, sizeof a.name);
+	} else {
+		s = endpoint_connect(&guest->ep, &pending);
+		a.err = s == -1 ? errno : 0;
+		a.pending = (uint32_t)pending;
+	}
+	rc = privsep_send(fd, &a, s);
+	if (s != -1)
+		close(s);
+	return rc;
+}
+
+/* The helper's life: answers until the worker is gone, then cleans up. */
+static void __attribute__((noreturn))
+privsep_helper(int fd, pid_t worker)
+{
+	struct privsep_req	r;
+	int			rc;
+
+	/* A stop or ^C is the worker's to act on; its exit ends us. */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	privsep_close_fds(fd);
+	proc_set_worker(worker);
+	privdrop();
+	while ((rc = privsep_read_req(fd, &r)) == 0 &&
+	    privsep_answer(fd, &r) == 0)
+		;
+	if (rc == -1)
+		log_warnx("privsep: helper exiting, and so the worker");
+	status_unlink();
+	daemon_exit();
+	_exit(rc == -1 ? 1 : 0);
+}
+
+/* The worker: asks, and waits for the answer (fd, if one came). */
+static void
+privsep_call(const struct privsep_req *r, struct privsep_ans *a, int *fdp)
+{
+	char		 cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec	 iov = { a, sizeof *a };
+	struct msghdr	 msg = { .msg_iov = &iov, .msg_iovlen = 1,
+	    .msg_control = cbuf, .msg_controllen = sizeof cbuf };
+	struct cmsghdr	*cm;
+	ssize_t		 n;
+
+	*fdp = -1;
+	if (send(ps.fd, r, sizeof *r, MSG_NOSIGNAL) != (ssize_t)sizeof *r)
+		fatal("privsep: asking the helper");
+	while ((n = recvmsg(ps.fd, &msg, MSG_CMSG_CLOEXEC)) == -1 &&
+	    errno == EINTR)
+		;
+	if (n == -1)
+		fatal("privsep: reading the helper's answer");
+	if (n == 0)
+		fatalx("privsep: the privileged helper exited");
+	if ((cm = CMSG_FIRSTHDR(&msg)) != NULL &&
+	    cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+	    cm->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(fdp, CMSG_DATA(cm), sizeof *fdp);
+	/* Out of descriptors, the kernel drops the one passed to us. */
+	if ((msg.msg_flags & MSG_CTRUNC) && *fdp == -1 &&
+	    r->type == PRIVSEP_CONNECT && a->err == 0) {
+		msg.msg_flags &= ~MSG_CTRUNC;
+		a->err = EMFILE;
+	}
+	if ((size_t)n != sizeof *a || (msg.msg_flags & (MSG_TRUNC |
+	    MSG_CTRUNC)) || a->type != r->type ||
+	    memchr(a->name, '\0', sizeof a->name) == NULL ||
+	    (*fdp != -1) != (r->type == PRIVSEP_CONNECT && a->err == 0) ||
+	    a->err < 0 || a->err > 4095)
+		fatalx("privsep: bad answer from the helper");
+}
+
+/* proc.c's lookup, in the worker. */
+static int
+privsep_owner(uint64_t inode, int *own, char *name, size_t len)
+{
+	struct privsep_req	r = { .type = PRIVSEP_OWNER, .inode = inode };
+	struct privsep_ans	a;
+	int			fd;
+
+	privsep_call(&r, &a, &fd);
+	*own = a.own != 0;
+	strlcpy(name, a.name, len);
+	return 0;
+}
+
+/*
+ * A socket to the host, as endpoint_connect() makes it: the helper's
+ * for a unix: endpoint once split, else our own.
+ */
+int
+privsep_connect(int *pending)
+{
+	struct privsep_req	r = { .type = PRIVSEP_CONNECT };
+	struct privsep_ans	a;
+	int			fd;
+
+	if (ps.fd == -1 || guest->ep.type != EP_UNIX)
+		return endpoint_connect(&guest->ep, pending);
+	privsep_call(&r, &a, &fd);
+	*pending = a.pending != 0;
+	if (fd == -1)
+		errno = a.err;
+	return fd;
+}
+
+static void
+privsep_gone_cb(int fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	fatalx("privsep: the privileged helper exited");
+}
+
+#ifdef __SANITIZE_ADDRESS__
+/*
+ * LeakSanitizer's check at exit reads /proc/self/task and ptraces the
+ * process, which the jailed worker can do neither of: it would fail
+ * with a fatal error.  In a sanitizer build the worker leaves before
+ * it (atexit runs this first); its leaks are valgrind's to find (make
+ * check-valgrind).
+ */
+static void
+privsep_skip_lsan(void)
+{
+	_exit(ps.clean ? 0 : 1);
+}
+#endif
+
+/* The worker, once forked: into the jail, asking the helper. */
+static void
+privsep_worker(int fd, pid_t helper, uid_t uid, gid_t gid)
+{
+	ps.fd = fd;
+	ps.helper = helper;
+	daemon_forget();	/* the helper removes them at exit */
+	status_forget();
+	jail_enter(uid, gid);
+#ifdef __SANITIZE_ADDRESS__
+	atexit(privsep_skip_lsan);
+#endif
+	proc_set_ask(privsep_owner);
+	ps.ev = event_new(guest->base, fd, EV_READ | EV_PERSIST,
+	    privsep_gone_cb, NULL);
+	if (ps.ev == NULL)
+		fatalx("event_new");
+	event_add(ps.ev, NULL);
+	log_info("privilege separation: uid %d gid %d in %s, no "
+	    "capabilities; helper pid %d", (int)uid, (int)gid,
+	    GUEST_EMPTY_DIR, (int)helper);
+}
+
+/*
+ * After start-up: split, or (not root) only drop what can be dropped.
+ * user is -u's, or NULL for the default.
+ */
+void
+privsep_start(const char *user)
+{
+	const char	*why;
+	uid_t		 uid;
+	gid_t		 gid;
+	pid_t		 pid;
+	int		 sv[2];
+
+	if ((why = jail_possible()) != NULL) {
+		log_info("no privilege separation: %s", why);
+		privdrop();
+		return;
+	}
+	if (jail_user(user, &uid, &gid) == -1)
+		fatalx("no user to run the worker as (-u)");
+	jail_prepare();
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1)
+		fatal("socketpair");
+	if ((pid = fork()) == -1)
+		fatal("fork");
+	if (pid == 0) {
+		close(sv[0]);
+		privsep_helper(sv[1], getppid());
+	}
+	close(sv[1]);
+	privsep_worker(sv[0], pid, uid, gid);
+}
+
+/* At a clean exit: the helper sees EOF, cleans up; we wait for it. */
+void
+privsep_stop(void)
+{
+	int	status;
+
+	if (ps.fd == -1)
+		return;
+	event_free(ps.ev);
+	close(ps.fd);
+	ps.fd = -1;
+	ps.clean = 1;
+	while (waitpid(ps.helper, &status, 0) == -1 && errno == EINTR)
+		;
+}
