@@ -89,7 +89,7 @@ forward_accept_error_cb(struct evconnlistener *l, void *arg)
  * Port 0 lets the kernel choose, and h says which it chose.
  */
 static int
-forward_socket(struct ph_hostaddr *h)
+forward_socket_once(struct ph_hostaddr *h)
 {
 	struct sockaddr_storage	ss;
 	socklen_t		sl;
@@ -116,6 +116,31 @@ forward_socket(struct ph_hostaddr *h)
 	return fd;
 }
 
+#define FORWARD_AUTO_TRIES	16
+
+/*
+ * forward_socket_once, but a port the kernel chose that another forward
+ * uses at another address is passed over: the sockets holding those stay
+ * open until the end, so that the kernel offers another each time.
+ */
+static int
+forward_socket(const struct forward *f, struct ph_hostaddr *h)
+{
+	int	held[FORWARD_AUTO_TRIES], n = 0, fd, saved;
+	int	chooses = h->port == 0;
+
+	while ((fd = forward_socket_once(h)) != -1 && chooses &&
+	    n < FORWARD_AUTO_TRIES && hostport_used(f, h->port)) {
+		held[n++] = fd;
+		h->port = 0;
+	}
+	saved = errno;
+	while (n > 0)
+		close(held[--n]);
+	errno = saved;
+	return fd;
+}
+
 /* Opens one host listener, or a UDP forward's socket (udp.c). */
 static int
 forward_open(struct forward *f, int n, struct ph_hostaddr *h)
@@ -124,7 +149,7 @@ forward_open(struct forward *f, int n, struct ph_hostaddr *h)
 
 	if (f->req.proto == IPPROTO_UDP)
 		return udp_listen(f, h);
-	if ((fd = forward_socket(h)) == -1)
+	if ((fd = forward_socket(f, h)) == -1)
 		return -1;
 	f->lis[n] = evconnlistener_new(host->base, forward_accept_cb, f,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);

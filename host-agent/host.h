@@ -344,6 +344,7 @@ void	 pair_close_msg(struct session *, const struct ph_close *);
 void	 pair_session_gone(struct session *, int);
 /* hostport.c: host ports between guests, max-forwards, waiting forwards */
 int		 hostport_claim(struct forward *);
+int		 hostport_used(const struct forward *, uint16_t);
 int		 hostport_over_limit(const struct forward *, int, char *,
 		    size_t);
 void		 hostport_wait(struct forward *);

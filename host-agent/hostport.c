@@ -48,6 +48,32 @@ hostport_holder(const struct forward *f, const struct ph_hostaddr *h)
 }
 
 /*
+ * Whether a forward other than f, of any guest, listens on port at any
+ * address.  The kernel's choice for "to auto" may be such a port (it
+ * only avoids the same address), and then localhost:port would reach
+ * either forward by the address family a client tries first.
+ */
+int
+hostport_used(const struct forward *f, uint16_t port)
+{
+	struct session	*s;
+	struct forward	*g;
+	int		 i;
+
+	TAILQ_FOREACH(s, &host->sessions, entry)
+		TAILQ_FOREACH(g, &s->forwards, entry) {
+			if (g == f || g->req.proto != f->req.proto ||
+			    (g->dec.verdict != PH_BOUND &&
+			    g->dec.verdict != PH_REWRITTEN))
+				continue;
+			for (i = 0; i < g->dec.naddr; i++)
+				if (g->dec.host[i].port == port)
+					return 1;
+		}
+	return 0;
+}
+
+/*
  * Checks f's decided host ports against every other forward.  A port
  * that is taken refuses f, or under "to auto" lets the kernel choose
  * (port 0).  Returns -1 if f was refused.
