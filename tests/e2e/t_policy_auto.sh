@@ -41,8 +41,9 @@ dups=$(echo "$ports" | sort | uniq -d | tr '\n' ' ')
 # (another program may use one at another address: not a forward).
 ss -Hltnp | awk -v p="pid=$HOST_PID," 'index($0, p) { print $4 }' |
     sed -E 's/.*:([0-9]+)$/\1/' | sort >"$T/held"
-for p in $ports; do
-	n=$(grep -cx "$p" "$T/held") || true
-	[ "$n" = 1 ] || fail "host port $p: $n listeners of the host agent"
-done
+dups=$(uniq -d "$T/held" | tr '\n' ' ')
+[ -z "$dups" ] || fail "host ports with two listeners of the host agent: $dups"
+missing=$(echo "$ports" | sort | comm -23 - "$T/held" | tr '\n' ' ')
+[ -z "$missing" ] || fail "host ports the host agent does not listen on:" \
+    "$missing"
 pass "$((2 * N)) forwards to auto: $((2 * N)) host ports, one listener each"
