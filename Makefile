@@ -169,7 +169,7 @@ CONTRIB_GEN = \
 .SECONDARY: $(UNIT_TESTS:=.o)
 
 .PHONY: all contrib check test check-unit check-e2e check-man check-valgrind \
-	demo install bench \
+	check-stress demo install bench \
 	uninstall clean fuzz deps
 
 all: $(PROGS) contrib
@@ -254,7 +254,8 @@ bench/tools/%: bench/tools/%.c .flags
 deps:
 	@mk/deps.sh build
 
-# make check is what CI runs: every test, then all of them again under
+# make check is what CI runs: every test, the end-to-end tests again
+# beside a CPU hog per core, then all of them again under
 # AddressSanitizer and UndefinedBehaviorSanitizer, the end-to-end tests
 # under valgrind (the checks of RSS figures skipped: they would measure
 # valgrind), and each fuzz target for CHECK_FUZZ_SECONDS.  make test
@@ -264,6 +265,8 @@ CHECK_FUZZ_SECONDS ?= 60
 check:
 	@mk/deps.sh check
 	@$(MAKE) --no-print-directory test
+	@echo "== end-to-end tests again beside a busy loop per CPU"
+	@$(MAKE) --no-print-directory check-stress
 	@echo "== the whole suite again under ASan and UBSan"
 	@$(MAKE) --no-print-directory SANITIZE=1 test
 	@echo "== end-to-end tests under valgrind"
@@ -293,6 +296,12 @@ check-man: $(PROGS)
 # figures are the sanitizer's, not ours (PH_SANITIZE skips those checks).
 check-e2e: $(PROGS) $(TEST_TOOLS)
 	@$(if $(SANITIZE),PH_SLOW=3 PH_SANITIZE=1) tests/run-e2e
+
+# The end-to-end tests beside one busy loop per CPU (tests/tools/cpuhogs),
+# deadlines unscaled: a test that assumes a speed fails here, not on a
+# user's busy machine.
+check-stress: $(PROGS) $(TEST_TOOLS)
+	@tests/tools/cpuhogs tests/run-e2e
 
 check-valgrind:
 	@$(MAKE) --no-print-directory all $(TEST_TOOLS)

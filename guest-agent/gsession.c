@@ -413,6 +413,10 @@ gsession_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	(void)bev;
 	(void)arg;
+	/* A closed channel may be seen first by a write: see session.c. */
+	if (what & BEV_EVENT_ERROR && (EVUTIL_SOCKET_ERROR() == EPIPE ||
+	    EVUTIL_SOCKET_ERROR() == ECONNRESET))
+		what |= BEV_EVENT_EOF;
 	if (what & BEV_EVENT_EOF)
 		gsession_drop("host closed the control channel");
 	else if (what & BEV_EVENT_ERROR)

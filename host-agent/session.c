@@ -422,6 +422,14 @@ session_event_cb(struct bufferevent *bev, short what, void *arg)
 	struct session	*s = arg;
 
 	(void)bev;
+	/*
+	 * A guest that closed the channel may be seen first by a write (a
+	 * PING, say) that fails with EPIPE, or by a reset if it left bytes
+	 * unread: that is still the guest closing it, not an error here.
+	 */
+	if (what & BEV_EVENT_ERROR && (EVUTIL_SOCKET_ERROR() == EPIPE ||
+	    EVUTIL_SOCKET_ERROR() == ECONNRESET))
+		what |= BEV_EVENT_EOF;
 	if (what & BEV_EVENT_EOF)
 		session_end(s, END_GUEST_CLOSED, "guest closed the control "
 		    "channel");

@@ -28,6 +28,19 @@ HOST_PID=
 GUEST_PID=
 # Under valgrind or a sanitizer the agents are slower: deadlines scale.
 PH_SLOW=${PH_SLOW:-1}
+# No deadline is shorter than this many seconds (times PH_SLOW): a
+# passing test never waits for one, and a busy machine can be 50 times
+# slower than an idle one (a Python server took 6 s to start beside one
+# CPU hog per core and other builds).
+PH_WAIT_MIN=30
+
+# ph_secs SECONDS: a deadline of SECONDS on an idle machine, as it is
+# here (at least PH_WAIT_MIN, times PH_SLOW).
+ph_secs() {
+	local s=$1
+	[ "$s" -ge "$PH_WAIT_MIN" ] || s=$PH_WAIT_MIN
+	echo $(( s * PH_SLOW ))
+}
 
 # Agents still running are stopped with SIGTERM, so that valgrind and the
 # sanitizers can report leaks at their exit.
@@ -117,11 +130,13 @@ skip() {
 	exit 77
 }
 
-# wait_for SECONDS DESCRIPTION COMMAND...: poll until COMMAND succeeds.
+# wait_for SECONDS DESCRIPTION COMMAND...: poll until COMMAND succeeds,
+# SECONDS being the deadline on an idle machine (see ph_secs).
 wait_for() {
-	local secs=$1 what=$2 deadline
+	local secs what=$2 deadline
+	secs=$(ph_secs "$1")
 	shift 2
-	deadline=$(( $(date +%s%N) + secs * PH_SLOW * 1000000000 ))
+	deadline=$(( $(date +%s%N) + secs * 1000000000 ))
 	until "$@" >/dev/null 2>&1; do
 		if [ "$(date +%s%N)" -gt "$deadline" ]; then
 			fail "timed out after ${secs}s waiting for $what"
@@ -247,7 +262,7 @@ log_has() {
 # api [CURL-ARGS...] PATH: the host agent's API over its Unix socket.
 api() {
 	local path=${*: -1}
-	curl -sS --max-time $((10 * PH_SLOW)) --unix-socket "$API" \
+	curl -sS --max-time "$(ph_secs 10)" --unix-socket "$API" \
 	    "${@:1:$#-1}" "http://localhost$path"
 }
 

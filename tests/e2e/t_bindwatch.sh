@@ -1,7 +1,8 @@
 #!/bin/bash
 # When binds are seen: with the listen trigger (BPF) a bind in the VM is
-# on the host in milliseconds and binds in other network namespaces wake
-# nobody; the poll alone (-w none) still works; a trigger that cannot
+# on the host in milliseconds (a figure: the poll is made too slow to see
+# any, so that every bind seen was the trigger's) and binds in other
+# network namespaces wake nobody; the poll alone (-w none) still works; a trigger that cannot
 # work here (-w exec, outside the initial namespace) is a clear error.
 . "$(dirname "$0")/lib.sh"
 
@@ -9,16 +10,15 @@ PHBENCH=$PH_ROOT/bench/tools/phbench
 port=$(free_port)
 vm_create
 start_host
-start_guest
+start_guest -S 3600000	# an hour: only the trigger sees binds
 grep -q "watching binds: trigger listen" "$T/guest.log" ||
     skip "the listen trigger does not load here: $(grep 'watching binds' "$T/guest.log")"
 
 # phbench binds in the VM and times the host port from listen() on.
 out=$("$PHBENCH" bindlat "$NS" "$port" 20) || fail "bindlat: $out"
 read -r _ n med p99 _ umed _ _ timeouts <<<"$out"
-[ "$n" = 20 ] && [ "$timeouts" = 0 ] || fail "binds not all seen: $out"
-awk -v m="$med" -v s="$PH_SLOW" 'BEGIN { exit !(m < 200 * s) }' ||
-    fail "binds seen after a median of $med ms"
+[ "$n" = 20 ] && [ "$timeouts" = 0 ] ||
+    fail "binds not all seen by the trigger: $out"
 pass "listen trigger: 20 binds seen on the host after a median of $med ms (p99 $p99), unbinds $umed ms"
 
 # Binds in another namespace (here: the root one) cost the guest nothing.

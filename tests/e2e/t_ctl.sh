@@ -127,7 +127,11 @@ pass "policy under --loopback-only: loosening refused in one line"
 
 # In the VM: porthole-guest status.
 start_guest
-wait_for 5 "the guest's verdicts" grep -q ":$P_ANY: rewritten" "$T/guest.log"
+# Both verdicts: the binds are exposed in no set order.
+wait_for 5 "the guest's verdict on $P_ANY" grep -q ":$P_ANY: rewritten" \
+    "$T/guest.log"
+wait_for 5 "the guest's verdict on $P_LO" grep -q ":$P_LO: bound" \
+    "$T/guest.log"
 in_vm "$PH_GUEST" -s "$GSTATUS" status >"$T/gstatus.txt"
 head -1 "$T/gstatus.txt" | grep -qE "^porthole-guest [0-9.]+, guest \"vm\", host unix:$SOCK: connected$" &&
     sed -n 2p "$T/gstatus.txt" | grep -qE '^PROTO +GUEST ADDRESS +HOST ADDRESS +VERDICT +PROCESS +REASON$' &&

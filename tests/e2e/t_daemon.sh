@@ -67,8 +67,10 @@ vm_http web 0.0.0.0 "$port"
 wait_for 5 "the forward" host_listens 127.0.0.1 "$port"
 curl -sf "http://127.0.0.1:$port/" | grep -q "hello from the guest" ||
     fail "no HTTP through the daemon's forward"
-grep -q "porthole-guest\[$pid\]: tcp 0.0.0.0:$port: rewritten on host" \
-    "$T/syslogd.log" || fail "the verdict is not in syslog"
+# The line is on its way to the test's syslogd, perhaps not printed yet.
+wait_for 5 "the verdict in syslog" grep -q \
+    "porthole-guest\[$pid\]: tcp 0.0.0.0:$port: rewritten on host" \
+    "$T/syslogd.log"
 pass "the daemon forwards, and logs to syslog as porthole-guest[$pid]"
 
 set +e
@@ -99,8 +101,8 @@ np=()		# it is gone: the clean-up must not signal a reused pid
 for p in "${PIDS[@]}"; do [ "$p" = "$pid" ] || np+=("$p"); done
 PIDS=("${np[@]}")
 [ ! -e "$PIDF" ] || fail "the pid file is left after SIGTERM"
-grep -q "porthole-guest\[$pid\]: SIGTERM received, exiting" \
-    "$T/syslogd.log" || fail "no exit line in syslog"
+wait_for 5 "the exit line in syslog" grep -q \
+    "porthole-guest\[$pid\]: SIGTERM received, exiting" "$T/syslogd.log"
 wait_for 5 "the host to close the forward" \
     sh -c "! ss -Hltn | grep -q ':$port '"
 log_has host "session ended" || fail "the host saw no session end"

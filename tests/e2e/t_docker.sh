@@ -169,7 +169,8 @@ kill_wait TERM "$DP_lo4"
 wait_for 5 "127.0.0.1:$P2 to go from the host" gone 127.0.0.1 "$P2"
 kill_wait TERM "$DP_lo6"
 wait_for 5 "[::1]:$P3 to go from the host" gone ::1 "$P3"
-log_has host "tcp \[::1\]:$P3 closed" || fail "the host logged no close"
+# The host logs the close just after closing the listener: wait for it.
+wait_for 5 "the host to log the close" log_has host "tcp \[::1\]:$P3 closed"
 kill_wait TERM "$DP_any4u"
 wait_for 5 "127.0.0.1:$P4/udp to go from the host" \
     sh -c "! ss -Hlun | grep -q ':$P4 '"

@@ -168,7 +168,7 @@ guest_line() {
 
 hello_through() {	# HOST PORT GUEST-PORT
 	local got
-	got=$(timeout 5 bash -c 'exec 3<>"/dev/tcp/$1/$2" && head -n 1 <&3' \
+	got=$(timeout "$(ph_secs 5)" bash -c 'exec 3<>"/dev/tcp/$1/$2" && head -n 1 <&3' \
 	    _ "$1" "$2" 2>/dev/null) || true
 	[ "$got" = "hello $3" ]
 }

@@ -34,7 +34,8 @@ serve() {	# LOGNAME NAMESPACE GUEST-NAME ADDR,PORT...
 	wait_for 5 "$log" grep -q listening "$T/$log.log"
 }
 hello() {	# PORT: the greeting through the host's 127.0.0.1:PORT
-	timeout 5 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" && head -n 1 <&3' \
+	timeout "$(ph_secs 5)" bash -c \
+	    'exec 3<>"/dev/tcp/127.0.0.1/$1" && head -n 1 <&3' \
 	    _ "$1" 2>/dev/null || true
 }
 logged() {	# LOG TEXT
@@ -84,7 +85,7 @@ pass "two guests, one port: the second refused (port in use by guest" \
 kill_wait TERM "$ALPHA_P"
 wait_for 10 "beta to get P" logged guest2 "tcp 0.0.0.0:$P: rewritten on \
 host 127.0.0.1:$P"
-wait_for 5 "P's greeting from beta" sh -c "[ \"\$(timeout 5 bash -c \
+wait_for 5 "P's greeting from beta" sh -c "[ \"\$(timeout $(ph_secs 5) bash -c \
 'exec 3<>/dev/tcp/127.0.0.1/$P && head -n 1 <&3')\" = 'hello $P from beta' ]"
 pass "alpha closed P: beta got it and was told"
 

@@ -59,7 +59,7 @@ wait_for 5 "A's listener to close" sh -c "! ss -Hltn | awk '{print \$4}' |
 [ "$(host_listeners "$B")" = "" ] || fail "B still listens on its old port"
 [ "$(host_listeners "$MOVED")" = "127.0.0.1:$MOVED" ] ||
     fail "B does not listen on $MOVED: $(host_listeners "$MOVED")"
-got=$(timeout 5 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"; head -n 1 <&3' \
+got=$(timeout "$(ph_secs 5)" bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"; head -n 1 <&3' \
     _ "$MOVED")
 [ "$got" = "hello $B" ] || fail "no greeting through the moved port: $got"
 [ "$(verdicts "127.0.0.1:$C")" = "$nc" ] ||
@@ -71,7 +71,7 @@ echo go >"$T/go"
 wait_for 5 "the live connection's second line" grep -q "second" "$T/live.log"
 grep -q "second True" "$T/live.log" ||
     fail "the connection made before the reload broke: $(cat "$T/live.log")"
-if timeout 5 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$A" 2>/dev/null
+if timeout "$(ph_secs 5)" bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$A" 2>/dev/null
 then
 	fail "a new client still reached A after it was refused"
 fi

@@ -10,7 +10,10 @@
  *	    reset            read a little, then close with a TCP reset
  *	    expect-reset     greet with one byte, read until the client
  *	                     resets; print "reset"
- *	phtest client ADDR PORT MODE [ARGS]
+ *	phtest client [-w] ADDR PORT MODE [ARGS]
+ *	    -w                   once connected, print "connected" and wait
+ *	                         for SIGUSR1 before the exchange: a test
+ *	                         holds a burst of clients open at once
  *	    halfreply SEND RECV  send SEND bytes, shut down writing, then
  *	                         expect RECV bytes and EOF
  *	    expect-reset         send a byte, expect a reset
@@ -301,12 +304,30 @@ client_wait_end(int fd, int want_reset)
 	}
 }
 
+/* SIGUSR1 stays blocked from the start, so one sent early is not lost. */
+static void
+client_barrier(void)
+{
+	sigset_t	set;
+	int		sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	printf("connected\n");
+	fflush(stdout);
+	if (sigwait(&set, &sig) != 0)
+		failx("sigwait failed");
+}
+
 static int
-cmd_client(int argc, char **argv)
+cmd_client(int argc, char **argv, int barrier)
 {
 	const char	*mode = argv[2];
 	uint8_t		 buf[1];
 	int		 fd = do_connect(argv[0], argv[1]);
+
+	if (barrier)
+		client_barrier();
 
 	if (strcmp(mode, "halfreply") == 0 && argc >= 5)
 		return client_halfreply(fd, strtoull(argv[3], NULL, 0),
@@ -331,13 +352,22 @@ cmd_client(int argc, char **argv)
 int
 main(int argc, char **argv)
 {
+	sigset_t	usr1;
+
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc >= 5 && strcmp(argv[1], "serve") == 0)
 		return cmd_serve(argc - 2, argv + 2);
+	if (argc >= 6 && strcmp(argv[1], "client") == 0 &&
+	    strcmp(argv[2], "-w") == 0) {
+		sigemptyset(&usr1);
+		sigaddset(&usr1, SIGUSR1);
+		sigprocmask(SIG_BLOCK, &usr1, NULL);
+		return cmd_client(argc - 3, argv + 3, 1);
+	}
 	if (argc >= 5 && strcmp(argv[1], "client") == 0)
-		return cmd_client(argc - 2, argv + 2);
+		return cmd_client(argc - 2, argv + 2, 0);
 	fprintf(stderr, "usage: phtest serve ADDR PORT MODE [BYTES]\n"
-	    "       phtest client ADDR PORT MODE [ARGS]\n");
+	    "       phtest client [-w] ADDR PORT MODE [ARGS]\n");
 	return 2;
 }
