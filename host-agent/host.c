@@ -119,7 +119,6 @@ host_signal_cb(int sig, short ev, void *arg)
 		event_base_loopbreak(host->base);
 		break;
 	case SIGHUP:
-		privport_reload(&host->policy);
 		policy_reload();
 		break;
 	}
@@ -198,7 +197,7 @@ host_load_policy(const char *path, int mode_from_flag)
 		xasprintf(&abs, "%s/%s", cwd, path);
 	else
 		abs = xstrdup(path);
-	if (policy_apply(abs, mode_from_flag, 0) == -1) {
+	if (policy_apply(abs, mode_from_flag, NULL) == -1) {
 		fprintf(stderr, "porthole-host: %s: bad policy file\n", path);
 		exit(1);
 	}

@@ -209,12 +209,12 @@ void		 policy_install(struct policy *, struct policy_file *, int,
 void		 policy_guest_limits(const struct policy_file *, const char *,
 		    const char *, uint32_t, struct policy_limits *);
 void		 policy_log_loaded(const struct policy_file *, const char *);
-int		 policy_apply(const char *, int, int);
+int		 policy_apply(const char *, int, const char *);
 void		 policy_reload(void);
 
 /* privport.c: host ports below net.ipv4.ip_unprivileged_port_start */
 void		 privport_init(struct policy *);
-void		 privport_reload(struct policy *);
+int		 privport_reload(struct policy *, char *, size_t);
 
 /* limits.c */
 enum limit_kind {

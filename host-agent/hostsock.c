@@ -90,6 +90,12 @@ hostsock_open(const struct forward *f, struct ph_hostaddr *h, int type)
 		held[n++] = fd;
 		h->port = 0;
 	}
+	/* Out of tries, the last offer may be taken too: never share it. */
+	if (fd != -1 && chooses && admit_port_taken(f, h->port)) {
+		close(fd);
+		fd = -1;
+		errno = EADDRINUSE;
+	}
 	saved = errno;
 	while (n > 0)
 		close(held[--n]);

@@ -308,9 +308,9 @@ policy_any_port(struct bind_decision *d)
  *
  * A rule's "to" gives the host port (a host port other than the guest's
  * makes the verdict rewritten); "to auto" keeps the guest's port unless
- * it is taken, and forward.c then picks another.  --loopback-only caps
- * allow at loopback, for the mode and for allow rules alike.  TCP and
- * UDP are decided alike.  The reason names the mode or the rule (its
+ * it is taken, and admission (admit.c) then picks another.
+ * --loopback-only caps allow at loopback, for the mode and for allow
+ * rules alike.  TCP and UDP are decided alike.  The reason names the mode or the rule (its
  * line and text) that decided.  Last, a host port the agent may not
  * bind (below net.ipv4.ip_unprivileged_port_start, without
  * CAP_NET_BIND_SERVICE) refuses the bind, or under "to auto" takes

@@ -191,10 +191,12 @@ policy_log_loaded(const struct policy_file *pf, const char *what)
  * changes nothing: at start-up on stderr (the caller then exits, before
  * anything is opened), on SIGHUP in the log (the policy in force stays).
  * A reload then sets every guest's limits and decides every forward
- * again.  Returns -1 if the file had errors.
+ * again.  reload: NULL at start-up; on SIGHUP, what else changed with
+ * it ("" if nothing), for the one policy event.  Returns -1 if the file
+ * had errors.
  */
 int
-policy_apply(const char *path, int mode_from_flag, int reload)
+policy_apply(const char *path, int mode_from_flag, const char *reload)
 {
 	struct policy_file	*pf;
 	struct session		*s;
@@ -222,7 +224,8 @@ policy_apply(const char *path, int mode_from_flag, int reload)
 	policy_log_loaded(pf, "reloaded");
 	if (note[0] != '\0')
 		log_warnx("%s", note);
-	snprintf(note, sizeof note, "policy file %s reloaded", pf->path);
+	snprintf(note, sizeof note, "policy file %s reloaded%s%s", pf->path,
+	    reload[0] != '\0' ? "; " : "", reload);
 	events_policy(note);
 	TAILQ_FOREACH(s, &host->sessions, entry)
 		session_set_limits(s);
@@ -230,14 +233,24 @@ policy_apply(const char *path, int mode_from_flag, int reload)
 	return 0;
 }
 
-/* SIGHUP: the file is read again (policy_apply). */
+/*
+ * SIGHUP, in one step: the sysctl of privileged ports (privport.c) and
+ * the policy file are read again, and then, if either changed, one
+ * policy event and one new decision of every forward.
+ */
 void
 policy_reload(void)
 {
-	if (host->policy.file == NULL) {
+	char	why[128] = "";
+	int	moved = privport_reload(&host->policy, why, sizeof why);
+
+	if (host->policy.file == NULL)
 		log_info("SIGHUP received: no policy file to reload");
-		return;
-	}
 	/* The path belongs to the file in force, which a reload frees. */
-	(void)policy_apply(host->policy.file->path, 0, 1);
+	else if (policy_apply(host->policy.file->path, 0, why) == 0)
+		return;
+	if (moved) {
+		events_policy(why);
+		forward_redecide_all(why);
+	}
 }

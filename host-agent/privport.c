@@ -87,19 +87,20 @@ privport_init(struct policy *p)
 	privport_log(p);
 }
 
-/* SIGHUP: the sysctl again; forwards are decided again if it moved. */
-void
-privport_reload(struct policy *p)
+/*
+ * SIGHUP: the sysctl again.  Returns 1 and says why in why if it moved
+ * (policy_reload then decides the forwards again, once), else 0.
+ */
+int
+privport_reload(struct policy *p, char *why, size_t len)
 {
 	int	v = privport_read_sysctl();
-	char	why[128];
 
 	if (v == p->unpriv_port_start)
-		return;
-	snprintf(why, sizeof why, "net.ipv4.ip_unprivileged_port_start "
+		return 0;
+	snprintf(why, len, "net.ipv4.ip_unprivileged_port_start "
 	    "changed from %d to %d", p->unpriv_port_start, v);
 	p->unpriv_port_start = v;
 	privport_log(p);
-	events_policy(why);
-	forward_redecide_all(why);
+	return 1;
 }

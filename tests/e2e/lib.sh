@@ -196,7 +196,7 @@ start_guest() {
 # made one after another and held open until the process (its pid in
 # LAST_PID) is killed.
 hold_clients() {
-	bg "$1" python3 -c "
+	bg "$1" "$PY" -c "
 import signal, socket
 held = [socket.create_connection(('127.0.0.1', $2)) for i in range($3)]
 signal.pause()"
@@ -206,7 +206,7 @@ signal.pause()"
 vm_http() {
 	mkdir -p "$T/www"
 	echo "hello from the guest" >"$T/www/index.html"
-	bg "$1" ip netns exec "$NS" python3 -m http.server "$3" --bind "$2" \
+	bg "$1" ip netns exec "$NS" "$PY" -m http.server "$3" --bind "$2" \
 	    --directory "$T/www"
 }
 

@@ -30,13 +30,13 @@ print('closed' if s.recv(100) == b'' else 'answered', round(time.time() - t),
     flush=True)"
 # A stream client that never reads, with a small receive buffer.
 bg stuck "$PY" -c "
-import socket, time
+import signal, socket
 s = socket.socket(socket.AF_UNIX)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
 s.connect('$API')
 s.sendall(b'GET /v1/events HTTP/1.1\r\nHost: x\r\n\r\n')
 print('following', flush=True)
-time.sleep(120)"
+signal.pause()"
 streams() { [ "$(api /v1/status | json 'd["event_clients"]')" = "$1" ]; }
 wait_for 5 "two event streams" streams 2
 wait_for 5 "the half request" grep -q sent "$T/half.log"

@@ -14,7 +14,7 @@ wait_for 5 "the good guest's forward" host_listens 127.0.0.1 "$port"
 # case EXPECTED-ANSWER HOST-LOG-PATTERN
 check() {
 	local name=$1 want=$2 logpat=$3 got
-	got=$(python3 "$PH_ROOT/tests/tools/evilguest.py" "$EVIL" "$name") ||
+	got=$("$PY" "$PH_ROOT/tests/tools/evilguest.py" "$EVIL" "$name") ||
 	    fail "$name: evilguest failed"
 	[ "$got" = "$want" ] || fail "$name: host answered '$got', expected '$want'"
 	kill -0 "$HOST_PID" || fail "$name: the host agent died"

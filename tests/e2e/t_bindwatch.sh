@@ -30,7 +30,7 @@ restart_guest() {
 restart_guest
 # 20 binds, 20 ms apart: without the namespace filter each would wake
 # the guest (they are far enough apart not to be folded into one).
-python3 -c "
+"$PY" -c "
 import socket, time
 for i in range(20):
     s = socket.socket()

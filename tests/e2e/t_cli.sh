@@ -62,7 +62,7 @@ expect_error 2 "-w: \"bpf\" is not auto, listen, exec or none" "$PH_GUEST" -w bp
 expect_error 2 "-N: name .* is not printable ASCII" "$PH_GUEST" -N "$(printf 'a\tb')"
 expect_error 2 "-c: vsock CID \"any\" can only be listened on" \
     "$PH_GUEST" -c vsock:any:6440
-bg busy python3 -c "import socket, signal
+bg busy "$PY" -c "import socket, signal
 s = socket.socket(socket.AF_UNIX)
 s.bind('$T/busy.sock')
 s.listen()

@@ -16,7 +16,7 @@ PIDF=$T/run/porthole-guest.pid
 mkdir -p "$T/run" "$T/dev"
 
 # A syslog daemon of our own: every datagram to $T/dev/log, one per line.
-bg syslogd python3 -c "import socket, sys
+bg syslogd "$PY" -c "import socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind('$T/dev/log')
 while True:

@@ -36,7 +36,7 @@ ip -n "$CT" link set eth0 up
 ip -n "$CT" link set lo up
 mkdir -p "$T/ct"
 echo "hello from the container" >"$T/ct/index.html"
-bg ct-http ip netns exec "$CT" python3 -m http.server 80 --bind 0.0.0.0 \
+bg ct-http ip netns exec "$CT" "$PY" -m http.server 80 --bind 0.0.0.0 \
     --directory "$T/ct"
 bg ct-udp ip netns exec "$CT" "$PHUDP" echo 0.0.0.0 7
 ct_up() { in_vm curl -sf --max-time 2 http://172.17.0.2/ | grep -q container; }

@@ -8,7 +8,7 @@
 
 PHSTORM=$PH_ROOT/tests/tools/phstorm
 EVIL=$T/evil.sock
-evil() { python3 "$PH_ROOT/tests/tools/evilguest.py" "$EVIL" "$@"; }
+evil() { "$PY" "$PH_ROOT/tests/tools/evilguest.py" "$EVIL" "$@"; }
 port=$(free_port)
 vm_create
 # 64 forwards listen; 64 more binds are held, refused, waiting for a slot.

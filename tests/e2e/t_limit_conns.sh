@@ -21,7 +21,7 @@ refused="refused: too many connections per guest (policy line 1)"
 hold_clients holders "$P" 2
 holders=$LAST_PID
 wait_for 5 "two clients forwarded" opened 2
-out=$(python3 -c "
+out=$("$PY" -c "
 import socket
 s = socket.create_connection(('127.0.0.1', $P))
 s.settimeout(5)

@@ -51,13 +51,13 @@ pass "5 requests: connections_total 5, $to bytes to the guest, $from back"
 
 # A connection held open counts as active, and its bytes count already.
 bg holder "$PY" -c "
-import socket, sys, time
+import signal, socket
 s = socket.create_connection(('127.0.0.1', $P))
 s.sendall(b'GET / HTTP/1.1\r\nHost: x\r\n\r\n')
 print('sent', flush=True)
 s.recv(65536)
 print('got', flush=True)
-time.sleep(60)"
+signal.pause()"
 HOLDER=$LAST_PID
 wait_for 5 "the held connection" grep -q got "$T/holder.log"
 held() { [ "$(metric porthole_connections_active)" = 1 ]; }

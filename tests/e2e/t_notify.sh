@@ -11,7 +11,7 @@ vm_create
 
 # notify_recv LOGNAME ADDRESS: print each datagram's keys on one line.
 notify_recv() {
-	bg "$1" ip netns exec "$NS" python3 -c "import socket, sys
+	bg "$1" ip netns exec "$NS" "$PY" -c "import socket, sys
 addr = sys.argv[1]
 if addr.startswith('@'):
     addr = '\0' + addr[1:]

@@ -23,9 +23,9 @@ for ((i = 0; i < N; i++)); do
 	guest+=("127.0.0.1,$((base + i))" "::1,$((base + i))")
 	held+=("127.0.0.1,$((base + i))" "::1,$((base + i)),v6only")
 done
-bg blocker python3 "$PH_ROOT/tests/tools/phlisten.py" "${held[@]}"
+bg blocker "$PY" "$PH_ROOT/tests/tools/phlisten.py" "${held[@]}"
 wait_for 10 "the host's blocker" grep -q listening "$T/blocker.log"
-bg vmserve ip netns exec "$NS" python3 "$PH_ROOT/tests/tools/phlisten.py" \
+bg vmserve ip netns exec "$NS" "$PY" "$PH_ROOT/tests/tools/phlisten.py" \
     "${guest[@]}"
 wait_for 10 "the servers in the VM" grep -q listening "$T/vmserve.log"
 start_host -f "$T/policy"

@@ -92,7 +92,7 @@ for ((k = 0; k < NKINDS; k++)); do
 		specs+=("$spec")
 	done
 done
-bg vmserve ip netns exec "$NS" python3 "$PH_ROOT/tests/tools/phlisten.py" \
+bg vmserve ip netns exec "$NS" "$PY" "$PH_ROOT/tests/tools/phlisten.py" \
     "${specs[@]}"
 wait_for 10 "the servers in the VM" grep -q listening "$T/vmserve.log"
 
@@ -101,7 +101,7 @@ blocks=()
 for ((a = 0; a < NADDRS; a++)); do
 	blocks+=("127.0.0.1,$(port_of 5 $a)" "::1,$(port_of 5 $a),v6only")
 done
-bg blocker python3 "$PH_ROOT/tests/tools/phlisten.py" "${blocks[@]}"
+bg blocker "$PY" "$PH_ROOT/tests/tools/phlisten.py" "${blocks[@]}"
 wait_for 10 "the host's blocker" grep -q listening "$T/blocker.log"
 
 # host_set ADDR-KIND PORT WILDCARD-MODE: the host listeners by the table
@@ -252,7 +252,7 @@ udp_listeners() {
 	    sed 's/ $//'
 }
 udp_echo() {	# HOST PORT
-	python3 -c '
+	"$PY" -c '
 import socket, sys
 fam = socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET
 s = socket.socket(fam, socket.SOCK_DGRAM)
@@ -316,7 +316,7 @@ run_mode allow-L -b allow -L
 [ "$ncases" = $((4 * NKINDS * NADDRS)) ] || fail "only $ncases cases ran"
 pass "matrix: 4 modes x $NADDRS kinds of bind x $NKINDS kinds of rule =" \
     "$ncases cases, each read from ss and from the guest's log"
-bg vmudp ip netns exec "$NS" python3 "$PH_ROOT/tests/tools/phlisten.py" \
+bg vmudp ip netns exec "$NS" "$PY" "$PH_ROOT/tests/tools/phlisten.py" \
     "0.0.0.0,$U1,udp" "0.0.0.0,$U1" "127.0.0.1,$U2,udp" "127.0.0.1,$U3,udp" \
     "::,$U4,udp"
 wait_for 5 "the UDP servers in the VM" grep -q listening "$T/vmudp.log"

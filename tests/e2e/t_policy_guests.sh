@@ -29,7 +29,7 @@ in_vm2() {
 serve() {	# LOGNAME NAMESPACE GUEST-NAME ADDR,PORT...
 	local log=$1 ns=$2 name=$3
 	shift 3
-	bg "$log" env PHLISTEN_NAME="$name" ip netns exec "$ns" python3 \
+	bg "$log" env PHLISTEN_NAME="$name" ip netns exec "$ns" "$PY" \
 	    "$PH_ROOT/tests/tools/phlisten.py" "$@"
 	wait_for 5 "$log" grep -q listening "$T/$log.log"
 }
@@ -97,7 +97,7 @@ by host: max-forwards 2 reached for this guest (line 3)"
 pass "beta's guest block: max-forwards 2 refuses its third"
 
 # A program on the host holds PH: failed, then taken once it is free.
-bg blocker env PHLISTEN_NAME=host python3 "$PH_ROOT/tests/tools/phlisten.py" \
+bg blocker env PHLISTEN_NAME=host "$PY" "$PH_ROOT/tests/tools/phlisten.py" \
     "127.0.0.1,$PH"
 BLOCKER=$LAST_PID
 wait_for 5 "the host's blocker" grep -q listening "$T/blocker.log"

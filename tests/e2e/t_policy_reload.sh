@@ -10,7 +10,7 @@ A=$base B=$((base + 1)) C=$((base + 2)) MOVED=$((base + 5))
 POLICY=$T/policy
 
 vm_create
-bg vmserve ip netns exec "$NS" python3 "$PH_ROOT/tests/tools/phlisten.py" \
+bg vmserve ip netns exec "$NS" "$PY" "$PH_ROOT/tests/tools/phlisten.py" \
     "0.0.0.0,$A,echo" "0.0.0.0,$B" "127.0.0.1,$C"
 wait_for 5 "the servers in the VM" grep -q listening "$T/vmserve.log"
 
@@ -30,7 +30,7 @@ host_listens 0.0.0.0 "$A" || fail "A is not on 0.0.0.0 on the host"
 
 # A client that stays connected through A across the reload.
 mkfifo "$T/go"
-bg live python3 -c '
+bg live "$PY" -c '
 import socket, sys
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
 s.sendall(b"one\n")

@@ -47,7 +47,7 @@ pass "host agent restarted: forwards back in $(( ($(date +%s%N) - t0) / 1000000 
 # At exit the host frees a connection that has not sent its first frame
 # yet (the sanitizers and valgrind check): one waits when it is stopped.
 fds=$(fd_count "$HOST_PID")
-bg silent python3 -c "
+bg silent "$PY" -c "
 import signal, socket
 s = socket.socket(socket.AF_UNIX)
 s.connect('$SOCK')
