@@ -28,26 +28,59 @@
 #include "host.h"
 #include "log.h"
 
+/*
+ * Whether a is where b would be: the same family and port, and a
+ * wildcard on either side or the same address.
+ */
 static int
-hostaddr_overlap(const struct ph_hostaddr *a, const struct ph_hostaddr *b)
+hostaddr_overlap(const struct ph_hostaddr *a, const void *arg)
 {
+	const struct ph_hostaddr	*b = arg;
+
 	if (a->port != b->port || a->addr.family != b->addr.family)
 		return 0;
 	return addr_is_any(&a->addr) || addr_is_any(&b->addr) ||
 	    addr_equal(&a->addr, &b->addr);
 }
 
+/* Whether a has port *arg, at any address. */
+static int
+hostaddr_port(const struct ph_hostaddr *a, const void *arg)
+{
+	return a->port == *(const uint16_t *)arg;
+}
+
 static void	admit_wait(struct forward *);
 
-static int
+/* Whether d opens host sockets: the verdicts that listen. */
+int
 admit_listening(const struct bind_decision *d)
 {
 	return d->verdict == PH_BOUND || d->verdict == PH_REWRITTEN;
 }
 
-/* The forward other than f, of any guest, listening where h would. */
+/* The same verdict on the same host addresses and ports. */
+int
+admit_same_hosts(const struct bind_decision *a, const struct bind_decision *b)
+{
+	int	i;
+
+	if (a->verdict != b->verdict || a->naddr != b->naddr)
+		return 0;
+	for (i = 0; i < a->naddr; i++)
+		if (!addr_equal(&a->host[i].addr, &b->host[i].addr) ||
+		    a->host[i].port != b->host[i].port)
+			return 0;
+	return 1;
+}
+
+/*
+ * The first forward other than f, of any guest and f's protocol, that
+ * listens on a host address for which match(address, arg) holds.
+ */
 static struct forward *
-admit_holder(const struct forward *f, const struct ph_hostaddr *h)
+admit_find(const struct forward *f,
+    int (*match)(const struct ph_hostaddr *, const void *), const void *arg)
 {
 	struct session	*s;
 	struct forward	*g;
@@ -59,10 +92,17 @@ admit_holder(const struct forward *f, const struct ph_hostaddr *h)
 			    !admit_listening(&g->dec))
 				continue;
 			for (i = 0; i < g->dec.naddr; i++)
-				if (hostaddr_overlap(&g->dec.host[i], h))
+				if (match(&g->dec.host[i], arg))
 					return g;
 		}
 	return NULL;
+}
+
+/* The forward other than f, of any guest, listening where h would. */
+static struct forward *
+admit_holder(const struct forward *f, const struct ph_hostaddr *h)
+{
+	return admit_find(f, hostaddr_overlap, h);
 }
 
 /*
@@ -73,20 +113,7 @@ admit_holder(const struct forward *f, const struct ph_hostaddr *h)
 int
 admit_port_taken(const struct forward *f, uint16_t port)
 {
-	struct session	*s;
-	struct forward	*g;
-	int		 i;
-
-	TAILQ_FOREACH(s, &host->sessions, entry)
-		TAILQ_FOREACH(g, &s->forwards, entry) {
-			if (g == f || g->req.proto != f->req.proto ||
-			    !admit_listening(&g->dec))
-				continue;
-			for (i = 0; i < g->dec.naddr; i++)
-				if (g->dec.host[i].port == port)
-					return 1;
-		}
-	return 0;
+	return admit_find(f, hostaddr_port, &port) != NULL;
 }
 
 static void
@@ -118,7 +145,7 @@ admit_any_port(struct forward *f, const char *note)
  * if the forwards before it leave it one (a lower limit closes the
  * newest); a new one needs a slot free among all.
  */
-int
+static int
 admit_over_limit(const struct forward *f, int listening, char *why,
     size_t len)
 {
@@ -146,6 +173,26 @@ admit_over_limit(const struct forward *f, int listening, char *why,
 		snprintf(why, len, "max-forwards %u reached for this guest",
 		    l->max_forwards);
 	return 1;
+}
+
+/*
+ * Whether f, decided again as d (forward.c), keeps what it has, its
+ * listeners or its verdict: d asks for the same host addresses as f's
+ * last decision did, f does not wait, and a listening f still has its
+ * slot under max-forwards.  Otherwise f goes through admit_forward
+ * again.
+ */
+int
+admit_keeps(const struct forward *f, const struct bind_decision *d)
+{
+	int	listening = admit_listening(&f->dec);
+
+	/* The reason may change (a rule moved); the addresses may not. */
+	if (f->waiting || !admit_same_hosts(d, &f->want))
+		return 0;
+	if (!listening)
+		return f->dec.verdict == f->want.verdict;
+	return !admit_over_limit(f, 1, NULL, 0);
 }
 
 /*

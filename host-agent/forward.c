@@ -139,12 +139,6 @@ forward_reply(struct session *s, uint32_t id, const struct bind_decision *d)
 	session_send(s, &m);
 }
 
-static int
-forward_listening(const struct bind_decision *d)
-{
-	return d->verdict == PH_BOUND || d->verdict == PH_REWRITTEN;
-}
-
 static void
 forward_reply_failed(struct session *s, uint32_t id, const char *why)
 {
@@ -231,26 +225,7 @@ forward_unlisten(struct forward *f)
 static int
 decision_equal(const struct bind_decision *a, const struct bind_decision *b)
 {
-	int	i;
-
-	if (a->verdict != b->verdict || a->naddr != b->naddr ||
-	    strcmp(a->reason, b->reason) != 0)
-		return 0;
-	for (i = 0; i < a->naddr; i++)
-		if (!addr_equal(&a->host[i].addr, &b->host[i].addr) ||
-		    a->host[i].port != b->host[i].port)
-			return 0;
-	return 1;
-}
-
-static int
-decision_same_hosts(const struct bind_decision *a,
-    const struct bind_decision *b)
-{
-	struct bind_decision	x = *a;
-
-	strlcpy(x.reason, b->reason, sizeof x.reason);
-	return decision_equal(&x, b);
+	return strcmp(a->reason, b->reason) == 0 && admit_same_hosts(a, b);
 }
 
 /*
@@ -267,12 +242,10 @@ static int
 forward_redecide(struct forward *f)
 {
 	struct bind_decision	d, old = f->dec;
-	int			listening = forward_listening(&f->dec);
+	int			listening = admit_listening(&f->dec);
 
 	policy_decide(&host->policy, &f->req, &d);
-	if (!f->waiting && decision_same_hosts(&d, &f->want) &&
-	    (listening || f->dec.verdict == f->want.verdict) &&
-	    !(listening && admit_over_limit(f, 1, NULL, 0))) {
+	if (admit_keeps(f, &d)) {
 		if (strcmp(d.reason, f->want.reason) == 0)
 			return 0;
 		f->want = d;
@@ -327,7 +300,7 @@ forward_close(struct forward *f, const char *why)
 
 	forward_unlisten(f);
 	admit_unwait(f);
-	if (f->dec.verdict == PH_BOUND || f->dec.verdict == PH_REWRITTEN)
+	if (admit_listening(&f->dec))
 		log_info("guest %s: %s %s closed: %s", s->id,
 		    proto_name(f->req.proto), addr_fmt(&f->req.addr,
 		    f->req.port, ga, sizeof ga), why);

@@ -383,8 +383,11 @@ void	 pair_close_msg(struct session *, const struct ph_close *);
 void	 pair_session_gone(struct session *, int);
 /* admit.c: what may change a verdict after policy_decide, in one step */
 enum refusal	 admit_forward(struct forward *, int);
-int		 admit_over_limit(const struct forward *, int, char *,
-		    size_t);
+int		 admit_keeps(const struct forward *,
+		    const struct bind_decision *);
+int		 admit_listening(const struct bind_decision *);
+int		 admit_same_hosts(const struct bind_decision *,
+		    const struct bind_decision *);
 void		 admit_unwait(struct forward *);
 void		 admit_freed(void);
 int		 admit_port_taken(const struct forward *, uint16_t);
