@@ -2,7 +2,9 @@
  * The worker's jail (privsep.c): the process that parses the host's
  * frames runs as an unprivileged user, in an empty root directory, with
  * no capability in any set and no_new_privs.  The user is -u's, else
- * "porthole" if the VM has one, else "nobody"; never root.  The empty
+ * "porthole" if the VM has one, else "nobody", else (a minimal VM with
+ * no user database, an initramfs say) uid and gid 65534, the kernel's
+ * overflow ids, which own nothing; never root.  The empty
  * root is made by the agent, root-owned, mode 0755, and checked to be
  * so and empty: a directory another user could write into would be a
  * root they choose.
@@ -18,6 +20,9 @@
 #include "guest.h"
 #include "log.h"
 
+/* The overflow uid and gid (65534): nobody's where there is no nobody. */
+#define JAIL_NOBODY	65534
+
 /* The worker's user; -1 if it does not exist (a start-up error). */
 int
 jail_user(const char *name, uid_t *uid, gid_t *gid)
@@ -28,9 +33,15 @@ jail_user(const char *name, uid_t *uid, gid_t *gid)
 		pw = getpwnam(name);
 	else if ((pw = getpwnam("porthole")) == NULL)
 		pw = getpwnam("nobody");
+	if (pw == NULL && name == NULL) {
+		log_info("no user porthole or nobody: the worker runs as "
+		    "uid and gid %d", JAIL_NOBODY);
+		*uid = JAIL_NOBODY;
+		*gid = JAIL_NOBODY;
+		return 0;
+	}
 	if (pw == NULL) {
-		log_warnx("no user %s", name != NULL ? name :
-		    "porthole or nobody");
+		log_warnx("no user %s", name);
 		return -1;
 	}
 	if (pw->pw_uid == 0 || pw->pw_gid == 0) {

@@ -202,6 +202,18 @@ wait_for 10 "the host to log the guest" \
 pass "porthole-guest connected to vsock:1:$VPORT;" \
     "host: \"$(grep -o 'guest vm-guest (cid 1) connected' "$L/host.log")\""
 
+# The agent that speaks over vsock is the jailed worker: this VM has no
+# user database, so it runs as the overflow ids, 65534.
+check guest-privsep
+wait_for 10 "the guest's split" log_has guest1 "privilege separation: uid"
+ids=$(awk '/^Uid:|^Gid:/ { printf "%s ", $2 }' "/proc/$GUEST_PID/status")
+[ "$ids" = "65534 65534 " ] ||
+    fail "the guest's worker runs as uid/gid $ids, not 65534"
+caps=$(awk '/^CapEff:/ { print $2 }' "/proc/$GUEST_PID/status")
+[ "$caps" = 0000000000000000 ] || fail "the worker has capabilities $caps"
+pass "the worker connected over AF_VSOCK as uid and gid 65534, no" \
+    "capabilities (no user database in this VM)"
+
 # --- the default policy: wildcard binds arrive as loopback ---
 
 check default-loopback-v4
