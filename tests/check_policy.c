@@ -58,6 +58,14 @@ static const struct decide_case {
 	{ "::",              DUAL,   REFUSE,   0, REFUSED,   "" },
 	{ "::",              DUAL,   REFUSE,   1, REFUSED,   "" },
 
+	/* v4-mapped wildcard: IPv4's wildcard, seen through IPv6 */
+	{ "::ffff:0.0.0.0",  DUAL,   ALLOW,    0, BOUND,     "0.0.0.0" },
+	{ "::ffff:0.0.0.0",  DUAL,   ALLOW,    1, REWRITTEN, "127.0.0.1" },
+	{ "::ffff:0.0.0.0",  DUAL,   LOOPBACK, 0, REWRITTEN, "127.0.0.1" },
+	{ "::ffff:0.0.0.0",  V6ONLY, REFUSE,   0, REFUSED,   "" },
+	{ "::ffff:0.0.0.0",  DUAL,   REFUSE,   1, REFUSED,   "" },
+	{ "::ffff:10.0.0.5", DUAL,   REFUSE,   0, REWRITTEN, "::1" },
+
 	{ "127.0.0.1",       DUAL,   ALLOW,    0, BOUND,     "127.0.0.1" },
 	{ "127.0.0.1",       DUAL,   ALLOW,    1, BOUND,     "127.0.0.1" },
 	{ "127.0.0.1",       DUAL,   LOOPBACK, 0, BOUND,     "127.0.0.1" },
@@ -461,6 +469,12 @@ static const struct rule_case {
 	  REWRITTEN, "::1:6000", 0, 9 },
 	{ UDP, "::1", V6ONLY, 6000, "vm", "unix:/x", 0, ALLOW, 0,
 	  BOUND, "::1:6000", 0, 0 },
+	{ UDP, "::ffff:0.0.0.0", DUAL, 6000, "vm", "unix:/x", 0, ALLOW, 0,
+	  REWRITTEN, "127.0.0.1:6000", 0, 9 },
+	{ TCP, "::ffff:0.0.0.0", DUAL, 80, "vm", "unix:/x", 0, ALLOW, 0,
+	  REFUSED, "", 0, 3 },
+	{ TCP, "::ffff:127.0.0.1", DUAL, 80, "vm", "unix:/x", 0, ALLOW, 0,
+	  REWRITTEN, "::1:80", 0, 0 },
 	/* per guest: by name (a glob), by CID, by endpoint */
 	{ TCP, "0.0.0.0", DUAL, 7000, "dev-1", "unix:/x", 0, REFUSE, 0,
 	  BOUND, "0.0.0.0:7000", 0, 11 },
