@@ -117,11 +117,12 @@ forward_log(const struct forward *f)
 		strlcat(ha, addr_fmt(&f->dec.host[i].addr, f->dec.host[i].port,
 		    one, sizeof one), sizeof ha);
 	}
-	log_info("guest %s: %s %s%s%s -> %s%s%s (%s)", f->s->id,
+	log_info("guest %s: %s %s%s%s -> %s%s%s (%s%s%s)", f->s->id,
 	    proto_name(f->req.proto), ga,
 	    f->process[0] != '\0' ? " " : "", f->process,
 	    ph_verdict_name(f->dec.verdict), ha[0] != '\0' ? " " : "", ha,
-	    f->dec.reason);
+	    f->dec.reason, f->dec.held_by[0] != '\0' ? "; held by guest " :
+	    "", f->dec.held_by);
 }
 
 static void

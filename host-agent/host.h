@@ -100,8 +100,10 @@ struct bind_decision {
 	struct ph_hostaddr	host[PH_HOSTADDR_MAX];
 	int			port_auto;	/* another port if that is taken */
 	int			rule_line;	/* the rule that matched, or 0 */
-	char			reason[PH_REASON_MAX];
+	char			reason[PH_REASON_MAX];	/* the guest sees it */
 	enum refusal		 code;		/* refused, failed: why */
+	/* The other guest holding the port: for the host's eyes only. */
+	char			held_by[PH_NAME_MAX];
 };
 
 int		 policy_mode_parse(const char *, enum policy_mode *);
