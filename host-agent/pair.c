@@ -107,11 +107,10 @@ pair_timeout_cb(int fd, short ev, void *arg)
 	p->ops->failed(p, "no data stream in time");
 }
 
-/* Asks the guest for a new stream; the pair waits for its DATA. */
+/* p waits for a stream: it fails if none comes in time. */
 static void
-pair_ask(struct pair *p, uint32_t forward)
+pair_wait(struct pair *p)
 {
-	struct ph_msg	m = { .type = PH_OPEN };
 	struct timeval	tv = { HOST_DATA_TIMEOUT, 0 };
 
 	p->s->npending++;
@@ -119,6 +118,15 @@ pair_ask(struct pair *p, uint32_t forward)
 	if (p->timeout == NULL)
 		fatalx("evtimer_new");
 	evtimer_add(p->timeout, &tv);
+}
+
+/* Asks the guest for a new stream; the pair waits for its DATA. */
+static void
+pair_ask(struct pair *p, uint32_t forward)
+{
+	struct ph_msg	m = { .type = PH_OPEN };
+
+	pair_wait(p);
 	m.u.open.conn = p->id;
 	m.u.open.forward = forward;
 	log_debug("connection %016llx: client for forward %u, OPEN sent",
@@ -155,8 +163,13 @@ pair_open(struct pair *p, struct session *s, uint32_t forward,
 	m.u.pair.conn = p->id;
 	m.u.pair.forward = forward;
 	if (session_send(s, &m) == -1) {
-		/* The session is ending; it fails this pair with the rest. */
+		/*
+		 * The session is ending (from the loop, after our caller
+		 * returns): p waits for a stream that cannot come, so that
+		 * the session's end fails it, closing its client.
+		 */
 		close(fd);
+		pair_wait(p);
 		return -1;
 	}
 	log_debug("connection %016llx: client for forward %u, PAIR sent for "
