@@ -49,6 +49,7 @@ static const struct option longopts[] = {
 	{ "max-pending-opens",	required_argument,	NULL, OPT_LIMIT },
 	{ "max-sessions",	required_argument,	NULL, OPT_LIMIT },
 	{ "max-unidentified",	required_argument,	NULL, OPT_LIMIT },
+	{ "max-unidentified-total", required_argument,	NULL, OPT_LIMIT },
 	{ NULL,			0,			NULL, 0 }
 };
 

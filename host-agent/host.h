@@ -226,8 +226,9 @@ enum limit_kind {
 	LIMIT_CONNS,		/* concurrent, per guest */
 	LIMIT_FORWARD_CONNS,	/* concurrent, per forward */
 	LIMIT_PENDING_OPENS,	/* OPEN sent, no DATA yet, per guest */
-	LIMIT_SESSIONS,		/* per endpoint */
-	LIMIT_UNIDENTIFIED,	/* no first frame yet, per endpoint */
+	LIMIT_SESSIONS,		/* per endpoint: guests on it */
+	LIMIT_UNIDENTIFIED,	/* no first frame yet, per guest (peer) */
+	LIMIT_UNIDENTIFIED_ALL,	/* the same, over every guest */
 	LIMIT_NKINDS
 };
 
@@ -250,7 +251,6 @@ struct guest_ep {
 	struct event		*ev;
 	struct event		*resume;	/* after running out of fds */
 	int			 nsessions;
-	int			 nunidentified;	/* no first frame yet */
 };
 
 struct host {

@@ -31,11 +31,14 @@ static const struct limit_def {
 	    "connections per forward", 16384, 1, 1048576 },
 	[LIMIT_PENDING_OPENS] = { "max-pending-opens",
 	    "OPENs awaiting a data stream, per guest", 1024, 1, 1048576 },
-	[LIMIT_SESSIONS] = { "max-sessions", "sessions per endpoint", 64,
+	[LIMIT_SESSIONS] = { "max-sessions", "sessions (guests) per endpoint", 64,
 	    1, 65536 },
 	[LIMIT_UNIDENTIFIED] = { "max-unidentified",
-	    "connections yet to send a first frame, per endpoint", 256, 1,
+	    "connections yet to send a first frame, per guest", 256, 1,
 	    65536 },
+	[LIMIT_UNIDENTIFIED_ALL] = { "max-unidentified-total",
+	    "connections yet to send a first frame, over every guest", 4096,
+	    1, 1048576 },
 };
 
 static time_t	last_logged[LIMIT_NKINDS];

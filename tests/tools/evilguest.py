@@ -9,10 +9,12 @@ prints what the host answered, one line, for the test to assert on:
 "pong" or "open".  Exit status 0 unless the tool itself failed.
 """
 import os
+import select
 import socket
 import struct
 import sys
 import threading
+import time
 
 HELLO, WELCOME, EXPOSE, UNEXPOSE, EXPOSED, OPEN, CLOSE, DATA, PING, PONG, \
     ERROR, POOL, PAIR = range(1, 14)
@@ -157,6 +159,34 @@ def no_hello(path, count):
     sys.exit(0)
 
 
+def no_hello_hold(path, count):
+    """Keeps count connections that never send a frame open, opening a
+    new one for each the host closes, until killed; prints "holding"
+    once count were first opened."""
+    held = []
+    said = False
+    while True:
+        while len(held) < count:
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            c.connect(path)
+            c.setblocking(False)
+            held.append(c)
+        if not said:
+            print("holding %d" % count, flush=True)
+            said = True
+        ready, _, _ = select.select(held, [], [], 0.2)
+        for c in ready:
+            try:
+                gone = c.recv(1) == b""
+            except (ConnectionResetError, BlockingIOError) as e:
+                gone = isinstance(e, ConnectionResetError)
+            if gone:
+                c.close()
+                held.remove(c)
+        if len(held) < count:
+            time.sleep(0.05)	# a steady flood, not a busy loop
+
+
 def data_for(s, conn_hex):
     """A data stream for somebody's connection, with a made-up token."""
     s.sendall(frame(DATA, os.urandom(8) + bytes.fromhex(conn_hex)))
@@ -206,10 +236,12 @@ ARG_CASES = {
 def main():
     if len(sys.argv) == 4 and sys.argv[2] == "no-hello":
         no_hello(sys.argv[1], int(sys.argv[3]))
+    if len(sys.argv) == 4 and sys.argv[2] == "no-hello-hold":
+        no_hello_hold(sys.argv[1], int(sys.argv[3]))
     if not ((len(sys.argv) == 3 and sys.argv[2] in CASES) or
             (len(sys.argv) == 4 and sys.argv[2] in ARG_CASES)):
         sys.exit("usage: evilguest.py SOCKET CASE [ARG]\ncases: " +
-                 " ".join(sorted(CASES)) + "; with ARG: no-hello " +
+                 " ".join(sorted(CASES)) + "; with ARG: no-hello no-hello-hold " +
                  " ".join(sorted(ARG_CASES)))
     sock = connect()
     if len(sys.argv) == 4:
