@@ -50,6 +50,7 @@ static const struct option longopts[] = {
 	{ "max-sessions",	required_argument,	NULL, OPT_LIMIT },
 	{ "max-unidentified",	required_argument,	NULL, OPT_LIMIT },
 	{ "max-unidentified-total", required_argument,	NULL, OPT_LIMIT },
+	{ "max-udp-buffer",	required_argument,	NULL, OPT_LIMIT },
 	{ NULL,			0,			NULL, 0 }
 };
 

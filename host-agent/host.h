@@ -229,6 +229,7 @@ enum limit_kind {
 	LIMIT_SESSIONS,		/* per endpoint: guests on it */
 	LIMIT_UNIDENTIFIED,	/* no first frame yet, per guest (peer) */
 	LIMIT_UNIDENTIFIED_ALL,	/* the same, over every guest */
+	LIMIT_UDP_BUFFER,	/* bytes queued for its UDP flows, per guest */
 	LIMIT_NKINDS
 };
 
@@ -267,6 +268,7 @@ struct host {
 	time_t			 started;
 	int			 udp_timeout;	/* --udp-timeout, seconds */
 	int			 udp_max_flows;	/* --udp-flows, per forward */
+	uint64_t		 udp_dropped;	/* datagrams to guests dropped */
 };
 
 extern struct host	*host;
@@ -302,6 +304,7 @@ struct session {
 	int			 nforwards;
 	uint32_t		 nconns;	/* waiting or relaying */
 	uint32_t		 npending;	/* OPEN sent, no DATA yet */
+	size_t			 udp_queued;	/* by its UDP flows (udp.c) */
 	struct event		*keepalive;
 	time_t			 last_rx;	/* last frame from the guest */
 	struct policy_limits	 limits;	/* max-forwards and the like */

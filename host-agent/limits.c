@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "dgram.h"
 #include "host.h"
 #include "log.h"
 #include "number.h"
@@ -39,6 +40,9 @@ static const struct limit_def {
 	[LIMIT_UNIDENTIFIED_ALL] = { "max-unidentified-total",
 	    "connections yet to send a first frame, over every guest", 4096,
 	    1, 1048576 },
+	[LIMIT_UDP_BUFFER] = { "max-udp-buffer",
+	    "bytes queued for a guest's UDP flows", 4 * 1024 * 1024,
+	    PH_DGRAM_FRAME_MAX, 1024 * 1024 * 1024 },
 };
 
 static time_t	last_logged[LIMIT_NKINDS];

@@ -187,6 +187,38 @@ def no_hello_hold(path, count):
             time.sleep(0.05)	# a steady flood, not a busy loop
 
 
+def udp_hog(path, count, base):
+    """Exposes count UDP ports 127.0.0.1:base..., opens the data stream
+    of every flow the host asks for, and never reads one; prints
+    "exposed N" once the host answered every EXPOSE, then holds on until
+    killed."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    token = session(s)
+    s.sendall(b"".join(expose(i + 1, "127.0.0.1", base + i, proto=17)
+                       for i in range(count)))
+    streams = []
+    exposed = 0
+    while True:
+        ftype, payload = read_frame(s)
+        if ftype is None:
+            print("closed", flush=True)
+            return
+        if ftype == EXPOSED:
+            exposed += 1
+            if exposed == count:
+                print("exposed %d" % count, flush=True)
+        elif ftype == OPEN:
+            conn = struct.unpack(">QI", payload[:12])[0]
+            d = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            d.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            d.connect(path)
+            d.sendall(frame(DATA, struct.pack(">QQ", token, conn)))
+            streams.append(d)	# held, never read
+        elif ftype == PING:
+            s.sendall(frame(PONG, payload))
+
+
 def data_for(s, conn_hex):
     """A data stream for somebody's connection, with a made-up token."""
     s.sendall(frame(DATA, os.urandom(8) + bytes.fromhex(conn_hex)))
@@ -236,12 +268,15 @@ ARG_CASES = {
 def main():
     if len(sys.argv) == 4 and sys.argv[2] == "no-hello":
         no_hello(sys.argv[1], int(sys.argv[3]))
+    if len(sys.argv) == 5 and sys.argv[2] == "udp-hog":
+        udp_hog(sys.argv[1], int(sys.argv[3]), int(sys.argv[4]))
+        sys.exit(0)
     if len(sys.argv) == 4 and sys.argv[2] == "no-hello-hold":
         no_hello_hold(sys.argv[1], int(sys.argv[3]))
     if not ((len(sys.argv) == 3 and sys.argv[2] in CASES) or
             (len(sys.argv) == 4 and sys.argv[2] in ARG_CASES)):
         sys.exit("usage: evilguest.py SOCKET CASE [ARG]\ncases: " +
-                 " ".join(sorted(CASES)) + "; with ARG: no-hello no-hello-hold " +
+                 " ".join(sorted(CASES)) + "; with ARG: no-hello no-hello-hold; udp-hog N BASEPORT; " +
                  " ".join(sorted(ARG_CASES)))
     sock = connect()
     if len(sys.argv) == 4:
