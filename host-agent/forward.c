@@ -158,7 +158,8 @@ forward_reply_failed(struct session *s, uint32_t id, const char *why)
 static void
 forward_reject(struct session *s, const struct ph_expose *e, const char *why)
 {
-	log_warnx("guest %s: EXPOSE %u failed: %s", s->id, e->id, why);
+	limit_warn(s->gep, s->cid, WARN_EXPOSE, "guest %s: EXPOSE %u failed: "
+	    "%s", s->id, e->id, why);
 	forward_reply_failed(s, e->id, why);
 }
 

@@ -231,6 +231,7 @@ host_loop(void)
 	event_base_dispatch(host->base);
 
 	session_end_all("host agent exiting");
+	limits_warn_flush_all();
 	api_close();
 	TAILQ_FOREACH(gep, &host->endpoints, entry)
 		listener_close(gep);

@@ -13,6 +13,7 @@
 #include "proto.h"
 
 struct bufferevent;
+struct guest_ep;
 struct evconnlistener;
 struct policy_guest;
 struct event;
@@ -243,6 +244,26 @@ void		 limit_hit(enum limit_kind, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 void		 limit_hit_value(enum limit_kind, uint32_t, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
+
+/*
+ * Warnings a guest's input triggers, each logged (and so an API error
+ * event) at most LIMIT_WARN_BURST times a second per guest and kind; the
+ * rest are counted, and a line says how many once the second is over.
+ */
+#define LIMIT_WARN_BURST	5
+enum warn_kind {
+	WARN_FIRST_FRAME,	/* a bad or missing first frame */
+	WARN_VERSION,		/* no protocol version in common */
+	WARN_EXPOSE,		/* an EXPOSE that could not be carried out */
+	WARN_NO_STREAM,		/* no data stream for a connection in time */
+	WARN_STRAY_STREAM,	/* DATA or POOL nobody asked for */
+	WARN_GUEST_ERROR,	/* an ERROR the guest reports */
+	WARN_NKINDS
+};
+
+void		 limit_warn(const struct guest_ep *, uint32_t, enum warn_kind,
+		    const char *, ...) __attribute__((format(printf, 4, 5)));
+void		 limits_warn_flush_all(void);
 
 /* host.c: the agent's global state */
 struct guest_ep {

@@ -143,10 +143,11 @@ static void
 pending_drop(struct pending *p, const char *why)
 {
 	if (p->cid != 0)
-		log_warnx("%s: connection from cid %u dropped: %s",
-		    p->gep->ep.str, p->cid, why);
+		limit_warn(p->gep, p->cid, WARN_FIRST_FRAME, "%s: connection "
+		    "from cid %u dropped: %s", p->gep->ep.str, p->cid, why);
 	else
-		log_warnx("%s: connection dropped: %s", p->gep->ep.str, why);
+		limit_warn(p->gep, 0, WARN_FIRST_FRAME, "%s: connection "
+		    "dropped: %s", p->gep->ep.str, why);
 	pending_free(p, 1);
 }
 

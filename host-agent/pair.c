@@ -102,8 +102,9 @@ pair_timeout_cb(int fd, short ev, void *arg)
 
 	(void)fd;
 	(void)ev;
-	log_warnx("guest %s: no data stream for connection %016llx in %d s",
-	    p->s->id, (unsigned long long)p->id, HOST_DATA_TIMEOUT);
+	limit_warn(p->s->gep, p->s->cid, WARN_NO_STREAM, "guest %s: no data "
+	    "stream for connection %016llx in %d s", p->s->id,
+	    (unsigned long long)p->id, HOST_DATA_TIMEOUT);
 	p->ops->failed(p, "no data stream in time");
 }
 
@@ -229,8 +230,9 @@ pair_data(int fd, const struct guest_ep *gep, uint32_t cid,
 
 	if (p == NULL || p->s == NULL || p->timeout == NULL ||
 	    !session_matches(p->s, gep, cid, d->session)) {
-		log_warnx("%s: data stream for %s connection %016llx dropped",
-		    gep->ep.str, p == NULL ? "unknown" : "another session's",
+		limit_warn(gep, cid, WARN_STRAY_STREAM, "%s: data stream for "
+		    "%s connection %016llx dropped", gep->ep.str,
+		    p == NULL ? "unknown" : "another session's",
 		    (unsigned long long)d->conn);
 		close(fd);
 		return;
@@ -276,7 +278,8 @@ pooled_read_cb(int fd, short ev, void *arg)
 		return;
 	}
 	if (n > 0)
-		log_warnx("guest %s: bytes on idle pooled stream %llu: closed",
+		limit_warn(ps->s->gep, ps->s->cid, WARN_STRAY_STREAM,
+		    "guest %s: bytes on idle pooled stream %llu: closed",
 		    ps->s->id, (unsigned long long)ps->id);
 	else
 		log_debug("guest %s: pooled stream %llu closed by the guest",
@@ -325,7 +328,8 @@ pair_pool_add(int fd, const struct guest_ep *gep, uint32_t cid,
 	else if (pool_has(s, m->stream))
 		why = "with an id already pooled";
 	if (why != NULL) {
-		log_warnx("%s: pooled stream %s dropped", gep->ep.str, why);
+		limit_warn(gep, cid, WARN_STRAY_STREAM, "%s: pooled stream "
+		    "%s dropped", gep->ep.str, why);
 		close(fd);
 		return;
 	}

@@ -15,8 +15,9 @@
  * that does not fit is dropped and counted; so is one that does not fit
  * in its guest's budget over all its flows (--max-udp-buffer), so that
  * many flows a guest does not read hold no more than that; the guest's
- * and the forward's limits on connections (--max-*) count flows too.  A forward's flows end
- * when the forward closes: their host socket is gone.
+ * and the forward's limits on connections (--max-*) count flows too.
+ * A forward's flows end when the forward closes: their host socket is
+ * gone.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>

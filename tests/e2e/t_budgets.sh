@@ -69,6 +69,7 @@ rm -f "$SOCK" "$API"
 start_host -l "unix:$HOG" --max-udp-buffer 4194304
 ubase=$(free_port)
 bg hog python3 "$PH_ROOT/tests/tools/evilguest.py" "$HOG" udp-hog 8 "$ubase"
+hog=$LAST_PID
 wait_for 10 "the hog's 8 UDP forwards" grep -q "exposed 8" "$T/hog.log"
 rss0=$(rss_kb "$HOST_PID")
 python3 - "$ubase" <<'PY' || fail "the UDP flood"
@@ -98,3 +99,35 @@ check_rss_growth "with the UDP flood held, host" "$rss0" "$rss1" \
 pass "UDP flood into $flows flows of a guest that reads none: RSS" \
     "$rss0 -> $rss1 KiB (budget 4 MiB), $dropped datagrams dropped"
 kill -0 "$HOST_PID" || fail "the host agent died"
+kill_wait TERM "$hog"
+
+# (c) Warnings a guest's input triggers go through one limiter, per guest
+# and kind: 2000 data streams for connections that do not exist give at
+# most 5 lines a second, and as many API error events, and a line with
+# the count of the rest.
+bg events curl -sSN --unix-socket "$API" http://localhost/v1/events
+events=$LAST_PID
+wait_for 5 "the event stream" sh -c "[ \$(curl -sS --unix-socket '$API' \
+    http://localhost/v1/status | python3 -c \
+    'import json,sys; print(json.load(sys.stdin)[\"event_clients\"])') = 1 ]"
+t0=$(date +%s)
+out=$(python3 "$PH_ROOT/tests/tools/evilguest.py" "$HOG" \
+    flood-data-unknown 2000)
+[ "$out" = "sent 2000" ] || fail "the flood: $out"
+secs=$(($(date +%s) - t0 + 2))
+wait_for 5 "the count of the rest" grep -q "$HOG: [0-9]* more stray-stream \
+warnings not logged" "$T/host.log"
+lines=$(grep -c "data stream for unknown connection" "$T/host.log")
+rest=$(sed -nE 's/.*: ([0-9]+) more stray-stream warnings not logged/\1/p' \
+    "$T/host.log" | awk '{ n += $1 } END { print n + 0 }')
+[ "$lines" -le $((5 * secs)) ] ||
+    fail "$lines warning lines in about $secs s"
+[ $((lines + rest)) -eq 2000 ] ||
+    fail "$lines lines + $rest not logged is not 2000"
+wait_for 5 "the last summary's event" grep -q "more stray-stream" \
+    "$T/events.log"
+evs=$(grep -c '"event": *"error".*data stream for unknown' "$T/events.log")
+[ "$evs" -eq "$lines" ] || fail "$evs error events for $lines lines"
+pass "2000 stray data streams in about $secs s: $lines lines and error" \
+    "events, $rest counted in summaries"
+kill_wait TERM "$events"

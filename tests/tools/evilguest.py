@@ -219,6 +219,17 @@ def udp_hog(path, count, base):
             s.sendall(frame(PONG, payload))
 
 
+def flood_data_unknown(path, count):
+    """count connections, one after another, each a data stream for a
+    connection that does not exist: a warning each, for the host."""
+    for _ in range(count):
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        c.connect(path)
+        c.sendall(frame(DATA, os.urandom(16)))
+        c.close()
+    print("sent %d" % count)
+
+
 def data_for(s, conn_hex):
     """A data stream for somebody's connection, with a made-up token."""
     s.sendall(frame(DATA, os.urandom(8) + bytes.fromhex(conn_hex)))
@@ -271,12 +282,16 @@ def main():
     if len(sys.argv) == 5 and sys.argv[2] == "udp-hog":
         udp_hog(sys.argv[1], int(sys.argv[3]), int(sys.argv[4]))
         sys.exit(0)
+    if len(sys.argv) == 4 and sys.argv[2] == "flood-data-unknown":
+        flood_data_unknown(sys.argv[1], int(sys.argv[3]))
+        sys.exit(0)
     if len(sys.argv) == 4 and sys.argv[2] == "no-hello-hold":
         no_hello_hold(sys.argv[1], int(sys.argv[3]))
     if not ((len(sys.argv) == 3 and sys.argv[2] in CASES) or
             (len(sys.argv) == 4 and sys.argv[2] in ARG_CASES)):
         sys.exit("usage: evilguest.py SOCKET CASE [ARG]\ncases: " +
-                 " ".join(sorted(CASES)) + "; with ARG: no-hello no-hello-hold; udp-hog N BASEPORT; " +
+                 " ".join(sorted(CASES)) + "; with ARG: no-hello no-hello-hold flood-data-unknown; " +
+                 "udp-hog N BASEPORT; " +
                  " ".join(sorted(ARG_CASES)))
     sock = connect()
     if len(sys.argv) == 4:
