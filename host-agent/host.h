@@ -72,8 +72,10 @@ enum policy_mode {		/* ordered from tightest to loosest */
 struct policy_limits {
 	unsigned int		max_forwards;	/* per guest; 0: no limit */
 	unsigned int		max_conns;	/* per guest, at once; 0: none */
+	unsigned int		max_udp_buffer;	/* bytes, its UDP queues */
 	int			forwards_line;	/* the file's line, or 0 */
 	int			conns_line;
+	int			udp_buffer_line;
 };
 
 struct policy {
@@ -128,6 +130,7 @@ int		 policy_guest_match(const struct policy_guest *, const char *,
 #define POLICY_GUESTS_MAX	256		/* guest blocks */
 #define POLICY_PORTS_MAX	16		/* items in a port list */
 #define POLICY_LIMIT_MAX	1000000		/* max-forwards and the like */
+#define POLICY_UDP_BUFFER_MAX	1073741824	/* max-udp-buffer, bytes */
 #define POLICY_ERRORS_MAX	20		/* reported before giving up */
 /* The text of their errors, a line each */
 #define POLICY_ERRS_LEN		(POLICY_ERRORS_MAX * 700)

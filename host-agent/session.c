@@ -144,7 +144,9 @@ session_set_limits(struct session *s)
 	    s->cid, &fl);
 	s->limits.max_forwards = host->limits[LIMIT_FORWARDS];
 	s->limits.max_conns = host->limits[LIMIT_CONNS];
+	s->limits.max_udp_buffer = host->limits[LIMIT_UDP_BUFFER];
 	s->limits.forwards_line = s->limits.conns_line = 0;
+	s->limits.udp_buffer_line = 0;
 	if (fl.forwards_line != 0 && fl.max_forwards < s->limits.max_forwards) {
 		s->limits.max_forwards = fl.max_forwards;
 		s->limits.forwards_line = fl.forwards_line;
@@ -152,6 +154,11 @@ session_set_limits(struct session *s)
 	if (fl.conns_line != 0 && fl.max_conns < s->limits.max_conns) {
 		s->limits.max_conns = fl.max_conns;
 		s->limits.conns_line = fl.conns_line;
+	}
+	if (fl.udp_buffer_line != 0 &&
+	    fl.max_udp_buffer < s->limits.max_udp_buffer) {
+		s->limits.max_udp_buffer = fl.max_udp_buffer;
+		s->limits.udp_buffer_line = fl.udp_buffer_line;
 	}
 }
 

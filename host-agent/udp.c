@@ -330,14 +330,18 @@ static int
 udp_over_budget(struct udp_flow *fl, size_t len)
 {
 	struct session	*s = fl->us->uf->f->s;
-	uint32_t	 max = host->limits[LIMIT_UDP_BUFFER];
+	uint32_t	 max = s->limits.max_udp_buffer;
+	char		 line[32] = "";
 
 	if (s->udp_queued + PH_DGRAM_HDR_LEN + len <= max)
 		return 0;
 	host->udp_dropped++;
-	limit_hit(LIMIT_UDP_BUFFER, "guest %s: forward %u: datagram dropped: "
-	    "%zu bytes queued for its UDP flows", s->id, fl->us->uf->f->id,
-	    s->udp_queued);
+	if (s->limits.udp_buffer_line != 0)
+		snprintf(line, sizeof line, " (policy line %d)",
+		    s->limits.udp_buffer_line);
+	limit_hit_value(LIMIT_UDP_BUFFER, max, "guest %s: forward %u: "
+	    "datagram dropped: %zu bytes queued for its UDP flows%s", s->id,
+	    fl->us->uf->f->id, s->udp_queued, line);
 	return 1;
 }
 

@@ -714,6 +714,7 @@ START_TEST(test_guest_limits)
 	    "guest cid:5 {\n"
 	    "max-forwards 2\n"
 	    "max-connections 4\n"
+	    "max-udp-buffer 100000\n"
 	    "}\n";
 	struct policy_file	*pf;
 	struct policy_limits	 l;
@@ -734,10 +735,13 @@ START_TEST(test_guest_limits)
 	ck_assert_uint_eq(l.max_forwards, 2);
 	ck_assert_int_eq(l.forwards_line, 6);
 	ck_assert_uint_eq(l.max_conns, 3);	/* the first block that sets */
+	ck_assert_uint_eq(l.max_udp_buffer, 100000);
+	ck_assert_int_eq(l.udp_buffer_line, 8);
 	policy_guest_limits(pf, "b", "vsock:6440", 6, &l);
 	ck_assert_uint_eq(l.max_forwards, 10);
 	ck_assert_uint_eq(l.max_conns, 0);
 	ck_assert_int_eq(l.conns_line, 0);
+	ck_assert_int_eq(l.udp_buffer_line, 0);
 	policy_file_free(pf);
 }
 END_TEST

@@ -56,17 +56,23 @@ pass "the good guest reconnected and moved data while the hostile one" \
     "hit its own cap $n times (the total ceiling not at all)"
 kill_wait TERM "$flood"
 
-# (b) A guest's UDP queues have one byte budget (--max-udp-buffer): a
-# guest that exposes many UDP ports and never reads its data streams,
-# flooded by clients, makes the host hold no more than that (plus a
-# constant), where 128 flows of 256 KiB each would be 32 MiB.
+# (b) A guest's UDP queues have one byte budget (--max-udp-buffer, or
+# its guest block's max-udp-buffer, the lower): a guest that exposes many
+# UDP ports and never reads its data streams, flooded by clients, makes
+# the host hold no more than that (plus a constant), where 128 flows of
+# 256 KiB each would be 32 MiB.
 HOG=$T/hog.sock
 stop_host() { kill_wait TERM "$HOST_PID"; }
 stop_host
 kill_wait TERM "$GUEST_PID"
 rm -f "$SOCK" "$API"
 : >"$T/host.log"
-start_host -l "unix:$HOG" --max-udp-buffer 4194304
+cat >"$T/policy" <<EOF2
+guest unix:$HOG {
+	max-udp-buffer 2097152
+}
+EOF2
+start_host -l "unix:$HOG" --max-udp-buffer 4194304 -f "$T/policy"
 ubase=$(free_port)
 bg hog python3 "$PH_ROOT/tests/tools/evilguest.py" "$HOG" udp-hog 8 "$ubase"
 hog=$LAST_PID
@@ -85,8 +91,8 @@ for rnd in range(12):
             time.sleep(0.002)
 PY
 wait_for 10 "datagrams dropped over the budget" sh -c \
-    "grep -q 'datagram dropped: .* (limit max-udp-buffer 4194304' \
-    '$T/host.log'"
+    "grep -q 'datagram dropped: .* (policy line 2) (limit max-udp-buffer \
+2097152' '$T/host.log'"
 dropped=$(metric porthole_udp_dropped_total)
 hits=$(metric 'porthole_limit_hits_total{limit="max-udp-buffer"}')
 [ "$dropped" -gt 0 ] && [ "$hits" -gt 0 ] ||
@@ -95,9 +101,10 @@ flows=$(grep -c "udp flow from .* on forward [0-9]*: connection" \
     "$T/host.log")
 rss1=$(rss_kb "$HOST_PID")
 check_rss_growth "with the UDP flood held, host" "$rss0" "$rss1" \
-    $((4096 + 4096))
+    $((2048 + 4096))
 pass "UDP flood into $flows flows of a guest that reads none: RSS" \
-    "$rss0 -> $rss1 KiB (budget 4 MiB), $dropped datagrams dropped"
+    "$rss0 -> $rss1 KiB (its budget 2 MiB, policy line 2)," \
+    "$dropped datagrams dropped"
 kill -0 "$HOST_PID" || fail "the host agent died"
 kill_wait TERM "$hog"
 
