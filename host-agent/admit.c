@@ -205,19 +205,24 @@ admit_ports(struct forward *f)
 	struct bind_decision	*d = &f->dec;
 	struct forward		*g;
 	char			 ha[PH_ADDRSTRLEN], note[PH_REASON_MAX];
+	const char		*who;
 	int			 i;
 
 	for (i = 0; i < d->naddr; i++) {
 		if (d->host[i].port == 0 ||
 		    (g = admit_holder(f, &d->host[i])) == NULL)
 			continue;
-		snprintf(note, sizeof note, "; port %u in use by guest %s",
-		    d->host[i].port, g->s->name);
+		/* A guest is not told another's name (the host's log is). */
+		who = g->s == f->s ? "this guest" : "another guest";
+		if (g->s != f->s)
+			strlcpy(d->held_by, g->s->name, sizeof d->held_by);
+		snprintf(note, sizeof note, "; port %u in use by %s",
+		    d->host[i].port, who);
 		if (admit_any_port(f, note) == 0)
 			return REFUSAL_NONE;
-		snprintf(d->reason, sizeof d->reason, "port in use by guest "
-		    "%s (%s)", g->s->name, addr_fmt(&d->host[i].addr,
-		    d->host[i].port, ha, sizeof ha));
+		snprintf(d->reason, sizeof d->reason, "port in use by %s (%s)",
+		    who, addr_fmt(&d->host[i].addr, d->host[i].port, ha,
+		    sizeof ha));
 		admit_refuse(f, PH_REFUSED, REFUSAL_PORT_IN_USE);
 		return REFUSAL_PORT_IN_USE;
 	}
@@ -305,6 +310,7 @@ admit_forward(struct forward *f, int listening)
 	enum refusal		 r;
 
 	f->note[0] = '\0';
+	d->held_by[0] = '\0';
 	if (!admit_listening(d))
 		return d->code;
 	if (admit_over_limit(f, listening, d->reason, sizeof d->reason)) {

@@ -196,6 +196,9 @@ json_forward(const struct forward *f, const struct fwbytes *b)
 	    "verdict", ph_verdict_name(f->dec.verdict),
 	    "host", hosts,
 	    "reason", api_json_text(f->dec.reason));
+	if (f->dec.held_by[0] != '\0')	/* the port's other guest */
+		json_object_set_new(o, "held_by",
+		    api_json_text(f->dec.held_by));
 	json_object_set_new(o, "connections_active",
 	    json_integer((json_int_t)f->conns_active));
 	json_object_set_new(o, "connections_total",

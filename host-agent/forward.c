@@ -117,11 +117,12 @@ forward_log(const struct forward *f)
 		strlcat(ha, addr_fmt(&f->dec.host[i].addr, f->dec.host[i].port,
 		    one, sizeof one), sizeof ha);
 	}
-	log_info("guest %s: %s %s%s%s -> %s%s%s (%s)", f->s->id,
+	log_info("guest %s: %s %s%s%s -> %s%s%s (%s%s%s)", f->s->id,
 	    proto_name(f->req.proto), ga,
 	    f->process[0] != '\0' ? " " : "", f->process,
 	    ph_verdict_name(f->dec.verdict), ha[0] != '\0' ? " " : "", ha,
-	    f->dec.reason);
+	    f->dec.reason, f->dec.held_by[0] != '\0' ? "; held by guest " :
+	    "", f->dec.held_by);
 }
 
 static void
@@ -151,7 +152,8 @@ forward_reply_failed(struct session *s, uint32_t id, const char *why)
 static void
 forward_reject(struct session *s, const struct ph_expose *e, const char *why)
 {
-	log_warnx("guest %s: EXPOSE %u failed: %s", s->id, e->id, why);
+	limit_warn(s->gep, s->cid, WARN_EXPOSE, "guest %s: EXPOSE %u failed: "
+	    "%s", s->id, e->id, why);
 	forward_reply_failed(s, e->id, why);
 }
 

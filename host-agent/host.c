@@ -49,6 +49,8 @@ static const struct option longopts[] = {
 	{ "max-pending-opens",	required_argument,	NULL, OPT_LIMIT },
 	{ "max-sessions",	required_argument,	NULL, OPT_LIMIT },
 	{ "max-unidentified",	required_argument,	NULL, OPT_LIMIT },
+	{ "max-unidentified-total", required_argument,	NULL, OPT_LIMIT },
+	{ "max-udp-buffer",	required_argument,	NULL, OPT_LIMIT },
 	{ NULL,			0,			NULL, 0 }
 };
 
@@ -228,6 +230,7 @@ host_loop(void)
 	event_base_dispatch(host->base);
 
 	session_end_all("host agent exiting");
+	limits_warn_flush_all();
 	api_close();
 	TAILQ_FOREACH(gep, &host->endpoints, entry)
 		listener_close(gep);

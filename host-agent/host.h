@@ -13,6 +13,7 @@
 #include "proto.h"
 
 struct bufferevent;
+struct guest_ep;
 struct evconnlistener;
 struct policy_guest;
 struct event;
@@ -71,8 +72,10 @@ enum policy_mode {		/* ordered from tightest to loosest */
 struct policy_limits {
 	unsigned int		max_forwards;	/* per guest; 0: no limit */
 	unsigned int		max_conns;	/* per guest, at once; 0: none */
+	unsigned int		max_udp_buffer;	/* bytes, its UDP queues */
 	int			forwards_line;	/* the file's line, or 0 */
 	int			conns_line;
+	int			udp_buffer_line;
 };
 
 struct policy {
@@ -100,8 +103,10 @@ struct bind_decision {
 	struct ph_hostaddr	host[PH_HOSTADDR_MAX];
 	int			port_auto;	/* another port if that is taken */
 	int			rule_line;	/* the rule that matched, or 0 */
-	char			reason[PH_REASON_MAX];
+	char			reason[PH_REASON_MAX];	/* the guest sees it */
 	enum refusal		 code;		/* refused, failed: why */
+	/* The other guest holding the port: for the host's eyes only. */
+	char			held_by[PH_NAME_MAX];
 };
 
 int		 policy_mode_parse(const char *, enum policy_mode *);
@@ -125,6 +130,7 @@ int		 policy_guest_match(const struct policy_guest *, const char *,
 #define POLICY_GUESTS_MAX	256		/* guest blocks */
 #define POLICY_PORTS_MAX	16		/* items in a port list */
 #define POLICY_LIMIT_MAX	1000000		/* max-forwards and the like */
+#define POLICY_UDP_BUFFER_MAX	1073741824	/* max-udp-buffer, bytes */
 #define POLICY_ERRORS_MAX	20		/* reported before giving up */
 /* The text of their errors, a line each */
 #define POLICY_ERRS_LEN		(POLICY_ERRORS_MAX * 700)
@@ -224,8 +230,10 @@ enum limit_kind {
 	LIMIT_CONNS,		/* concurrent, per guest */
 	LIMIT_FORWARD_CONNS,	/* concurrent, per forward */
 	LIMIT_PENDING_OPENS,	/* OPEN sent, no DATA yet, per guest */
-	LIMIT_SESSIONS,		/* per endpoint */
-	LIMIT_UNIDENTIFIED,	/* no first frame yet, per endpoint */
+	LIMIT_SESSIONS,		/* per endpoint: guests on it */
+	LIMIT_UNIDENTIFIED,	/* no first frame yet, per guest (peer) */
+	LIMIT_UNIDENTIFIED_ALL,	/* the same, over every guest */
+	LIMIT_UDP_BUFFER,	/* bytes queued for its UDP flows, per guest */
 	LIMIT_NKINDS
 };
 
@@ -240,6 +248,26 @@ void		 limit_hit(enum limit_kind, const char *, ...)
 void		 limit_hit_value(enum limit_kind, uint32_t, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 
+/*
+ * Warnings a guest's input triggers, each logged (and so an API error
+ * event) at most LIMIT_WARN_BURST times a second per guest and kind; the
+ * rest are counted, and a line says how many once the second is over.
+ */
+#define LIMIT_WARN_BURST	5
+enum warn_kind {
+	WARN_FIRST_FRAME,	/* a bad or missing first frame */
+	WARN_VERSION,		/* no protocol version in common */
+	WARN_EXPOSE,		/* an EXPOSE that could not be carried out */
+	WARN_NO_STREAM,		/* no data stream for a connection in time */
+	WARN_STRAY_STREAM,	/* DATA or POOL nobody asked for */
+	WARN_GUEST_ERROR,	/* an ERROR the guest reports */
+	WARN_NKINDS
+};
+
+void		 limit_warn(const struct guest_ep *, uint32_t, enum warn_kind,
+		    const char *, ...) __attribute__((format(printf, 4, 5)));
+void		 limits_warn_flush_all(void);
+
 /* host.c: the agent's global state */
 struct guest_ep {
 	TAILQ_ENTRY(guest_ep)	 entry;
@@ -248,7 +276,6 @@ struct guest_ep {
 	struct event		*ev;
 	struct event		*resume;	/* after running out of fds */
 	int			 nsessions;
-	int			 nunidentified;	/* no first frame yet */
 };
 
 struct host {
@@ -265,6 +292,7 @@ struct host {
 	time_t			 started;
 	int			 udp_timeout;	/* --udp-timeout, seconds */
 	int			 udp_max_flows;	/* --udp-flows, per forward */
+	uint64_t		 udp_dropped;	/* datagrams to guests dropped */
 };
 
 extern struct host	*host;
@@ -300,6 +328,7 @@ struct session {
 	int			 nforwards;
 	uint32_t		 nconns;	/* waiting or relaying */
 	uint32_t		 npending;	/* OPEN sent, no DATA yet */
+	size_t			 udp_queued;	/* by its UDP flows (udp.c) */
 	struct event		*keepalive;
 	time_t			 last_rx;	/* last frame from the guest */
 	struct policy_limits	 limits;	/* max-forwards and the like */

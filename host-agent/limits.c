@@ -10,9 +10,14 @@
 #include <string.h>
 #include <time.h>
 
+#include <event2/event.h>
+
+#include "compat.h"
+#include "dgram.h"
 #include "host.h"
 #include "log.h"
 #include "number.h"
+#include "xmalloc.h"
 
 static const struct limit_def {
 	const char	*flag;		/* --max-... */
@@ -31,11 +36,17 @@ static const struct limit_def {
 	    "connections per forward", 16384, 1, 1048576 },
 	[LIMIT_PENDING_OPENS] = { "max-pending-opens",
 	    "OPENs awaiting a data stream, per guest", 1024, 1, 1048576 },
-	[LIMIT_SESSIONS] = { "max-sessions", "sessions per endpoint", 64,
+	[LIMIT_SESSIONS] = { "max-sessions", "sessions (guests) per endpoint", 64,
 	    1, 65536 },
 	[LIMIT_UNIDENTIFIED] = { "max-unidentified",
-	    "connections yet to send a first frame, per endpoint", 256, 1,
+	    "connections yet to send a first frame, per guest", 256, 1,
 	    65536 },
+	[LIMIT_UNIDENTIFIED_ALL] = { "max-unidentified-total",
+	    "connections yet to send a first frame, over every guest", 4096,
+	    1, 1048576 },
+	[LIMIT_UDP_BUFFER] = { "max-udp-buffer",
+	    "bytes queued for a guest's UDP flows", 4 * 1024 * 1024,
+	    PH_DGRAM_FRAME_MAX, 1024 * 1024 * 1024 },
 };
 
 static time_t	last_logged[LIMIT_NKINDS];
@@ -143,4 +154,118 @@ limit_hit_value(enum limit_kind k, uint32_t value, const char *fmt, ...)
 	va_start(ap, fmt);
 	limit_vhit(k, value, fmt, ap);
 	va_end(ap);
+}
+
+/*
+ * Warnings a guest triggers (limit_warn): a guest that floods bad input
+ * gets a bounded number of lines, and of API error events, a second.
+ * A guest is its endpoint and vsock CID, as the listener knows it before
+ * any frame.  Each (guest, kind) has an entry for one second from its
+ * first warning: then the count of those not logged is, and it goes.
+ */
+struct warn_entry {
+	RB_ENTRY(warn_entry)	 node;
+	const struct guest_ep	*gep;
+	uint32_t		 cid;
+	enum warn_kind		 kind;
+	int			 nlogged;
+	uint64_t		 suppressed;
+	struct event		*expire;
+};
+
+static const char *const warn_names[WARN_NKINDS] = {
+	[WARN_FIRST_FRAME] = "first-frame",
+	[WARN_VERSION] = "version",
+	[WARN_EXPOSE] = "expose",
+	[WARN_NO_STREAM] = "no-stream",
+	[WARN_STRAY_STREAM] = "stray-stream",
+	[WARN_GUEST_ERROR] = "guest-error",
+};
+
+static int
+warn_cmp(const struct warn_entry *a, const struct warn_entry *b)
+{
+	if (a->gep != b->gep)
+		return a->gep < b->gep ? -1 : 1;
+	if (a->cid != b->cid)
+		return a->cid < b->cid ? -1 : 1;
+	return a->kind < b->kind ? -1 : a->kind > b->kind;
+}
+
+RB_HEAD(warn_tree, warn_entry);
+PH_RB_PROTOTYPE(warn_tree, warn_entry, node, warn_cmp);
+PH_RB_GENERATE(warn_tree, warn_entry, node, warn_cmp)
+
+static struct warn_tree	warns = RB_INITIALIZER(&warns);
+
+static void
+warn_expire(struct warn_entry *e)
+{
+	if (e->suppressed > 0 && e->cid != 0)
+		log_warnx("%s: cid %u: %llu more %s warnings not logged",
+		    e->gep->ep.str, e->cid, (unsigned long long)e->suppressed,
+		    warn_names[e->kind]);
+	else if (e->suppressed > 0)
+		log_warnx("%s: %llu more %s warnings not logged",
+		    e->gep->ep.str, (unsigned long long)e->suppressed,
+		    warn_names[e->kind]);
+	RB_REMOVE(warn_tree, &warns, e);
+	event_free(e->expire);
+	free(e);
+}
+
+static void
+warn_expire_cb(int fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	warn_expire(arg);
+}
+
+static struct warn_entry *
+warn_get(const struct guest_ep *gep, uint32_t cid, enum warn_kind kind)
+{
+	struct warn_entry	 key = { .gep = gep, .cid = cid, .kind = kind };
+	struct warn_entry	*e;
+	struct timeval		 tv = { 1, 0 };
+
+	if ((e = RB_FIND(warn_tree, &warns, &key)) != NULL)
+		return e;
+	e = xcalloc(1, sizeof *e);
+	*e = key;
+	if ((e->expire = evtimer_new(host->base, warn_expire_cb, e)) == NULL)
+		fatalx("evtimer_new");
+	evtimer_add(e->expire, &tv);
+	RB_INSERT(warn_tree, &warns, e);
+	return e;
+}
+
+/* A warning the guest on gep (with this CID, or 0) caused: rate-limited. */
+void
+limit_warn(const struct guest_ep *gep, uint32_t cid, enum warn_kind kind,
+    const char *fmt, ...)
+{
+	struct warn_entry	*e = warn_get(gep, cid, kind);
+	char			 msg[1024];
+	va_list			 ap;
+
+	if (e->nlogged >= LIMIT_WARN_BURST) {
+		e->suppressed++;
+		return;
+	}
+	e->nlogged++;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	log_warnx("%s", msg);
+}
+
+/* At exit (or an endpoint's end): the counts held back, logged. */
+void
+limits_warn_flush_all(void)
+{
+	struct warn_entry	*e;
+
+	while ((e = RB_MIN(warn_tree, &warns)) != NULL)
+		warn_expire(e);
 }

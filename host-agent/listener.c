@@ -14,6 +14,7 @@
 
 #include <event2/event.h>
 
+#include "compat.h"
 #include "host.h"
 #include "log.h"
 #include "xmalloc.h"
@@ -40,6 +41,92 @@ struct pending {
 /* Every connection yet to send its first frame: freed at exit too. */
 static TAILQ_HEAD(, pending)	pendings = TAILQ_HEAD_INITIALIZER(pendings);
 
+/*
+ * A peer: one guest as accept() tells it, before it says anything.  On
+ * a vsock endpoint each CID is a peer; a Unix endpoint serves one guest
+ * (Firecracker, Cloud Hypervisor: a socket per VM) and is one peer, CID
+ * 0.  --max-unidentified counts per peer, so that a guest that opens
+ * silent connections up to its cap shuts out no other guest; the total
+ * over every peer has its own ceiling.
+ */
+struct peer {
+	RB_ENTRY(peer)		 node;
+	const struct guest_ep	*gep;
+	uint32_t		 cid;
+	uint32_t		 nunidentified;
+};
+
+static int
+peer_cmp(const struct peer *a, const struct peer *b)
+{
+	if (a->gep != b->gep)
+		return a->gep < b->gep ? -1 : 1;
+	if (a->cid != b->cid)
+		return a->cid < b->cid ? -1 : 1;
+	return 0;
+}
+
+RB_HEAD(peer_tree, peer);
+PH_RB_PROTOTYPE(peer_tree, peer, node, peer_cmp);
+PH_RB_GENERATE(peer_tree, peer, node, peer_cmp)
+
+static struct peer_tree	peers = RB_INITIALIZER(&peers);
+static uint32_t		nunidentified;	/* over every peer */
+
+static struct peer *
+peer_get(const struct guest_ep *gep, uint32_t cid)
+{
+	struct peer	 key = { .gep = gep, .cid = cid }, *pr;
+
+	if ((pr = RB_FIND(peer_tree, &peers, &key)) != NULL)
+		return pr;
+	pr = xcalloc(1, sizeof *pr);
+	pr->gep = gep;
+	pr->cid = cid;
+	RB_INSERT(peer_tree, &peers, pr);
+	return pr;
+}
+
+/* One fewer unidentified connection of this peer; forgotten at none. */
+static void
+peer_put(const struct guest_ep *gep, uint32_t cid)
+{
+	struct peer	 key = { .gep = gep, .cid = cid }, *pr;
+
+	if ((pr = RB_FIND(peer_tree, &peers, &key)) == NULL)
+		fatalx("%s: no peer for cid %u", __func__, cid);
+	nunidentified--;
+	if (--pr->nunidentified > 0)
+		return;
+	RB_REMOVE(peer_tree, &peers, pr);
+	free(pr);
+}
+
+/* Whether a new connection from this peer is over a cap (and logs it). */
+static int
+peer_over_cap(const struct guest_ep *gep, uint32_t cid)
+{
+	struct peer	 key = { .gep = gep, .cid = cid }, *pr;
+
+	if (nunidentified >= host->limits[LIMIT_UNIDENTIFIED_ALL]) {
+		limit_hit(LIMIT_UNIDENTIFIED_ALL, "%s: too many connections "
+		    "without a first frame, over every guest: a new one "
+		    "dropped", gep->ep.str);
+		return 1;
+	}
+	pr = RB_FIND(peer_tree, &peers, &key);
+	if (pr == NULL || pr->nunidentified < host->limits[LIMIT_UNIDENTIFIED])
+		return 0;
+	if (cid != 0)
+		limit_hit(LIMIT_UNIDENTIFIED, "%s: too many connections "
+		    "without a first frame from cid %u: a new one dropped",
+		    gep->ep.str, cid);
+	else
+		limit_hit(LIMIT_UNIDENTIFIED, "%s: too many connections "
+		    "without a first frame: a new one dropped", gep->ep.str);
+	return 1;
+}
+
 static void
 pending_free(struct pending *p, int close_fd)
 {
@@ -48,7 +135,7 @@ pending_free(struct pending *p, int close_fd)
 	event_free(p->deadline);
 	if (close_fd)
 		close(p->fd);
-	p->gep->nunidentified--;
+	peer_put(p->gep, p->cid);
 	free(p);
 }
 
@@ -56,10 +143,11 @@ static void
 pending_drop(struct pending *p, const char *why)
 {
 	if (p->cid != 0)
-		log_warnx("%s: connection from cid %u dropped: %s",
-		    p->gep->ep.str, p->cid, why);
+		limit_warn(p->gep, p->cid, WARN_FIRST_FRAME, "%s: connection "
+		    "from cid %u dropped: %s", p->gep->ep.str, p->cid, why);
 	else
-		log_warnx("%s: connection dropped: %s", p->gep->ep.str, why);
+		limit_warn(p->gep, 0, WARN_FIRST_FRAME, "%s: connection "
+		    "dropped: %s", p->gep->ep.str, why);
 	pending_free(p, 1);
 }
 
@@ -181,6 +269,7 @@ listener_accept_cb(int lfd, short ev, void *arg)
 	socklen_t		 sl = sizeof ss;
 	struct timeval		 tv = { HOST_HELLO_TIMEOUT, 0 };
 	struct pending		*p;
+	uint32_t		 cid = 0;
 	int			 fd;
 
 	(void)ev;
@@ -194,17 +283,16 @@ listener_accept_cb(int lfd, short ev, void *arg)
 			log_warn("%s: accept", gep->ep.str);
 		return;
 	}
-	if ((uint32_t)gep->nunidentified >= host->limits[LIMIT_UNIDENTIFIED]) {
-		limit_hit(LIMIT_UNIDENTIFIED, "%s: too many connections "
-		    "without a first frame: a new one dropped", gep->ep.str);
+	if (ss.ss_family == AF_VSOCK)
+		cid = svm->svm_cid;
+	if (peer_over_cap(gep, cid)) {
 		close(fd);
 		return;
 	}
 	p = xcalloc(1, sizeof *p);
 	p->fd = fd;
 	p->gep = gep;
-	if (ss.ss_family == AF_VSOCK)
-		p->cid = svm->svm_cid;
+	p->cid = cid;
 	p->ev = event_new(host->base, fd, EV_READ | EV_PERSIST,
 	    pending_read_cb, p);
 	p->deadline = evtimer_new(host->base, pending_deadline_cb, p);
@@ -213,7 +301,8 @@ listener_accept_cb(int lfd, short ev, void *arg)
 	event_add(p->ev, NULL);
 	evtimer_add(p->deadline, &tv);
 	TAILQ_INSERT_TAIL(&pendings, p, entry);
-	gep->nunidentified++;
+	peer_get(gep, cid)->nunidentified++;
+	nunidentified++;
 }
 
 /* Opens the socket: before daemonising, so that errors reach the user. */

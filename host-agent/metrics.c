@@ -220,6 +220,11 @@ metrics_counters(struct evbuffer *b)
 		evbuffer_add_printf(b, "porthole_limit_hits_total{limit=\"%s\"} "
 		    "%llu\n", limit_flag(i),
 		    (unsigned long long)host->limit_hits[i]);
+	head(b, "porthole_udp_dropped_total", "counter",
+	    "Datagrams from clients dropped, not queued for the guest: its "
+	    "flow's queue or its --max-udp-buffer was full.");
+	evbuffer_add_printf(b, "porthole_udp_dropped_total %llu\n",
+	    (unsigned long long)host->udp_dropped);
 	head(b, "porthole_errors_total", "counter",
 	    "Warnings and errors the host agent logged.");
 	evbuffer_add_printf(b, "porthole_errors_total %llu\n",

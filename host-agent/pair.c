@@ -102,16 +102,16 @@ pair_timeout_cb(int fd, short ev, void *arg)
 
 	(void)fd;
 	(void)ev;
-	log_warnx("guest %s: no data stream for connection %016llx in %d s",
-	    p->s->id, (unsigned long long)p->id, HOST_DATA_TIMEOUT);
+	limit_warn(p->s->gep, p->s->cid, WARN_NO_STREAM, "guest %s: no data "
+	    "stream for connection %016llx in %d s", p->s->id,
+	    (unsigned long long)p->id, HOST_DATA_TIMEOUT);
 	p->ops->failed(p, "no data stream in time");
 }
 
-/* Asks the guest for a new stream; the pair waits for its DATA. */
+/* p waits for a stream: it fails if none comes in time. */
 static void
-pair_ask(struct pair *p, uint32_t forward)
+pair_wait(struct pair *p)
 {
-	struct ph_msg	m = { .type = PH_OPEN };
 	struct timeval	tv = { HOST_DATA_TIMEOUT, 0 };
 
 	p->s->npending++;
@@ -119,6 +119,15 @@ pair_ask(struct pair *p, uint32_t forward)
 	if (p->timeout == NULL)
 		fatalx("evtimer_new");
 	evtimer_add(p->timeout, &tv);
+}
+
+/* Asks the guest for a new stream; the pair waits for its DATA. */
+static void
+pair_ask(struct pair *p, uint32_t forward)
+{
+	struct ph_msg	m = { .type = PH_OPEN };
+
+	pair_wait(p);
 	m.u.open.conn = p->id;
 	m.u.open.forward = forward;
 	log_debug("connection %016llx: client for forward %u, OPEN sent",
@@ -155,8 +164,13 @@ pair_open(struct pair *p, struct session *s, uint32_t forward,
 	m.u.pair.conn = p->id;
 	m.u.pair.forward = forward;
 	if (session_send(s, &m) == -1) {
-		/* The session is ending; it fails this pair with the rest. */
+		/*
+		 * The session is ending (from the loop, after our caller
+		 * returns): p waits for a stream that cannot come, so that
+		 * the session's end fails it, closing its client.
+		 */
 		close(fd);
+		pair_wait(p);
 		return -1;
 	}
 	log_debug("connection %016llx: client for forward %u, PAIR sent for "
@@ -216,8 +230,9 @@ pair_data(int fd, const struct guest_ep *gep, uint32_t cid,
 
 	if (p == NULL || p->s == NULL || p->timeout == NULL ||
 	    !session_matches(p->s, gep, cid, d->session)) {
-		log_warnx("%s: data stream for %s connection %016llx dropped",
-		    gep->ep.str, p == NULL ? "unknown" : "another session's",
+		limit_warn(gep, cid, WARN_STRAY_STREAM, "%s: data stream for "
+		    "%s connection %016llx dropped", gep->ep.str,
+		    p == NULL ? "unknown" : "another session's",
 		    (unsigned long long)d->conn);
 		close(fd);
 		return;
@@ -263,7 +278,8 @@ pooled_read_cb(int fd, short ev, void *arg)
 		return;
 	}
 	if (n > 0)
-		log_warnx("guest %s: bytes on idle pooled stream %llu: closed",
+		limit_warn(ps->s->gep, ps->s->cid, WARN_STRAY_STREAM,
+		    "guest %s: bytes on idle pooled stream %llu: closed",
 		    ps->s->id, (unsigned long long)ps->id);
 	else
 		log_debug("guest %s: pooled stream %llu closed by the guest",
@@ -312,7 +328,8 @@ pair_pool_add(int fd, const struct guest_ep *gep, uint32_t cid,
 	else if (pool_has(s, m->stream))
 		why = "with an id already pooled";
 	if (why != NULL) {
-		log_warnx("%s: pooled stream %s dropped", gep->ep.str, why);
+		limit_warn(gep, cid, WARN_STRAY_STREAM, "%s: pooled stream "
+		    "%s dropped", gep->ep.str, why);
 		close(fd);
 		return;
 	}

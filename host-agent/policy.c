@@ -148,7 +148,7 @@ rule_matches_from(const struct policy_rule *r, const struct ph_addr *a)
 	case FROM_ANY:
 		return 1;
 	case FROM_WILDCARD:
-		return addr_is_any(a);
+		return addr_is_wildcard(a);
 	case FROM_LOOPBACK:
 		if (a->family == AF_INET)
 			return (ntohl(a->u.v4.s_addr) >> 24) == IN_LOOPBACKNET;
@@ -353,7 +353,7 @@ policy_decide(const struct policy *p, const struct bind_req *req,
 		d->verdict = PH_BOUND;
 		decide_add(d, req->addr.family, 0, hport);
 		snprintf(what, sizeof what, "loopback bind");
-	} else if (!addr_is_any(&req->addr)) {
+	} else if (!addr_is_wildcard(&req->addr)) {
 		d->verdict = PH_REWRITTEN;
 		decide_add(d, req->addr.family, 0, hport);
 		snprintf(what, sizeof what, "guest address %s is not a host "
@@ -371,9 +371,13 @@ policy_decide(const struct policy *p, const struct bind_req *req,
 		return;
 	} else {
 		d->verdict = any ? PH_BOUND : PH_REWRITTEN;
-		decide_add(d, req->addr.family, any, hport);
-		if (req->addr.family == AF_INET6 && !req->v6only)
+		if (!addr_is_any(&req->addr))	/* ::ffff:0.0.0.0: IPv4 */
 			decide_add(d, AF_INET, any, hport);
+		else {
+			decide_add(d, req->addr.family, any, hport);
+			if (req->addr.family == AF_INET6 && !req->v6only)
+				decide_add(d, AF_INET, any, hport);
+		}
 		if (any)
 			snprintf(what, sizeof what, "wildcard bind allowed%s",
 			    by_rule ? "" : " by policy allow");

@@ -138,6 +138,7 @@ policy_guest_limits(const struct policy_file *pf, const char *name,
 {
 	const struct policy_limits	*gl;
 	int				 i, fwd_set = 0, conn_set = 0;
+	int				 udp_set = 0;
 
 	memset(out, 0, sizeof *out);
 	if (pf == NULL)
@@ -156,6 +157,11 @@ policy_guest_limits(const struct policy_file *pf, const char *name,
 			out->max_conns = gl->max_conns;
 			out->conns_line = gl->conns_line;
 			conn_set = 1;
+		}
+		if (!udp_set && gl->udp_buffer_line != 0) {
+			out->max_udp_buffer = gl->max_udp_buffer;
+			out->udp_buffer_line = gl->udp_buffer_line;
+			udp_set = 1;
 		}
 	}
 }

@@ -9,9 +9,11 @@
  *	lock
  *	max-forwards N
  *	max-connections N
+ *	max-udp-buffer BYTES
  *	ACTION PROTO port PORTS [from ADDRESS] [to PORT|PORT-PORT|auto]
  *	guest NAME|cid:N|ENDPOINT {
- *		RULE ... max-forwards N ... max-connections N
+ *		RULE ... max-forwards N ... max-connections N ...
+ *		max-udp-buffer BYTES
  *	}
  *
  * The file is untrusted input like any other: lines, words, rules, guest
@@ -356,13 +358,15 @@ parse_limit(struct parser *p, char **w, int nw)
 {
 	struct policy_limits	*l = limits_here(p);
 	int			 conns = strcmp(w[0], "max-connections") == 0;
-	int			*line = conns ? &l->conns_line :
-				    &l->forwards_line;
-	long			 v;
+	int			 udp = strcmp(w[0], "max-udp-buffer") == 0;
+	int			*line = conns ? &l->conns_line : udp ?
+				    &l->udp_buffer_line : &l->forwards_line;
+	long			 v, max = udp ? POLICY_UDP_BUFFER_MAX :
+				    POLICY_LIMIT_MAX;
 
-	if (nw != 2 || (v = parse_number(w[1], POLICY_LIMIT_MAX)) == -1) {
-		perr(p, "%s: expected a number from 1 to %d%s%s%s", w[0],
-		    POLICY_LIMIT_MAX, nw < 2 ? "" : ", not \"",
+	if (nw != 2 || (v = parse_number(w[1], max)) == -1) {
+		perr(p, "%s: expected a number from 1 to %ld%s%s%s", w[0],
+		    max, nw < 2 ? "" : ", not \"",
 		    nw < 2 ? "" : w[1], nw < 2 ? "" : "\"");
 		return;
 	}
@@ -373,6 +377,8 @@ parse_limit(struct parser *p, char **w, int nw)
 	*line = p->line;
 	if (conns)
 		l->max_conns = (unsigned int)v;
+	else if (udp)
+		l->max_udp_buffer = (unsigned int)v;
 	else
 		l->max_forwards = (unsigned int)v;
 }
@@ -489,7 +495,8 @@ parse_words(struct parser *p, char **w, int nw)
 	else if (strcmp(w[0], "lock") == 0)
 		parse_global(p, w, nw, &p->pf->lock_line);
 	else if (strcmp(w[0], "max-forwards") == 0 ||
-	    strcmp(w[0], "max-connections") == 0)
+	    strcmp(w[0], "max-connections") == 0 ||
+	    strcmp(w[0], "max-udp-buffer") == 0)
 		parse_limit(p, w, nw);
 	else if (parse_action(w[0], &a) == 0)
 		parse_rule(p, w, nw);
@@ -687,6 +694,12 @@ print_limits(FILE *fp, const struct policy_limits *l, int indent)
 	if (l->conns_line != 0) {
 		snprintf(text, sizeof text, "max-connections %u", l->max_conns);
 		print_line(fp, indent, text, "line %d%s", l->conns_line, "");
+	}
+	if (l->udp_buffer_line != 0) {
+		snprintf(text, sizeof text, "max-udp-buffer %u",
+		    l->max_udp_buffer);
+		print_line(fp, indent, text, "line %d%s", l->udp_buffer_line,
+		    "");
 	}
 }
 

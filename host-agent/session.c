@@ -144,7 +144,9 @@ session_set_limits(struct session *s)
 	    s->cid, &fl);
 	s->limits.max_forwards = host->limits[LIMIT_FORWARDS];
 	s->limits.max_conns = host->limits[LIMIT_CONNS];
+	s->limits.max_udp_buffer = host->limits[LIMIT_UDP_BUFFER];
 	s->limits.forwards_line = s->limits.conns_line = 0;
+	s->limits.udp_buffer_line = 0;
 	if (fl.forwards_line != 0 && fl.max_forwards < s->limits.max_forwards) {
 		s->limits.max_forwards = fl.max_forwards;
 		s->limits.forwards_line = fl.forwards_line;
@@ -153,10 +155,15 @@ session_set_limits(struct session *s)
 		s->limits.max_conns = fl.max_conns;
 		s->limits.conns_line = fl.conns_line;
 	}
+	if (fl.udp_buffer_line != 0 &&
+	    fl.max_udp_buffer < s->limits.max_udp_buffer) {
+		s->limits.max_udp_buffer = fl.max_udp_buffer;
+		s->limits.udp_buffer_line = fl.udp_buffer_line;
+	}
 }
 
 static int
-session_refuse_version(int fd, const struct guest_ep *gep,
+session_refuse_version(int fd, const struct guest_ep *gep, uint32_t cid,
     const struct ph_hello *h)
 {
 	struct ph_msg	m = { .type = PH_ERROR };
@@ -165,9 +172,9 @@ session_refuse_version(int fd, const struct guest_ep *gep,
 
 	if (h->vmin <= PH_PROTO_VERSION && h->vmax >= PH_PROTO_VERSION_MIN)
 		return 0;
-	log_warnx("%s: guest speaks protocol %u-%u, we speak %u-%u: refused",
-	    gep->ep.str, h->vmin, h->vmax, PH_PROTO_VERSION_MIN,
-	    PH_PROTO_VERSION);
+	limit_warn(gep, cid, WARN_VERSION, "%s: guest speaks protocol %u-%u, "
+	    "we speak %u-%u: refused", gep->ep.str, h->vmin, h->vmax,
+	    PH_PROTO_VERSION_MIN, PH_PROTO_VERSION);
 	m.u.error.code = PH_ERR_VERSION;
 	snprintf(m.u.error.message, sizeof m.u.error.message,
 	    "host speaks protocol versions %u-%u", PH_PROTO_VERSION_MIN,
@@ -247,7 +254,7 @@ session_new(int fd, struct guest_ep *gep, uint32_t cid,
 	struct session	*s, *old;
 	struct ph_msg	 m = { .type = PH_WELCOME };
 
-	if (session_refuse_version(fd, gep, h) == -1)
+	if (session_refuse_version(fd, gep, cid, h) == -1)
 		return;
 	if ((old = session_find_guest(gep, cid)) != NULL)
 		session_end(old, END_REPLACED, "replaced by a new session from "
@@ -364,9 +371,9 @@ session_dispatch(struct session *s, const struct ph_msg *m)
 	case PH_PONG:
 		break;
 	case PH_ERROR:
-		log_warnx("guest %s reports error %u: %s", s->id,
-		    m->u.error.code, log_safe(m->u.error.message, safe,
-		    sizeof safe));
+		limit_warn(s->gep, s->cid, WARN_GUEST_ERROR, "guest %s "
+		    "reports error %u: %s", s->id, m->u.error.code,
+		    log_safe(m->u.error.message, safe, sizeof safe));
 		break;
 	default:
 		session_unexpected(s, m);

@@ -12,9 +12,12 @@
  * most --udp-flows flows, and the least recently active one is evicted
  * to make room for a new client; what a flow queues for the guest,
  * including while its stream is being opened, is bounded, and a datagram
- * that does not fit is dropped and counted; the guest's and the forward's
- * limits on connections (--max-*) count flows too.  A forward's flows end
- * when the forward closes: their host socket is gone.
+ * that does not fit is dropped and counted; so is one that does not fit
+ * in its guest's budget over all its flows (--max-udp-buffer), so that
+ * many flows a guest does not read hold no more than that; the guest's
+ * and the forward's limits on connections (--max-*) count flows too.
+ * A forward's flows end when the forward closes: their host socket is
+ * gone.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -52,6 +55,7 @@ struct udp_flow {
 	struct event		*idle;
 	struct timeval		 last;		/* last datagram either way */
 	uint64_t		 dropped;	/* towards the client */
+	uint64_t		 dropped_in;	/* over the guest's budget */
 };
 
 static int	udp_flow_cmp(struct udp_flow *, struct udp_flow *);
@@ -122,7 +126,8 @@ udp_flow_end(struct udp_flow *fl, const char *why)
 	    "to the guest, %llu from it, %llu dropped", udp_flow_name(fl, ca,
 	    sizeof ca), uf->f->id, why, (unsigned long long)st->dgrams_out,
 	    (unsigned long long)st->dgrams_in,
-	    (unsigned long long)(st->dropped + fl->dropped));
+	    (unsigned long long)(st->dropped + fl->dropped_in +
+	    fl->dropped));
 	uf->f->bytes_out += st->bytes_out;
 	uf->f->bytes_in += st->bytes_in;
 	uf->f->conns_active--;
@@ -215,6 +220,7 @@ udp_flow_new(struct udp_sock *us, const struct udp_flow *key)
 	*fl = *key;
 	fl->us = us;
 	fl->ds = dgstream_new(host->base, UDP_QUEUE_MAX, &udp_stream_cbs, fl);
+	dgstream_account(fl->ds, &f->s->udp_queued);
 	if ((fl->idle = evtimer_new(host->base, udp_idle_cb, fl)) == NULL)
 		fatalx("evtimer_new");
 	evtimer_add(fl->idle, &tv);
@@ -315,6 +321,30 @@ udp_msg_key(struct udp_sock *us, struct msghdr *msg, struct udp_flow *key)
 	}
 }
 
+/*
+ * Whether a datagram of len bytes for fl would take its guest over its
+ * budget for all its flows' queues: then it is dropped, counted, and
+ * the hit logged (rate-limited).
+ */
+static int
+udp_over_budget(struct udp_flow *fl, size_t len)
+{
+	struct session	*s = fl->us->uf->f->s;
+	uint32_t	 max = s->limits.max_udp_buffer;
+	char		 line[32] = "";
+
+	if (s->udp_queued + PH_DGRAM_HDR_LEN + len <= max)
+		return 0;
+	host->udp_dropped++;
+	if (s->limits.udp_buffer_line != 0)
+		snprintf(line, sizeof line, " (policy line %d)",
+		    s->limits.udp_buffer_line);
+	limit_hit_value(LIMIT_UDP_BUFFER, max, "guest %s: forward %u: "
+	    "datagram dropped: %zu bytes queued for its UDP flows%s", s->id,
+	    fl->us->uf->f->id, s->udp_queued, line);
+	return 1;
+}
+
 /* Reads one datagram from a client; returns -1 when there is none. */
 static int
 udp_read_one(struct udp_sock *us)
@@ -345,7 +375,10 @@ udp_read_one(struct udp_sock *us)
 	    (fl = udp_flow_new(us, &key)) == NULL)
 		return 0;
 	udp_flow_touch(fl);
-	dgstream_send(fl->ds, scratch, (size_t)n);	/* counts a drop */
+	if (udp_over_budget(fl, (size_t)n))
+		fl->dropped_in++;
+	else if (dgstream_send(fl->ds, scratch, (size_t)n) == -1)
+		host->udp_dropped++;
 	return 0;
 }
 

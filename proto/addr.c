@@ -32,6 +32,20 @@ addr_is_any(const struct ph_addr *a)
 	return IN6_IS_ADDR_UNSPECIFIED(&a->u.v6);
 }
 
+/*
+ * A wildcard bind: 0.0.0.0, :: or ::ffff:0.0.0.0.  Linux binds the last
+ * to every IPv4 address (an IPv6 socket taking IPv4 connections), so the
+ * policy must see it as the wildcard it is, not as an ordinary address.
+ */
+int
+addr_is_wildcard(const struct ph_addr *a)
+{
+	if (addr_is_any(a))
+		return 1;
+	return a->family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&a->u.v6) &&
+	    a->u.v6.s6_addr32[3] == htonl(INADDR_ANY);
+}
+
 /* 127.0.0.1 or ::1 exactly: the one loopback address every host has. */
 int
 addr_is_loopback1(const struct ph_addr *a)

@@ -20,6 +20,7 @@ struct ph_addr {
 void		 addr_any(int, struct ph_addr *);
 void		 addr_loopback(int, struct ph_addr *);
 int		 addr_is_any(const struct ph_addr *);
+int		 addr_is_wildcard(const struct ph_addr *);
 int		 addr_is_loopback1(const struct ph_addr *);
 int		 addr_equal(const struct ph_addr *, const struct ph_addr *);
 int		 addr_cmp(const struct ph_addr *, const struct ph_addr *);

@@ -28,6 +28,9 @@ struct dgstream {
 	struct dgstream_cbs	 cbs;
 	void			*arg;
 	struct dgstream_stats	 stats;
+	size_t			*total;		/* dgstream_account() */
+	size_t			 charged;	/* our part of *total */
+	struct evbuffer_cb_entry *cbe;
 };
 
 static void	dgstream_read_cb(struct bufferevent *, void *);
@@ -51,6 +54,41 @@ dgstream_new(struct event_base *base, size_t qmax,
 	return ds;
 }
 
+/* The queue grew or shrank: so does the total it counts in. */
+static void
+dgstream_out_cb(struct evbuffer *b, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct dgstream	*ds = arg;
+
+	(void)b;
+	*ds->total += info->n_added;
+	*ds->total -= info->n_deleted;
+	ds->charged += info->n_added;
+	ds->charged -= info->n_deleted;
+}
+
+static void
+dgstream_watch(struct dgstream *ds)
+{
+	if ((ds->cbe = evbuffer_add_cb(ds->out, dgstream_out_cb, ds)) == NULL)
+		fatalx("evbuffer_add_cb");
+}
+
+/*
+ * From now on *total holds this stream's queued bytes too, as it does
+ * every other stream's given the same total: a budget several streams
+ * share (a guest's UDP flows).
+ */
+void
+dgstream_account(struct dgstream *ds, size_t *total)
+{
+	ds->total = total;
+	ds->charged = evbuffer_get_length(ds->out);
+	*total += ds->charged;
+	dgstream_watch(ds);
+}
+
 /* The stream's socket is here: what was queued goes first. */
 void
 dgstream_attach(struct dgstream *ds, int fd)
@@ -58,10 +96,15 @@ dgstream_attach(struct dgstream *ds, int fd)
 	ds->bev = bufferevent_socket_new(ds->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (ds->bev == NULL)
 		fatalx("bufferevent_socket_new");
+	/* The bytes move from one queue to the other: the total stays. */
+	if (ds->cbe != NULL)
+		evbuffer_remove_cb_entry(ds->out, ds->cbe);
 	if (bufferevent_write_buffer(ds->bev, ds->out) == -1)
 		fatalx("bufferevent_write_buffer");
 	evbuffer_free(ds->out);
 	ds->out = bufferevent_get_output(ds->bev);
+	if (ds->cbe != NULL)
+		dgstream_watch(ds);
 	bufferevent_setwatermark(ds->bev, EV_READ, 0, 2 * PH_DGRAM_FRAME_MAX);
 	/* libevent moves 16 KiB per call by default: a few datagrams. */
 	if (bufferevent_set_max_single_read(ds->bev, DGSTREAM_IO_MAX) == -1 ||
@@ -76,6 +119,10 @@ dgstream_attach(struct dgstream *ds, int fd)
 void
 dgstream_free(struct dgstream *ds)
 {
+	if (ds->cbe != NULL) {
+		evbuffer_remove_cb_entry(ds->out, ds->cbe);
+		*ds->total -= ds->charged;
+	}
 	if (ds->bev != NULL)
 		bufferevent_free(ds->bev);
 	else

@@ -33,6 +33,7 @@ struct dgstream_stats {
 
 struct dgstream	*dgstream_new(struct event_base *, size_t,
 		    const struct dgstream_cbs *, void *);
+void		 dgstream_account(struct dgstream *, size_t *);
 void		 dgstream_attach(struct dgstream *, int);
 int		 dgstream_send(struct dgstream *, const void *, size_t);
 int		 dgstream_room(struct dgstream *, size_t);

@@ -258,9 +258,11 @@ START_TEST(test_two_guests_one_port)
 	expose(&ga, 1, "127.0.0.1", port);
 	expect(&ga, 1, PH_BOUND, "loopback bind", 0);
 	expose(&gb, 1, "0.0.0.0", port);
-	snprintf(want, sizeof want, "port in use by guest a (127.0.0.1:%u)",
+	snprintf(want, sizeof want, "port in use by another guest (127.0.0.1:%u)",
 	    port);
 	expect(&gb, 1, PH_REFUSED, want, 0);
+	/* b is not told a's name; the host keeps it. */
+	ck_assert_str_eq(forward_find(gb.s, 1)->dec.held_by, "a");
 	ck_assert_int_eq(host->nwaiting, 1);
 	/* Another family is another port. */
 	expose(&gb, 2, "::1", port);
@@ -282,12 +284,12 @@ START_TEST(test_wildcard_overlaps)
 	expose(&ga, 1, "::", port);		/* dual-stack: :: and 0.0.0.0 */
 	expect(&ga, 1, PH_BOUND, "allowed", 0);
 	expose(&gb, 1, "127.0.0.1", port);
-	expect(&gb, 1, PH_REFUSED, "port in use by guest a (127.0.0.1:", 0);
+	expect(&gb, 1, PH_REFUSED, "port in use by another guest (127.0.0.1:", 0);
 	expose(&gb, 2, "::1", port);
-	expect(&gb, 2, PH_REFUSED, "port in use by guest a ([::1]:", 0);
+	expect(&gb, 2, PH_REFUSED, "port in use by another guest ([::1]:", 0);
 	/* One guest's two binds that meet on the host, too. */
 	expose(&ga, 2, "10.9.9.9", port);
-	expect(&ga, 2, PH_REFUSED, "port in use by guest a", 0);
+	expect(&ga, 2, PH_REFUSED, "port in use by this guest", 0);
 }
 END_TEST
 
@@ -306,7 +308,7 @@ START_TEST(test_auto)
 	p1 = expect(&ga, 1, PH_REWRITTEN, "(another if taken) by line 1", 0);
 	ck_assert_uint_eq(p1, port);
 	expose(&gb, 1, "0.0.0.0", port);
-	snprintf(want, sizeof want, "; port %u in use by guest a: host port ",
+	snprintf(want, sizeof want, "; port %u in use by another guest: host port ",
 	    port);
 	p2 = expect(&gb, 1, PH_REWRITTEN, want, 0);
 	ck_assert_uint_ne(p2, port);
@@ -607,7 +609,7 @@ START_TEST(test_admit_auto)
 	ck_assert_int_eq(f->dec.verdict, PH_REWRITTEN);
 	ck_assert_uint_ne(f->dec.host[0].port, port);
 	ck_assert_uint_ne(f->dec.host[0].port, 0);
-	snprintf(want, sizeof want, "; port %u in use by guest a: host port ",
+	snprintf(want, sizeof want, "; port %u in use by another guest: host port ",
 	    port);
 	ck_assert_ptr_nonnull(strstr(f->dec.reason, want));
 	ck_assert(listening("127.0.0.1", f->dec.host[0].port));

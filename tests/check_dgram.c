@@ -414,6 +414,42 @@ START_TEST(test_stream_queue_bound)
 }
 END_TEST
 
+/*
+ * Streams that share a total (a guest's UDP flows): it holds what every
+ * one of them queues, through attaching and draining, and loses a
+ * stream's part when it is freed.
+ */
+START_TEST(test_stream_account)
+{
+	struct dgstream	*other;
+	size_t		 total = 0;
+
+	t.ds = dgstream_new(t.base, 0, &got_cbs, &t.got);
+	ck_assert_int_eq(dgstream_send(t.ds, "abc", 3), 0);
+	dgstream_account(t.ds, &total);
+	ck_assert_uint_eq(total, 5);		/* queued before: counted */
+	other = dgstream_new(t.base, 0, &got_cbs, &t.got);
+	dgstream_account(other, &total);
+	pattern(big, 1000, 4);
+	ck_assert_int_eq(dgstream_send(other, big, 1000), 0);
+	ck_assert_int_eq(dgstream_send(t.ds, big, 100), 0);
+	ck_assert_uint_eq(total, 5 + 1002 + 102);
+	/* Attached, t.ds's queue moves to its socket and drains. */
+	dgstream_attach(t.ds, t.sv[0]);
+	ck_assert_uint_eq(total, 5 + 1002 + 102);
+	ck_assert_uint_eq(peer_read_all(sink, sizeof sink), 5 + 102);
+	ck_assert_uint_eq(total, 1002);
+	dgstream_free(other);
+	ck_assert_uint_eq(total, 0);
+	ck_assert_int_eq(dgstream_send(t.ds, "x", 1), 0);
+	ck_assert_uint_le(total, 3);
+	dgstream_free(t.ds);		/* closes sv[0] */
+	t.ds = NULL;
+	t.sv[0] = -1;
+	ck_assert_uint_eq(total, 0);
+}
+END_TEST
+
 /* Frames arrive split anywhere, even a byte at a time. */
 START_TEST(test_stream_recv_split)
 {
@@ -678,6 +714,7 @@ dgram_suite(void)
 	tcase_add_test(tc, test_stream_eof);
 	tcase_add_test(tc, test_stream_eof_inside);
 	tcase_add_test(tc, test_stream_free_in_recv);
+	tcase_add_test(tc, test_stream_account);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("relay");

@@ -15,6 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 
@@ -256,6 +258,56 @@ START_TEST(test_redecide_retries_a_failed_forward)
 }
 END_TEST
 
+/*
+ * A client whose PAIR cannot be sent on the pooled path (the guest does
+ * not read its control channel): the session ends, and the client's
+ * connection is closed with it, not left open with no stream.
+ */
+START_TEST(test_pooled_pair_unsent_closes_the_client)
+{
+	struct sockaddr_in	 sin = { .sin_family = AF_INET };
+	struct ph_pool		 pm = { .stream = 1 };
+	static char		 junk[HOST_OUTPUT_MAX];
+	char			 c;
+	int			 sv[2], client, i;
+	ssize_t			 n = 0;
+
+	s->proto = PH_PROTO_VERSION_POOL;
+	expose(1, "127.0.0.1", port);
+	expect_exposed(1, PH_BOUND);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
+	    sv), 0);
+	pm.session = s->token;
+	pair_pool_add(sv[0], &gep, 0, &pm);
+	ck_assert_int_eq(s->npool, 1);
+	/* The guest reads nothing: its control output is at the limit. */
+	for (i = 0; i < 2; i++)
+		evbuffer_add(bufferevent_get_output(s->bev), junk,
+		    sizeof junk);
+
+	client = socket(AF_INET, SOCK_STREAM, 0);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons(port);
+	ck_assert_int_eq(connect(client, (struct sockaddr *)&sin, sizeof sin),
+	    0);
+	ck_assert_int_eq(fcntl(client, F_SETFL, O_NONBLOCK), 0);
+	for (i = 0; i < 200 && !TAILQ_EMPTY(&host->sessions); i++)
+		flush();
+	ck_assert(TAILQ_EMPTY(&host->sessions));
+	/* The client is closed: EOF, or a reset. */
+	for (i = 0; i < 200; i++) {
+		flush();
+		n = recv(client, &c, 1, 0);
+		if (n == 0 || (n == -1 && errno != EAGAIN))
+			break;
+	}
+	ck_assert_msg(n == 0 || (n == -1 && errno == ECONNRESET),
+	    "the client is still open (%zd, %s)", n, strerror(errno));
+	close(client);
+	close(sv[1]);
+}
+END_TEST
+
 static Suite *
 forward_suite(void)
 {
@@ -267,6 +319,7 @@ forward_suite(void)
 	tcase_add_test(tc, test_redecide_follows_the_mode);
 	tcase_add_test(tc, test_redecide_keeps_what_did_not_change);
 	tcase_add_test(tc, test_redecide_retries_a_failed_forward);
+	tcase_add_test(tc, test_pooled_pair_unsent_closes_the_client);
 	suite_add_tcase(su, tc);
 	return su;
 }

@@ -58,6 +58,14 @@ static const struct decide_case {
 	{ "::",              DUAL,   REFUSE,   0, REFUSED,   "" },
 	{ "::",              DUAL,   REFUSE,   1, REFUSED,   "" },
 
+	/* v4-mapped wildcard: IPv4's wildcard, seen through IPv6 */
+	{ "::ffff:0.0.0.0",  DUAL,   ALLOW,    0, BOUND,     "0.0.0.0" },
+	{ "::ffff:0.0.0.0",  DUAL,   ALLOW,    1, REWRITTEN, "127.0.0.1" },
+	{ "::ffff:0.0.0.0",  DUAL,   LOOPBACK, 0, REWRITTEN, "127.0.0.1" },
+	{ "::ffff:0.0.0.0",  V6ONLY, REFUSE,   0, REFUSED,   "" },
+	{ "::ffff:0.0.0.0",  DUAL,   REFUSE,   1, REFUSED,   "" },
+	{ "::ffff:10.0.0.5", DUAL,   REFUSE,   0, REWRITTEN, "::1" },
+
 	{ "127.0.0.1",       DUAL,   ALLOW,    0, BOUND,     "127.0.0.1" },
 	{ "127.0.0.1",       DUAL,   ALLOW,    1, BOUND,     "127.0.0.1" },
 	{ "127.0.0.1",       DUAL,   LOOPBACK, 0, BOUND,     "127.0.0.1" },
@@ -461,6 +469,12 @@ static const struct rule_case {
 	  REWRITTEN, "::1:6000", 0, 9 },
 	{ UDP, "::1", V6ONLY, 6000, "vm", "unix:/x", 0, ALLOW, 0,
 	  BOUND, "::1:6000", 0, 0 },
+	{ UDP, "::ffff:0.0.0.0", DUAL, 6000, "vm", "unix:/x", 0, ALLOW, 0,
+	  REWRITTEN, "127.0.0.1:6000", 0, 9 },
+	{ TCP, "::ffff:0.0.0.0", DUAL, 80, "vm", "unix:/x", 0, ALLOW, 0,
+	  REFUSED, "", 0, 3 },
+	{ TCP, "::ffff:127.0.0.1", DUAL, 80, "vm", "unix:/x", 0, ALLOW, 0,
+	  REWRITTEN, "::1:80", 0, 0 },
 	/* per guest: by name (a glob), by CID, by endpoint */
 	{ TCP, "0.0.0.0", DUAL, 7000, "dev-1", "unix:/x", 0, REFUSE, 0,
 	  BOUND, "0.0.0.0:7000", 0, 11 },
@@ -700,6 +714,7 @@ START_TEST(test_guest_limits)
 	    "guest cid:5 {\n"
 	    "max-forwards 2\n"
 	    "max-connections 4\n"
+	    "max-udp-buffer 100000\n"
 	    "}\n";
 	struct policy_file	*pf;
 	struct policy_limits	 l;
@@ -720,10 +735,13 @@ START_TEST(test_guest_limits)
 	ck_assert_uint_eq(l.max_forwards, 2);
 	ck_assert_int_eq(l.forwards_line, 6);
 	ck_assert_uint_eq(l.max_conns, 3);	/* the first block that sets */
+	ck_assert_uint_eq(l.max_udp_buffer, 100000);
+	ck_assert_int_eq(l.udp_buffer_line, 8);
 	policy_guest_limits(pf, "b", "vsock:6440", 6, &l);
 	ck_assert_uint_eq(l.max_forwards, 10);
 	ck_assert_uint_eq(l.max_conns, 0);
 	ck_assert_int_eq(l.conns_line, 0);
+	ck_assert_int_eq(l.udp_buffer_line, 0);
 	policy_file_free(pf);
 }
 END_TEST

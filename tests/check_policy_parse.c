@@ -228,6 +228,10 @@ static const struct bad_case {
 	  "p:2: max-forwards given twice (first at line 1)\n" },
 	{ "guest a {\nmax-connections 5\nmax-connections 5\n}\n",
 	  "p:3: max-connections given twice (first at line 2)\n" },
+	{ "max-udp-buffer 1073741825\n", "p:1: max-udp-buffer: expected a "
+	  "number from 1 to 1073741824, not \"1073741825\"\n" },
+	{ "guest a {\nmax-udp-buffer 5\nmax-udp-buffer 5\n}\n",
+	  "p:3: max-udp-buffer given twice (first at line 2)\n" },
 	{ "deny tcp port 22\n", "p:1: unknown directive \"deny\"\n" },
 	{ "Allow tcp port 22\n", "p:1: unknown directive \"Allow\"\n" },
 	{ "allow\n", "p:1: allow: expected tcp, udp or any\n" },

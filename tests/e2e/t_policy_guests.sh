@@ -1,8 +1,9 @@
 #!/bin/bash
 # Two guests, in two network namespaces, on two endpoints of one host
 # agent, with their own rules and limits.  They never share a host port:
-# the second to ask for a port gets "refused: port in use by guest
-# alpha", or another port when its rule says "to auto", and gets the
+# the second to ask for a port gets "refused: port in use by another
+# guest" (the host's log names alpha, the guest is not told), or another
+# port when its rule says "to auto", and gets the
 # port itself once the first lets it go.  A port that a program on the
 # host holds is "failed: address in use", and is taken as soon as it is
 # free while the guest still wants it.
@@ -63,9 +64,9 @@ bg guest2 ip netns exec "$NS2" "$PH_GUEST" -d -v -c "unix:$SOCK2" \
     -s "$T/guest2-status.sock" -N beta
 wait_for 5 "beta to connect" logged guest2 "connected to host"
 wait_for 5 "beta's P refused" logged guest2 "tcp 0.0.0.0:$P: refused by \
-host: port in use by guest alpha (127.0.0.1:$P)"
-wait_for 5 "beta's PA moved" logged guest2 "; port $PA in use by guest \
-alpha: host port "
+host: port in use by another guest (127.0.0.1:$P)"
+wait_for 5 "beta's PA moved" logged guest2 "; port $PA in use by another \
+guest: host port "
 Q=$(grep -F "tcp 0.0.0.0:$PA: rewritten on host" "$T/guest2.log" |
     sed -nE 's/.* on host 127\.0\.0\.1:([0-9]+): .*/\1/p')
 [ -n "$Q" ] && [ "$Q" != "$PA" ] || fail "beta's PA: no other port: $Q"
@@ -77,9 +78,11 @@ Q=$(grep -F "tcp 0.0.0.0:$PA: rewritten on host" "$T/guest2.log" |
 [ "$(hello "$PA")" = "hello $PA from alpha" ] || fail "PA: $(hello "$PA")"
 [ "$(hello "$Q")" = "hello $PA from beta" ] || fail "Q: $(hello "$Q")"
 grep -qE "guest beta \(unix:$SOCK2\): tcp 0.0.0.0:$P python3 -> refused \
-\(port in use by guest alpha" "$T/host.log" || fail "the host did not log it"
-pass "two guests, one port: the second refused (port in use by guest" \
-    "alpha), or moved to $Q by 'to auto'; nothing shared"
+\(port in use by another guest \(127.0.0.1:$P\); held by guest alpha\)" \
+    "$T/host.log" || fail "the host did not log it"
+! grep -q "alpha" "$T/guest2.log" || fail "beta was told alpha's name"
+pass "two guests, one port: the second refused (port in use by another" \
+    "guest, alpha named to the host only), or moved to $Q by 'to auto'"
 
 # alpha lets P go: beta, which still wants it, gets it.
 kill_wait TERM "$ALPHA_P"
