@@ -15,7 +15,7 @@
 
 PHSTORM=$PH_ROOT/tests/tools/phstorm
 EVIL=$T/evil.sock
-evil() { python3 "$PH_ROOT/tests/tools/evilguest.py" "$EVIL" "$@"; }
+evil() { "$PY" "$PH_ROOT/tests/tools/evilguest.py" "$EVIL" "$@"; }
 port=$(free_port)
 vm_create
 start_host -l "unix:$EVIL" --max-unidentified 32
@@ -23,7 +23,7 @@ start_guest -P 0
 bg echo ip netns exec "$NS" "$PHSTORM" echo 127.0.0.1 "$port"
 wait_for 5 "the good guest's forward" host_listens 127.0.0.1 "$port"
 
-bg flood python3 "$PH_ROOT/tests/tools/evilguest.py" "$EVIL" \
+bg flood "$PY" "$PH_ROOT/tests/tools/evilguest.py" "$EVIL" \
     no-hello-hold 200
 flood=$LAST_PID
 wait_for 10 "the hostile guest's silent connections" grep -q holding \
@@ -74,11 +74,11 @@ guest unix:$HOG {
 EOF2
 start_host -l "unix:$HOG" --max-udp-buffer 4194304 -f "$T/policy"
 ubase=$(free_port)
-bg hog python3 "$PH_ROOT/tests/tools/evilguest.py" "$HOG" udp-hog 8 "$ubase"
+bg hog "$PY" "$PH_ROOT/tests/tools/evilguest.py" "$HOG" udp-hog 8 "$ubase"
 hog=$LAST_PID
 wait_for 10 "the hog's 8 UDP forwards" grep -q "exposed 8" "$T/hog.log"
 rss0=$(rss_kb "$HOST_PID")
-python3 - "$ubase" <<'PY' || fail "the UDP flood"
+"$PY" - "$ubase" <<'PY' || fail "the UDP flood"
 import socket, sys, time
 base = int(sys.argv[1])
 socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(16)]
@@ -115,10 +115,10 @@ kill_wait TERM "$hog"
 bg events curl -sSN --unix-socket "$API" http://localhost/v1/events
 events=$LAST_PID
 wait_for 5 "the event stream" sh -c "[ \$(curl -sS --unix-socket '$API' \
-    http://localhost/v1/status | python3 -c \
+    http://localhost/v1/status | "$PY" -c \
     'import json,sys; print(json.load(sys.stdin)[\"event_clients\"])') = 1 ]"
 t0=$(date +%s)
-out=$(python3 "$PH_ROOT/tests/tools/evilguest.py" "$HOG" \
+out=$("$PY" "$PH_ROOT/tests/tools/evilguest.py" "$HOG" \
     flood-data-unknown 2000)
 [ "$out" = "sent 2000" ] || fail "the flood: $out"
 secs=$(($(date +%s) - t0 + 2))
