@@ -65,20 +65,6 @@ bad_arg(const char *opt, const char *fmt, const char *arg)
 	exit(2);
 }
 
-/* A number for an option, in [min, max]; a bad one is a usage error. */
-static int
-guest_number(const char *opt, const char *arg, int min, int max)
-{
-	char		err[256];
-	long long	n;
-
-	if (number_option(opt, arg, min, max, &n, err, sizeof err) == -1) {
-		fprintf(stderr, "porthole-guest: %s\n", err);
-		exit(2);
-	}
-	return (int)n;
-}
-
 /*
  * Every forwarded connection costs two descriptors here (the target and
  * its stream): take all the soft limit may have.
@@ -137,7 +123,7 @@ guest_add_ignore(const char *arg)
 		else
 			bad_arg("-i", "\"%s\" is not PORT[/tcp|/udp]", arg);
 	}
-	ig->port = (uint16_t)guest_number("-i", buf, 1, 65535);
+	ig->port = (uint16_t)number_arg("-i", buf, 1, 65535);
 	guest->nignore++;
 }
 
@@ -215,7 +201,7 @@ guest_option(int ch, struct options *o)
 		o->json_out = 1;
 		break;
 	case 'k':
-		guest->keepalive = guest_number("-k", optarg, 0, 3600);
+		guest->keepalive = number_arg("-k", optarg, 0, 3600);
 		break;
 	case 's':
 		o->status_path = optarg;
@@ -233,10 +219,10 @@ guest_option(int ch, struct options *o)
 		o->pidfile = optarg;
 		break;
 	case 'P':
-		guest->pool = guest_number("-P", optarg, 0, PH_POOL_MAX);
+		guest->pool = number_arg("-P", optarg, 0, PH_POOL_MAX);
 		break;
 	case 'S':
-		guest->scan_ms = guest_number("-S", optarg, 10,
+		guest->scan_ms = number_arg("-S", optarg, 10,
 		    GUEST_SCAN_MAX_MS);
 		break;
 	case 'u':

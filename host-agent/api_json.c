@@ -133,7 +133,7 @@ struct fwbytes {
 	uint64_t		 to_guest, from_guest;
 };
 
-struct fwtable {
+struct fwbytes_set {
 	struct fwbytes	*v;
 	size_t		 n;
 };
@@ -148,10 +148,10 @@ fwbytes_cmp(const void *a, const void *b)
 }
 
 static void
-fwtable_add_cb(const struct forward *f, const struct relay_stats *st,
+fwbytes_add_cb(const struct forward *f, const struct relay_stats *st,
     void *arg)
 {
-	struct fwtable	*t = arg;
+	struct fwbytes_set	*t = arg;
 	struct fwbytes	 key = { .f = f }, *e;
 
 	if ((e = bsearch(&key, t->v, t->n, sizeof *t->v, fwbytes_cmp)) ==
@@ -163,7 +163,7 @@ fwtable_add_cb(const struct forward *f, const struct relay_stats *st,
 
 /* The table of forwards (n of them, in v), with every byte counted. */
 static void
-fwtable_fill(struct fwtable *t)
+fwbytes_fill(struct fwbytes_set *t)
 {
 	size_t	i;
 
@@ -172,7 +172,7 @@ fwtable_fill(struct fwtable *t)
 		t->v[i].from_guest = t->v[i].f->bytes_in;
 	}
 	qsort(t->v, t->n, sizeof *t->v, fwbytes_cmp);
-	conn_foreach_relay(fwtable_add_cb, t);
+	conn_foreach_relay(fwbytes_add_cb, t);
 }
 
 static json_t *
@@ -215,9 +215,9 @@ static json_t *
 json_forward1(const struct forward *f)
 {
 	struct fwbytes	b = { .f = f };
-	struct fwtable	t = { &b, 1 };
+	struct fwbytes_set	t = { &b, 1 };
 
-	fwtable_fill(&t);
+	fwbytes_fill(&t);
 	return json_forward(f, &b);
 }
 
@@ -226,7 +226,7 @@ api_json_forwards(void)
 {
 	struct session	*s;
 	struct forward	*f;
-	struct fwtable	 t = { NULL, 0 };
+	struct fwbytes_set	 t = { NULL, 0 };
 	struct fwbytes	 key;
 	json_t		*a = json_array();
 	size_t		 n = 0;
@@ -240,7 +240,7 @@ api_json_forwards(void)
 	TAILQ_FOREACH(s, &host->sessions, entry)
 		TAILQ_FOREACH(f, &s->forwards, entry)
 			t.v[t.n++].f = f;
-	fwtable_fill(&t);
+	fwbytes_fill(&t);
 	/* In the agent's order, not the table's. */
 	TAILQ_FOREACH(s, &host->sessions, entry)
 		TAILQ_FOREACH(f, &s->forwards, entry) {

@@ -82,20 +82,6 @@ host_add_endpoint(const char *s)
 	TAILQ_INSERT_TAIL(&host->endpoints, gep, entry);
 }
 
-/* A number for an option, in [min, max]; a bad one is a usage error. */
-static int
-host_number(const char *opt, const char *arg, int min, int max)
-{
-	char		 err[256];
-	long long	 n;
-
-	if (number_option(opt, arg, min, max, &n, err, sizeof err) == -1) {
-		fprintf(stderr, "porthole-host: %s\n", err);
-		exit(2);
-	}
-	return (int)n;
-}
-
 /* -a ENDPOINT, or the default (arg NULL) */
 static void
 host_set_api(const char *arg)
@@ -175,7 +161,7 @@ host_set_option(int ch, int idx, const char *arg)
 	char		 err[256];
 
 	if (ch == OPT_KEEPALIVE) {
-		host->keepalive = host_number("--keepalive", arg, 0, 3600);
+		host->keepalive = number_arg("--keepalive", arg, 0, 3600);
 		return;
 	}
 	if (limits_set(host->limits, longopts[idx].name, arg, err,
@@ -297,10 +283,10 @@ host_option(int ch, int idx, struct options *o)
 		o->check = 1;
 		break;
 	case 'u':
-		host->udp_timeout = host_number("-u", optarg, 1, 86400);
+		host->udp_timeout = number_arg("-u", optarg, 1, 86400);
 		break;
 	case 'U':
-		host->udp_max_flows = host_number("-U", optarg, 1, 65536);
+		host->udp_max_flows = number_arg("-U", optarg, 1, 65536);
 		break;
 	case 'v':
 		o->verbose++;

@@ -45,3 +45,20 @@ number_option(const char *opt, const char *s, long long min, long long max,
 	    opt, s, min, max);
 	return -1;
 }
+
+/*
+ * A number for a command-line option, in [min, max]; a bad one is a
+ * usage error: the message on stderr, exit status 2.
+ */
+int
+number_arg(const char *opt, const char *arg, int min, int max)
+{
+	char		err[256];
+	long long	n;
+
+	if (number_option(opt, arg, min, max, &n, err, sizeof err) == -1) {
+		fprintf(stderr, "%s: %s\n", getprogname(), err);
+		exit(2);
+	}
+	return (int)n;
+}

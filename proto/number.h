@@ -11,5 +11,6 @@ long long	number_parse(const char *, long long, long long,
 		    const char **);
 int		number_option(const char *, const char *, long long,
 		    long long, long long *, char *, size_t);
+int		number_arg(const char *, const char *, int, int);
 
 #endif
