@@ -196,6 +196,9 @@ json_forward(const struct forward *f, const struct fwbytes *b)
 	    "verdict", ph_verdict_name(f->dec.verdict),
 	    "host", hosts,
 	    "reason", api_json_text(f->dec.reason));
+	/* Why it does not listen, as a stable name to decide by. */
+	json_object_set_new(o, "code", admit_listening(&f->dec) ? json_null() :
+	    json_string(reason_refusal(f->dec.code)));
 	if (f->dec.held_by[0] != '\0')	/* the port's other guest */
 		json_object_set_new(o, "held_by",
 		    api_json_text(f->dec.held_by));
@@ -322,6 +325,8 @@ api_json_event(const struct hevent *ev)
 		json_object_set_new(o, "redecided", json_true());
 	if (ev->type == HEV_GUEST_CONNECTED)
 		json_object_set_new(o, "info", json_guest(ev->s));
+	if (ev->type == HEV_GUEST_GONE)	/* why, as a stable name */
+		json_object_set_new(o, "code", json_string(reason_end(ev->end)));
 	if (ev->type == HEV_POLICY)
 		json_object_set_new(o, "policy", api_json_policy());
 	if (ev->reason != NULL)

@@ -29,9 +29,10 @@ vm_http any 0.0.0.0 "$P_ANY"
 wait_for 5 "a refused forward" grep -q ":$P_ANY: refused" "$T/guest.log"
 
 api /v1/forwards >"$T/fw.json"
-check_fw() {	# check_fw PORT VERDICT HOSTS REASON
+check_fw() {	# check_fw PORT VERDICT HOSTS REASON CODE
 	local f="[f for f in d if f['guest_port'] == $1][0]"
 	[ "$(json "$f['verdict']" <"$T/fw.json")" = "$2" ] &&
+	    [ "$(json "$f['code']" <"$T/fw.json")" = "$5" ] &&
 	    [ "$(json "' '.join(h['address'] + ':' + str(h['port'])
 	        for h in $f['host'])" <"$T/fw.json")" = "$3" ] &&
 	    [ "$(json "$f['reason']" <"$T/fw.json")" = "$4" ] &&
@@ -39,11 +40,12 @@ check_fw() {	# check_fw PORT VERDICT HOSTS REASON
 	    [ "$(json "$f['guest']" <"$T/fw.json")" = vm ] ||
 	    fail "forward $1 is not $2 on '$3' ($4): $(cat "$T/fw.json")"
 }
-check_fw "$P_LO" bound "127.0.0.1:$P_LO" "loopback bind"
+check_fw "$P_LO" bound "127.0.0.1:$P_LO" "loopback bind" null
 check_fw "$P_OTHER" rewritten "127.0.0.1:$P_OTHER" "guest address 10.99.0.1 \
-is not a host address: forwarded on host loopback"
-check_fw "$P_ANY" refused "" "wildcard bind 0.0.0.0 refused by policy refuse"
-pass "GET /v1/forwards: bound, rewritten and refused, with reasons"
+is not a host address: forwarded on host loopback" null
+check_fw "$P_ANY" refused "" "wildcard bind 0.0.0.0 refused by policy refuse" \
+    policy
+pass "GET /v1/forwards: bound, rewritten and refused, with reasons and codes"
 
 kill_wait TERM "$OTHER_PID"
 wait_for 5 "the forward to close" grep -q '"forward-closed"' "$T/events.log"

@@ -107,7 +107,9 @@ grep -q "following events from $API" "$T/events.log" || fail "no banner"
 evs = [json.loads(l) for l in open(sys.argv[1])]
 names = [e["event"] for e in evs]
 assert names[0] == "stream-start", names
-assert "forward-rewritten" in names and "guest-gone" in names, names' \
+assert "forward-rewritten" in names and "guest-gone" in names, names
+gone = [e for e in evs if e["event"] == "guest-gone"][0]
+assert gone["code"] == "guest_closed", gone' \
     "$T/jevents.log" || fail "events --json: $(cat "$T/jevents.log")"
 pass "events: policy change, re-decided forward, close, guest gone, in order"
 
