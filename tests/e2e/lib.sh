@@ -192,6 +192,46 @@ start_guest() {
 	    "$T/guest.log"
 }
 
+# The guest agent's privilege split (t_privdrop, t_privsep), from /proc.
+# caps PID FIELD: a field of /proc/PID/status (CapEff, NoNewPrivs, ...)
+caps() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+# ids PID Uid|Gid: real, effective, saved and filesystem ids
+ids() { awk -v k="$2:" '$1 == k { print $2, $3, $4, $5 }' "/proc/$1/status"; }
+# children PID: a process's children, one a line.
+children() { cat /proc/"$1"/task/*/children 2>/dev/null | tr -s ' ' '\n' |
+    grep -v '^$' || true; }
+
+# helper_caps_kept PID: the guest's privileged helper holds exactly
+# CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE (bits 2 and 19), inherits and
+# passes on none, and has no_new_privs.
+helper_caps_kept() {
+	local want=0000000000080004 set
+	for set in CapPrm CapEff CapBnd; do
+		[ "$(caps "$1" $set)" = $want ] ||
+		    fail "helper $set is $(caps "$1" $set), not $want"
+	done
+	for set in CapInh CapAmb; do
+		[ "$(caps "$1" $set)" = 0000000000000000 ] ||
+		    fail "helper $set is $(caps "$1" $set), not empty"
+	done
+	[ "$(caps "$1" NoNewPrivs)" = 1 ] || fail "helper: no_new_privs unset"
+}
+
+# expect_fail PATTERN COMMAND...: exit 1 and one line matching PATTERN
+expect_fail() {
+	local pat=$1 out rc
+	shift
+	set +e
+	out=$("$@" 2>&1 </dev/null)
+	rc=$?
+	set -e
+	[ "$rc" = 1 ] || fail "'$*' exited $rc, expected 1: $out"
+	[ "$(printf '%s\n' "$out" | wc -l)" = 1 ] ||
+	    fail "'$*' said more than one line: $out"
+	printf '%s\n' "$out" | grep -qE -- "$pat" ||
+	    fail "'$*' said '$out', expected /$pat/"
+}
+
 # hold_clients NAME PORT N: N client connections to 127.0.0.1:PORT,
 # made one after another and held open until the process (its pid in
 # LAST_PID) is killed.

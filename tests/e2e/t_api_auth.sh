@@ -31,21 +31,6 @@ as_user() {
 	setpriv --reuid="$U" --regid="$U" --clear-groups --reset-env "$@"
 }
 
-# expect_fail PATTERN COMMAND...: exit 1 and one line matching PATTERN
-expect_fail() {
-	local pat=$1 out rc
-	shift
-	set +e
-	out=$("$@" 2>&1 </dev/null)
-	rc=$?
-	set -e
-	[ "$rc" = 1 ] || fail "'$*' exited $rc, expected 1: $out"
-	[ "$(printf '%s\n' "$out" | wc -l)" = 1 ] ||
-	    fail "'$*' said more than one line: $out"
-	printf '%s\n' "$out" | grep -qE -- "$pat" ||
-	    fail "'$*' said '$out', expected /$pat/"
-}
-
 vm_create
 P=$(free_port 60)
 start_host

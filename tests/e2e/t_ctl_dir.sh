@@ -35,21 +35,6 @@ cp "$PH_HOST" "$PH_CTL" "$PH_ROOT/contrib/porthole-notify" "$UDIR/bin/"
 AS_V=(setpriv --reuid="$V" --regid="$V" --clear-groups --reset-env)
 AS_A=(setpriv --reuid="$A" --regid="$A" --clear-groups --reset-env)
 
-# expect_fail PATTERN COMMAND...: exit 1 and one line matching PATTERN
-expect_fail() {
-	local pat=$1 out rc
-	shift
-	set +e
-	out=$("$@" 2>&1 </dev/null)
-	rc=$?
-	set -e
-	[ "$rc" = 1 ] || fail "'$*' exited $rc, expected 1: $out"
-	[ "$(printf '%s\n' "$out" | wc -l)" = 1 ] ||
-	    fail "'$*' said more than one line: $out"
-	printf '%s\n' "$out" | grep -qE -- "$pat" ||
-	    fail "'$*' said '$out', expected /$pat/"
-}
-
 # A's fake agent: a socket anybody can reach, in a directory anybody can
 # enter, answering every request with an error of A's choosing.
 mkdir -m 0755 "$VDIR"

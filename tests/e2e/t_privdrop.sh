@@ -15,23 +15,11 @@ start_host
 start_guest
 wait_for 5 "the privileges dropped" log_has guest "privileges dropped"
 
-caps() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 # The helper: the agent's one child.
-helper() { cat /proc/"$GUEST_PID"/task/*/children | tr -s ' ' '\n' |
-    grep -v '^$'; }
-HELPER=$(helper)
+HELPER=$(children "$GUEST_PID")
 [ "$(echo "$HELPER" | wc -w)" = 1 ] ||
     fail "the guest agent has children \"$HELPER\", not one helper"
-want=0000000000080004	# bits 2 and 19: CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE
-for set in CapEff CapPrm CapBnd; do
-	[ "$(caps "$HELPER" $set)" = $want ] ||
-	    fail "helper $set is $(caps "$HELPER" $set), not $want"
-done
-for set in CapInh CapAmb; do
-	[ "$(caps "$HELPER" $set)" = 0000000000000000 ] ||
-	    fail "helper $set is $(caps "$HELPER" $set), not empty"
-done
-[ "$(caps "$HELPER" NoNewPrivs)" = 1 ] || fail "no_new_privs is not set"
+helper_caps_kept "$HELPER"
 log_has guest "privileges dropped: kept CAP_DAC_READ_SEARCH CAP_SYS_PTRACE" ||
     fail "the guest did not log what it kept"
 pass "after start-up the guest's helper keeps CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE only (effective, permitted, bounding), no_new_privs set"
@@ -72,7 +60,7 @@ start_guest
 PH_WRAP=("${wrap[@]}")
 wait_for 5 "the privileges dropped" log_has guest \
     "privileges dropped: kept CAP_DAC_READ_SEARCH\$"
-HELPER=$(helper)
+HELPER=$(children "$GUEST_PID")
 [ "$(caps "$HELPER" CapEff)" = 0000000000000004 ] ||
     fail "helper CapEff is $(caps "$HELPER" CapEff), not 4"
 nobody_server nobody2 "$port"
