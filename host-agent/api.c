@@ -57,7 +57,7 @@ api_reply_buf(struct evhttp_request *req, int status, const char *type,
 }
 
 /* Sends j (and drops the reference to it). */
-void
+static void
 api_reply_json(struct evhttp_request *req, int status, json_t *j)
 {
 	struct evbuffer	*b = evbuffer_new();

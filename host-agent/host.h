@@ -337,8 +337,6 @@ struct session {
 
 void	 session_new(int, struct guest_ep *, uint32_t,
 	    const struct ph_hello *);
-void	 session_end(struct session *, enum end_reason, const char *);
-void	 session_fail(struct session *, enum end_reason, const char *);
 void	 session_end_all(const char *);
 void	 session_set_limits(struct session *);
 int	 session_send(struct session *, const struct ph_msg *);
@@ -489,7 +487,6 @@ void		 api_print_config(void);
 void		 api_start(void);
 void		 api_close(void);
 const char	*api_endpoint(void);
-void		 api_reply_json(struct evhttp_request *, int, struct json_t *);
 void		 api_reply_error(struct evhttp_request *, int, const char *,
 		    ...) __attribute__((format(printf, 3, 4)));
 

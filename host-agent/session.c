@@ -19,9 +19,13 @@
 #include "frameio.h"
 #include "host.h"
 #include "log.h"
+
 #include "version.h"
 #include "xmalloc.h"
 
+static void	session_end(struct session *, enum end_reason, const char *);
+static void	session_fail(struct session *, enum end_reason,
+		    const char *);
 static void	session_read_cb(struct bufferevent *, void *);
 static void	session_write_cb(struct bufferevent *, void *);
 static void	session_event_cb(struct bufferevent *, short, void *);
@@ -103,7 +107,7 @@ session_end_cb(int fd, short ev, void *arg)
 }
 
 /* Ends s from the event loop: for callers that still hold pointers. */
-void
+static void
 session_fail(struct session *s, enum end_reason end, const char *why)
 {
 	struct timeval	tv = { 0, 0 };
@@ -298,7 +302,7 @@ session_new(int fd, struct guest_ep *gep, uint32_t cid,
 	session_send(s, &m);
 }
 
-void
+static void
 session_end(struct session *s, enum end_reason end, const char *why)
 {
 	struct forward	*f;
