@@ -119,6 +119,7 @@ GUEST_UNIT_TESTS = \
 	tests/check_watch \
 	tests/check_gsession \
 	tests/check_proc \
+	tests/check_privsep \
 	tests/check_scan
 TEST_TOOLS = \
 	tests/tools/phtest \
@@ -239,6 +240,10 @@ tests/check_scan: tests/check_scan.o guest-agent/scan.o $(PROTO_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PH_LIBS)
 
 tests/check_proc: tests/check_proc.o guest-agent/proc.o $(PROTO_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PH_LIBS)
+
+tests/check_privsep: tests/check_privsep.o guest-agent/privsep.o \
+    guest-agent/proc.o $(PROTO_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PH_LIBS)
 
 tests/check_gsession: tests/check_gsession.o guest-agent/gsession.o \
