@@ -116,9 +116,11 @@ UNIT_TESTS = \
 	$(GUEST_UNIT_TESTS)
 # The guest agent's units, each with the test standing in for the rest.
 GUEST_UNIT_TESTS = \
+	tests/check_dial \
 	tests/check_watch \
 	tests/check_gsession \
 	tests/check_proc \
+	tests/check_privsep \
 	tests/check_scan
 TEST_TOOLS = \
 	tests/tools/phtest \
@@ -239,6 +241,16 @@ tests/check_scan: tests/check_scan.o guest-agent/scan.o $(PROTO_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PH_LIBS)
 
 tests/check_proc: tests/check_proc.o guest-agent/proc.o $(PROTO_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PH_LIBS)
+
+# dial.c with stand-in relays, so that a connection held open holds
+# no descriptor (check_dial opens GUEST_CONNS_MAX of them).
+tests/check_dial: tests/check_dial.o guest-agent/dial.o \
+    $(filter-out proto/relay.o proto/dgrelay.o,$(PROTO_OBJS))
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PH_LIBS)
+
+tests/check_privsep: tests/check_privsep.o guest-agent/privsep.o \
+    guest-agent/proc.o $(PROTO_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PH_LIBS)
 
 tests/check_gsession: tests/check_gsession.o guest-agent/gsession.o \

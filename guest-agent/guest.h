@@ -158,9 +158,32 @@ int		 daemon_pidfile_fd(void);
 void		 privdrop(void);
 
 /* privsep.c: an unprivileged worker, a helper that names processes */
+enum privsep_type {
+	PRIVSEP_OWNER = 1,
+	PRIVSEP_CONNECT
+};
+
+/* Between the worker and its helper: of one fixed size each, host order */
+struct privsep_req {
+	uint32_t	type;
+	uint32_t	zero;
+	uint64_t	inode;		/* OWNER; 0 for CONNECT */
+};
+
+struct privsep_ans {
+	uint32_t	type;		/* the request's */
+	int32_t		err;		/* CONNECT: errno, 0 with a socket */
+	uint32_t	own;		/* OWNER: the agent's own socket */
+	uint32_t	pending;	/* CONNECT: connect() under way */
+	char		name[PH_NAME_MAX];	/* OWNER: NUL-terminated */
+};
+
 void		 privsep_start(const char *);
 void		 privsep_stop(void);
 int		 privsep_connect(int *);
+const char	*privsep_check_req(const void *, size_t, int,
+		    enum endpoint_type, struct privsep_req *);
+int		 privsep_serve(int);
 
 /* jail.c: the worker's user, empty root and capabilities (none) */
 #define GUEST_EMPTY_DIR	"/run/porthole-guest/empty"

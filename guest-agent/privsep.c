@@ -49,25 +49,6 @@
 #include "log.h"
 #include "xmalloc.h"
 
-enum privsep_type {
-	PRIVSEP_OWNER = 1,
-	PRIVSEP_CONNECT
-};
-
-struct privsep_req {
-	uint32_t	type;
-	uint32_t	zero;
-	uint64_t	inode;		/* OWNER; 0 for CONNECT */
-};
-
-struct privsep_ans {
-	uint32_t	type;		/* the request's */
-	int32_t		err;		/* CONNECT: errno, 0 with a socket */
-	uint32_t	own;		/* OWNER: the agent's own socket */
-	uint32_t	pending;	/* CONNECT: connect() under way */
-	char		name[PH_NAME_MAX];	/* OWNER: NUL-terminated */
-};
-
 static struct {
 	int		 fd;		/* the worker's end; -1: not split */
 	pid_t		 helper;
@@ -106,6 +87,32 @@ privsep_close_fds(int keep)
 	free(fds);
 }
 
+/*
+ * Whether buf, n bytes read with recvmsg's flags, is a request the
+ * helper answers: NULL with *r filled, else what is wrong with it.  ep:
+ * the host endpoint's type (CONNECT is for a unix: one only).  Pure,
+ * so that the tests can hold it to the layout byte by byte.
+ */
+const char *
+privsep_check_req(const void *buf, size_t n, int flags,
+    enum endpoint_type ep, struct privsep_req *r)
+{
+	if (flags & MSG_CTRUNC)
+		return "a descriptor came with it";
+	if (n != sizeof *r || (flags & MSG_TRUNC))
+		return "not the size of a request";
+	memcpy(r, buf, sizeof *r);
+	if (r->zero != 0)
+		return "a reserved field is not zero";
+	if (r->type == PRIVSEP_OWNER)
+		return r->inode != 0 ? NULL : "OWNER of inode 0";
+	if (r->type != PRIVSEP_CONNECT)
+		return "an unknown type";
+	if (r->inode != 0)
+		return "CONNECT with an inode";
+	return ep == EP_UNIX ? NULL : "CONNECT with no unix: endpoint";
+}
+
 /* Reads one request: 0, 1 at EOF, -1 on a bad one (logged). */
 static int
 privsep_read_req(int fd, struct privsep_req *r)
@@ -113,6 +120,7 @@ privsep_read_req(int fd, struct privsep_req *r)
 	char		 buf[sizeof *r + 1];
 	struct iovec	 iov = { buf, sizeof buf };
 	struct msghdr	 msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	const char	*why;
 	ssize_t		 n;
 
 	while ((n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC)) == -1 &&
@@ -124,19 +132,11 @@ privsep_read_req(int fd, struct privsep_req *r)
 		log_warn("privsep: reading the worker's request");
 		return -1;
 	}
-	if ((size_t)n != sizeof *r || (msg.msg_flags & (MSG_TRUNC |
-	    MSG_CTRUNC))) {
-		log_warnx("privsep: bad request from the worker: %zd bytes%s",
-		    n, msg.msg_flags & MSG_CTRUNC ? " with a descriptor" : "");
-		return -1;
-	}
-	memcpy(r, buf, sizeof *r);
-	if (r->zero == 0 && ((r->type == PRIVSEP_OWNER && r->inode != 0) ||
-	    (r->type == PRIVSEP_CONNECT && r->inode == 0 &&
-	    guest->ep.type == EP_UNIX)))
+	if ((why = privsep_check_req(buf, (size_t)n, msg.msg_flags,
+	    guest->ep.type, r)) == NULL)
 		return 0;
-	log_warnx("privsep: bad request from the worker: type %u, inode "
-	    "%llu", r->type, (unsigned long long)r->inode);
+	log_warnx("privsep: bad request from the worker (%zd bytes): %s", n,
+	    why);
 	return -1;
 }
 
@@ -184,12 +184,27 @@ privsep_answer(int fd, const struct privsep_req *r)
 	return rc;
 }
 
+/*
+ * The helper's loop: answers until the worker is gone (0) or sends a
+ * bad request (-1).
+ */
+int
+privsep_serve(int fd)
+{
+	struct privsep_req	r;
+	int			rc;
+
+	while ((rc = privsep_read_req(fd, &r)) == 0 &&
+	    privsep_answer(fd, &r) == 0)
+		;
+	return rc == -1 ? -1 : 0;
+}
+
 /* The helper's life: answers until the worker is gone, then cleans up. */
 static void __attribute__((noreturn))
 privsep_helper(int fd, pid_t worker)
 {
-	struct privsep_req	r;
-	int			rc;
+	int	rc;
 
 	/* A stop or ^C is the worker's to act on; its exit ends us. */
 	signal(SIGINT, SIG_IGN);
@@ -199,10 +214,7 @@ privsep_helper(int fd, pid_t worker)
 	privsep_close_fds(fd);
 	proc_set_worker(worker);
 	privdrop();
-	while ((rc = privsep_read_req(fd, &r)) == 0 &&
-	    privsep_answer(fd, &r) == 0)
-		;
-	if (rc == -1)
+	if ((rc = privsep_serve(fd)) == -1)
 		log_warnx("privsep: helper exiting, and so the worker");
 	status_unlink();
 	daemon_exit();
