@@ -278,20 +278,19 @@ vm_listens() {
 	in_vm ss -Hltn | awk '{ print $4 }' | grep -qxF "$(ss_addr "$1" "$2")"
 }
 
-# A base port P such that P..P+9 are free on the host right now (tests
-# use P, P+1, ...).  Random, so that parallel test runs rarely meet;
-# checked against every socket, listening or not; and below the
-# ephemeral range (32768 up), where a client's own port could take it.
+# free_port [N]: a base port P such that P..P+N-1 (10 by default) are
+# free on the host right now (tests use P, P+1, ...).  Random, so that
+# parallel test runs rarely meet; checked against every socket, listening
+# or not; and below the ephemeral range (32768 up), where a client's own
+# port could take it.
 free_port() {
-	local p i used
+	local n=${1:-10} p used
 	used=$(ss -Hatun | awk '{ n = split($5, a, ":"); print a[n] }')
 	while :; do
-		p=$(( 10000 + (RANDOM * 32768 + RANDOM) % 22000 ))
-		for i in 0 1 2 3 4 5 6 7 8 9; do
-			echo "$used" | grep -qx "$((p + i))" && continue 2
-		done
-		echo "$p"
-		return
+		p=$(( 10000 + (RANDOM * 32768 + RANDOM) % (22000 - n) ))
+		echo "$used" | awk -v lo="$p" -v hi=$((p + n - 1)) \
+		    '$1 >= lo && $1 <= hi { found = 1 } END { exit !found }' ||
+		    { echo "$p"; return; }
 	done
 }
 

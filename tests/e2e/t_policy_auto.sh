@@ -9,13 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 
 N=120
-base=$(free_port)
-# free_port checks 10 ports; these are N: check them all.
-used=$(ss -Hatun | awk '{ n = split($5, a, ":"); print a[n] }')
-for ((i = 0; i < N; i++)); do
-	echo "$used" | grep -qx $((base + i)) &&
-	    skip "port $((base + i)) is taken"
-done
+base=$(free_port $N)
 echo "remap tcp port $base-$((base + N - 1)) to auto" >"$T/policy"
 vm_create
 guest=() held=()
