@@ -90,6 +90,9 @@ ph_cleanup() {
 	for f in "${PH_AT_EXIT[@]}"; do
 		"$f" || true
 	done
+	# A process started in the VM through a shell function (bg NAME
+	# in_vm ...) outlives its killed subshell: nothing in the VM may.
+	ip netns pids "$NS" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
 	ip netns del "$NS" 2>/dev/null || true
 	ph_check_reports || rc=1
 	if [ "${PH_KEEP:-}" = "" ]; then rm -rf "$T"; fi

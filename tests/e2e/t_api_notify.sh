@@ -53,7 +53,7 @@ kill_wait TERM "$GUEST_PID"
 gname="-<b>g</b>&\"'\$(touch $T/pwned);"
 pname="-<i>p</i>&'\""
 start_guest -N "$gname"
-bg hostile in_vm "$PY" -c '
+bg hostile ip netns exec "$NS" "$PY" -c '
 import signal, socket, sys
 with open("/proc/self/comm", "w") as f:
     f.write(sys.argv[1])
