@@ -334,18 +334,28 @@ START_TEST(test_auto)
 }
 END_TEST
 
+/* Another program's listener on 127.0.0.1:p. */
+static int
+hold_port(uint16_t p)
+{
+	struct sockaddr_in	sin = { .sin_family = AF_INET };
+	int			fd;
+
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons(p);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+	ck_assert_int_eq(listen(fd, 1), 0);
+	return fd;
+}
+
 /* A port another program holds: failed, and retried until it frees. */
 START_TEST(test_retry_host_port)
 {
-	struct sockaddr_in	sin = { .sin_family = AF_INET };
 	char			want[64];
 	int			busy;
 
-	busy = socket(AF_INET, SOCK_STREAM, 0);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sin.sin_port = htons(port);
-	ck_assert_int_eq(bind(busy, (struct sockaddr *)&sin, sizeof sin), 0);
-	ck_assert_int_eq(listen(busy, 1), 0);
+	busy = hold_port(port);
 	expose(&ga, 1, "0.0.0.0", port);
 	snprintf(want, sizeof want, "127.0.0.1:%u: address in use", port);
 	expect(&ga, 1, PH_FAILED, want, 0);
@@ -358,10 +368,7 @@ START_TEST(test_retry_host_port)
 	ck_assert(listening("127.0.0.1", port));
 	ck_assert_int_eq(host->nwaiting, 0);
 	/* The guest closes a waiting forward: it stops waiting. */
-	busy = socket(AF_INET, SOCK_STREAM, 0);
-	sin.sin_port = htons(port + 1);
-	ck_assert_int_eq(bind(busy, (struct sockaddr *)&sin, sizeof sin), 0);
-	ck_assert_int_eq(listen(busy, 1), 0);
+	busy = hold_port(port + 1);
 	expose(&ga, 2, "127.0.0.1", port + 1);
 	expect(&ga, 2, PH_FAILED, "address in use", 0);
 	ck_assert_int_eq(host->nwaiting, 1);
@@ -516,20 +523,6 @@ admit_new(struct guest *g, uint32_t id, const char *addr, uint16_t p,
 	f->dec = f->want;
 	*fp = f;
 	return admit_forward(f, 0);
-}
-
-static int
-hold_port(uint16_t p)
-{
-	struct sockaddr_in	sin = { .sin_family = AF_INET };
-	int			fd;
-
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sin.sin_port = htons(p);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
-	ck_assert_int_eq(listen(fd, 1), 0);
-	return fd;
 }
 
 /* Each refusal code admission gives, and which of them wait. */
