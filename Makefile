@@ -14,7 +14,7 @@ DESTDIR ?=
 
 CC ?=		cc
 PKG_CONFIG ?=	pkg-config
-PKGS =		libevent libbsd-overlay libmnl jansson libcap-ng
+PKGS =		libevent libbsd-overlay libmnl jansson libcap-ng libsodium
 
 CFLAGS ?=	-O2 -g
 WARNINGS =	-Wall -Wextra -Werror -Wshadow -Wpointer-arith \
@@ -31,6 +31,7 @@ CHECK_LIBS =	$(shell $(PKG_CONFIG) --libs check)
 
 PROTO_SRCS = \
 	proto/addr.c \
+	proto/auth.c \
 	proto/buf.c \
 	proto/dgram.c \
 	proto/dgrelay.c \
@@ -52,6 +53,7 @@ HOST_SRCS = \
 	host-agent/conn.c \
 	host-agent/events.c \
 	host-agent/forward.c \
+	host-agent/gate.c \
 	host-agent/host.c \
 	host-agent/limits.c \
 	host-agent/hostsock.c \

@@ -30,6 +30,7 @@ enum gs_state {
 	GS_IDLE,		/* waiting for the backoff timer */
 	GS_CONNECTING,		/* connect() under way */
 	GS_HELLO,		/* HELLO sent, waiting for WELCOME */
+	GS_AUTH,		/* AUTH sent, waiting for the host's */
 	GS_UP			/* established */
 };
 
@@ -42,6 +43,7 @@ static struct {
 	time_t			 last_rx;	/* last frame from the host */
 	struct bufferevent	*bev;
 	uint64_t		 token;
+	struct ph_welcome	 welcome;	/* kept over GS_AUTH */
 	int			 backoff_ms;
 	int			 failures;	/* in a row, for logging */
 } gs = { .fd = -1 };
@@ -228,6 +230,9 @@ gsession_timer_cb(int fd, short ev, void *arg)
 	(void)arg;
 	if (gs.state == GS_HELLO)
 		gsession_drop("no WELCOME from the host in time");
+	else if (gs.state == GS_AUTH)
+		gsession_drop("the host did not answer the key's proof in "
+		    "time");
 	else if (gs.state == GS_IDLE)
 		gsession_connect();
 }
@@ -259,8 +264,50 @@ gsession_keepalive_cb(int fd, short ev, void *arg)
 	gsession_send(&m);
 }
 
+static void	gsession_up(const struct ph_welcome *);
+
+/*
+ * WELCOME.  One that asks for the key is answered with AUTH, and the
+ * session is up only once the host's own AUTH proves it holds the key
+ * too (gsession_host_proof): nothing else goes out before, so that no
+ * data stream reaches the host ahead of the proof.
+ */
 static void
 gsession_welcome(const struct ph_welcome *w)
+{
+	struct ph_msg	m = { .type = PH_AUTH };
+
+	if (w->version < PH_PROTO_VERSION_AUTH || w->auth == PH_AUTH_NONE) {
+		gsession_up(w);
+		return;
+	}
+	if (!guest->has_key) {
+		gsession_drop("the host asks for a key: start porthole-guest "
+		    "with -K and the host's key file");
+		return;
+	}
+	auth_prove(AUTH_GUEST, guest->key, w->nonce, w->session,
+	    m.u.auth.proof);
+	gsession_send(&m);
+	auth_wipe(&m, sizeof m);
+	gs.welcome = *w;
+	gs.state = GS_AUTH;
+}
+
+static void
+gsession_host_proof(const struct ph_auth *a)
+{
+	if (auth_verify(AUTH_HOST, guest->key, gs.welcome.nonce,
+	    gs.welcome.session, a->proof) == -1) {
+		gsession_drop("the host's AUTH does not prove the key: not "
+		    "our host");
+		return;
+	}
+	gsession_up(&gs.welcome);
+}
+
+static void
+gsession_up(const struct ph_welcome *w)
 {
 	char		safe[PH_NAME_MAX * 4];
 	struct timeval	tv;
@@ -276,9 +323,10 @@ gsession_welcome(const struct ph_welcome *w)
 	gs.state = GS_UP;
 	gs.backoff_ms = GUEST_BACKOFF_MIN_MS;
 	gs.failures = 0;
-	log_info("connected to host %s (porthole-host %s, protocol %u)",
+	log_info("connected to host %s (porthole-host %s, protocol %u%s)",
 	    guest->ep.str, log_safe(w->version_str, safe, sizeof safe),
-	    w->version);
+	    w->version, w->auth == PH_AUTH_HMAC ? ", key proven both ways" :
+	    "");
 	notify_ready("connected to host %s", guest->ep.str);
 	watch_foreach(sync_one, NULL);
 	if (gs.state == GS_UP && w->version >= PH_PROTO_VERSION_POOL)
@@ -323,6 +371,11 @@ gsession_dispatch(const struct ph_msg *m)
 		gsession_drop("host did not answer HELLO with WELCOME");
 		return;
 	}
+	if (gs.state == GS_AUTH && m->type != PH_AUTH &&
+	    m->type != PH_ERROR) {
+		gsession_drop("host did not answer AUTH with its own");
+		return;
+	}
 	switch (m->type) {
 	case PH_WELCOME:
 		if (gs.state != GS_HELLO) {
@@ -330,6 +383,13 @@ gsession_dispatch(const struct ph_msg *m)
 			return;
 		}
 		gsession_welcome(&m->u.welcome);
+		break;
+	case PH_AUTH:
+		if (gs.state != GS_AUTH) {
+			gsession_drop("unexpected AUTH");
+			return;
+		}
+		gsession_host_proof(&m->u.auth);
 		break;
 	case PH_EXPOSED:
 		gsession_exposed(&m->u.exposed);

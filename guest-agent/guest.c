@@ -32,6 +32,7 @@ static const struct option longopts[] = {
 	{ "ignore",	required_argument,	NULL, 'i' },
 	{ "json",	no_argument,		NULL, 'j' },
 	{ "keepalive",	required_argument,	NULL, 'k' },
+	{ "key",	required_argument,	NULL, 'K' },
 	{ "name",	required_argument,	NULL, 'N' },
 	{ "pidfile",	required_argument,	NULL, 'p' },
 	{ "pool",	required_argument,	NULL, 'P' },
@@ -49,9 +50,9 @@ usage(int status)
 {
 	fprintf(status ? stderr : stdout,
 	    "usage: porthole-guest [-DdvV] [-c endpoint] [-i port[/tcp|/udp]]... "
-	    "[-k seconds] [-N name] [-P streams]\n"
-	    "                      [-p pidfile] [-S ms] [-s path] [-u user] "
-	    "[-w auto|listen|exec|none]\n"
+	    "[-k seconds] [-K key-file] [-N name]\n"
+	    "                      [-P streams] [-p pidfile] [-S ms] [-s path] "
+	    "[-u user] [-w auto|listen|exec|none]\n"
 	    "       porthole-guest [-j] [-s path] status\n");
 	exit(status);
 }
@@ -99,6 +100,20 @@ hexval(char c)
 	if (c >= 'a' && c <= 'f')
 		return c - 'a' + 10;
 	return -1;
+}
+
+/*
+ * -K FILE, read now, as root, before the worker loses its view of the
+ * file system.  It must be root's and readable by root only (auth.c).
+ */
+static void
+guest_set_key(const char *path)
+{
+	char	err[512];
+
+	if (auth_key_load(path, guest->key, err, sizeof err) == -1)
+		bad_arg("-K", "%s", err);
+	guest->has_key = 1;
 }
 
 /* -i PORT, PORT/tcp or PORT/udp */
@@ -202,6 +217,9 @@ guest_option(int ch, struct options *o)
 		break;
 	case 'k':
 		guest->keepalive = number_arg("-k", optarg, 0, 3600);
+		break;
+	case 'K':
+		guest_set_key(optarg);
 		break;
 	case 's':
 		o->status_path = optarg;
@@ -309,7 +327,9 @@ main(int argc, char **argv)
 	guest->keepalive = GUEST_KEEPALIVE;
 	guest->pool = GUEST_POOL_DEFAULT;
 	guest->trigger = "auto";
-	while ((ch = getopt_long(argc, argv, "c:Ddhi:jk:N:p:P:S:s:u:vVw:",
+	if (auth_init() == -1)
+		bad_arg("-K", "%s", "libsodium cannot start");
+	while ((ch = getopt_long(argc, argv, "c:Ddhi:jk:K:N:p:P:S:s:u:vVw:",
 	    longopts, NULL)) != -1)
 		guest_option(ch, &o);
 	if (argc - optind == 1 && strcmp(argv[optind], "status") == 0) {

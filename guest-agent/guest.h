@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "auth.h"
 #include "endpoint.h"
 #include "proto.h"
 
@@ -44,6 +45,8 @@ struct guest {
 	int			 pool;		/* streams to keep open */
 	const char		*trigger;	/* of bind scans (scan.c) */
 	int			 scan_ms;	/* slow poll; 0: default */
+	int			 has_key;	/* -K: proved when asked */
+	uint8_t			 key[PH_KEY_LEN];
 };
 
 extern struct guest	*guest;
@@ -182,7 +185,7 @@ void		 privsep_start(const char *);
 void		 privsep_stop(void);
 int		 privsep_connect(int *);
 const char	*privsep_check_req(const void *, size_t, int,
-		    enum endpoint_type, struct privsep_req *);
+		    struct privsep_req *);
 int		 privsep_serve(int);
 
 /* jail.c: the worker's user, empty root and capabilities (none) */

@@ -10,7 +10,9 @@
  * this is the helper's drop, which does only the naming; the worker
  * drops everything (jail.c).  Naming takes CAP_DAC_READ_SEARCH (to
  * enter the directory) and CAP_SYS_PTRACE (the kernel's ptrace access
- * check on it).  Those two stay, if the agent had them; every other
+ * check on it).  Those two stay, if the agent had them, and with a vsock
+ * endpoint CAP_NET_BIND_SERVICE, for the reserved source port that tells
+ * the host a connection is the agent's (privsep.c); every other
  * capability goes from every set, the bounding set included, and
  * no_new_privs keeps an exec from getting any back.  The uid stays 0 so
  * that the pid file and the status socket, root's, can be removed at
@@ -29,6 +31,7 @@ static const struct {
 } kept[] = {
 	{ CAP_DAC_READ_SEARCH,	"CAP_DAC_READ_SEARCH" },
 	{ CAP_SYS_PTRACE,	"CAP_SYS_PTRACE" },
+	{ CAP_NET_BIND_SERVICE,	"CAP_NET_BIND_SERVICE" },	/* vsock */
 };
 #define NKEPT	(sizeof kept / sizeof kept[0])
 
@@ -36,14 +39,16 @@ static const struct {
 void
 privdrop(void)
 {
-	char	names[64] = "";
+	char	names[96] = "";
 	size_t	i;
 	int	have[NKEPT];
 
 	if (capng_get_caps_process() == -1)
 		fatalx("cannot read the process's capabilities");
 	for (i = 0; i < NKEPT; i++)
-		have[i] = capng_have_capability(CAPNG_PERMITTED, kept[i].cap);
+		have[i] = capng_have_capability(CAPNG_PERMITTED, kept[i].cap) &&
+		    (kept[i].cap != CAP_NET_BIND_SERVICE ||
+		    guest->ep.type == EP_VSOCK);
 	capng_clear(CAPNG_SELECT_ALL);
 	for (i = 0; i < NKEPT; i++) {
 		if (!have[i])

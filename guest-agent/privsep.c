@@ -10,11 +10,13 @@
  *
  *	OWNER	inode -> the name of the process holding that socket, and
  *		whether it is the agent's own (proc.c)
- *	CONNECT	-> a socket connected to the host's unix: endpoint, passed
- *		with SCM_RIGHTS: the worker's root is empty, so it cannot
- *		name the path.  The helper dials the endpoint given at
- *		start, never a path the worker names.  A vsock endpoint has
- *		no path: the worker dials it itself.
+ *	CONNECT	-> a socket connected to the host's endpoint, passed with
+ *		SCM_RIGHTS: the worker's root is empty, so it cannot name
+ *		a unix: path, and it may not bind the reserved vsock port
+ *		that tells the host the connection is the agent's
+ *		(CAP_NET_BIND_SERVICE, which the helper keeps for a vsock
+ *		endpoint).  The helper dials the endpoint given at start,
+ *		never one the worker names.
  *
  * The worker stays the process that was started, so that what an init
  * knows of the agent stays true: the pid file, systemd's main pid (its
@@ -89,13 +91,12 @@ privsep_close_fds(int keep)
 
 /*
  * Whether buf, n bytes read with recvmsg's flags, is a request the
- * helper answers: NULL with *r filled, else what is wrong with it.  ep:
- * the host endpoint's type (CONNECT is for a unix: one only).  Pure,
- * so that the tests can hold it to the layout byte by byte.
+ * helper answers: NULL with *r filled, else what is wrong with it.
+ * Pure, so that the tests can hold it to the layout byte by byte.
  */
 const char *
 privsep_check_req(const void *buf, size_t n, int flags,
-    enum endpoint_type ep, struct privsep_req *r)
+    struct privsep_req *r)
 {
 	if (flags & MSG_CTRUNC)
 		return "a descriptor came with it";
@@ -110,7 +111,7 @@ privsep_check_req(const void *buf, size_t n, int flags,
 		return "an unknown type";
 	if (r->inode != 0)
 		return "CONNECT with an inode";
-	return ep == EP_UNIX ? NULL : "CONNECT with no unix: endpoint";
+	return NULL;
 }
 
 /* Reads one request: 0, 1 at EOF, -1 on a bad one (logged). */
@@ -133,7 +134,7 @@ privsep_read_req(int fd, struct privsep_req *r)
 		return -1;
 	}
 	if ((why = privsep_check_req(buf, (size_t)n, msg.msg_flags,
-	    guest->ep.type, r)) == NULL)
+	    r)) == NULL)
 		return 0;
 	log_warnx("privsep: bad request from the worker (%zd bytes): %s", n,
 	    why);
@@ -162,6 +163,27 @@ privsep_send(int fd, const struct privsep_ans *a, int pass)
 	return sendmsg(fd, &msg, MSG_NOSIGNAL) == (ssize_t)sizeof *a ? 0 : -1;
 }
 
+/*
+ * Dials the host, from a reserved port on vsock; said once if this
+ * process may not bind one, since the host then refuses every
+ * connection unless it runs with --any-source-port.
+ */
+static int
+privsep_dial(int *pending)
+{
+	static int	warned;
+	int		fd, unreserved;
+
+	fd = endpoint_connect(&guest->ep, pending, &unreserved);
+	if (unreserved && !warned) {
+		warned = 1;
+		log_warnx("%s: cannot bind a reserved vsock port (no "
+		    "CAP_NET_BIND_SERVICE): the host refuses this agent "
+		    "unless it runs with --any-source-port", guest->ep.str);
+	}
+	return fd;
+}
+
 static int
 privsep_answer(int fd, const struct privsep_req *r)
 {
@@ -174,7 +196,7 @@ privsep_answer(int fd, const struct privsep_req *r)
 		a.own = proc_is_own_socket(r->inode);
 		proc_socket_owner(r->inode, a.name, sizeof a.name);
 	} else {
-		s = endpoint_connect(&guest->ep, &pending);
+		s = privsep_dial(&pending);
 		a.err = s == -1 ? errno : 0;
 		a.pending = (uint32_t)pending;
 	}
@@ -276,7 +298,7 @@ privsep_owner(uint64_t inode, int *own, char *name, size_t len)
 
 /*
  * A socket to the host, as endpoint_connect() makes it: the helper's
- * for a unix: endpoint once split, else our own.
+ * once split, else our own.
  */
 int
 privsep_connect(int *pending)
@@ -285,8 +307,8 @@ privsep_connect(int *pending)
 	struct privsep_ans	a;
 	int			fd;
 
-	if (ps.fd == -1 || guest->ep.type != EP_UNIX)
-		return endpoint_connect(&guest->ep, pending);
+	if (ps.fd == -1)
+		return privsep_dial(pending);
 	privsep_call(&r, &a, &fd);
 	*pending = a.pending != 0;
 	if (fd == -1)

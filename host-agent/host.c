@@ -15,6 +15,7 @@
 
 #include <event2/event.h>
 
+#include "auth.h"
 #include "host.h"
 #include "log.h"
 #include "number.h"
@@ -26,12 +27,19 @@ static int	 api_set;	/* -a was given */
 
 #define OPT_KEEPALIVE	1000
 #define OPT_LIMIT	1001	/* long-only --max-... flags: limits.c */
+#define OPT_NEW_KEY	1002
+#define OPT_LOCAL_PEERS	1003
+#define OPT_ANY_PORT	1004
 
 static const struct option longopts[] = {
+	{ "any-source-port",	no_argument,		NULL, OPT_ANY_PORT },
 	{ "api",		required_argument,	NULL, 'a' },
 	{ "bind-policy",	required_argument,	NULL, 'b' },
 	{ "debug",		no_argument,		NULL, 'd' },
 	{ "help",		no_argument,		NULL, 'h' },
+	{ "key",		required_argument,	NULL, 'K' },
+	{ "local-peers",	no_argument,		NULL, OPT_LOCAL_PEERS },
+	{ "new-key",		required_argument,	NULL, OPT_NEW_KEY },
 	{ "keepalive",		required_argument,	NULL, OPT_KEEPALIVE },
 	{ "listen",		required_argument,	NULL, 'l' },
 	{ "loopback-only",	no_argument,		NULL, 'L' },
@@ -62,7 +70,10 @@ usage(int status)
 	    "[-b loopback|refuse|allow] [-L]\n"
 	    "                     [-f policy-file] [--keepalive seconds] "
 	    "[--max-LIMIT n]...\n"
-	    "                     [-u udp-timeout] [-U udp-flows]\n");
+	    "                     [-u udp-timeout] [-U udp-flows] [-K key-file] "
+	    "[--local-peers]\n"
+	    "                     [--any-source-port]\n"
+	    "       porthole-host --new-key key-file\n");
 	exit(status);
 }
 
@@ -80,6 +91,34 @@ host_add_endpoint(const char *s)
 		exit(2);
 	}
 	TAILQ_INSERT_TAIL(&host->endpoints, gep, entry);
+}
+
+/* -K FILE: every guest proves this key, unless its block names one. */
+static void
+host_set_key(const char *path)
+{
+	char	err[512];
+
+	if (auth_key_load(path, host->key, err, sizeof err) == -1) {
+		fprintf(stderr, "porthole-host: -K: %s\n", err);
+		exit(2);
+	}
+	host->has_key = 1;
+}
+
+/* --new-key FILE: writes a key for -K, the policy file and the guest. */
+static void __attribute__((noreturn))
+host_new_key(const char *path)
+{
+	char	err[512];
+
+	if (auth_key_new(path, err, sizeof err) == -1) {
+		fprintf(stderr, "porthole-host: --new-key: %s\n", err);
+		exit(1);
+	}
+	printf("porthole-host: a new key is in %s (mode 600): give the same "
+	    "file to porthole-guest -K\n", path);
+	exit(0);
 }
 
 /* -a ENDPOINT, or the default (arg NULL) */
@@ -254,6 +293,17 @@ host_option(int ch, int idx, struct options *o)
 	case OPT_LIMIT:
 		host_set_option(ch, idx, optarg);
 		break;
+	case OPT_NEW_KEY:
+		host_new_key(optarg);
+	case OPT_LOCAL_PEERS:
+		host->local_peers = 1;
+		break;
+	case OPT_ANY_PORT:
+		host->any_source_port = 1;
+		break;
+	case 'K':
+		host_set_key(optarg);
+		break;
 	case 'a':
 		host_set_api(optarg);
 		break;
@@ -300,6 +350,19 @@ host_option(int ch, int idx, struct options *o)
 	}
 }
 
+/* What the flags that widen who may speak for a guest give up, said. */
+static void
+host_warn_trust(void)
+{
+	if (host->any_source_port)
+		log_warnx("--any-source-port: on a vsock endpoint any process "
+		    "in a VM, not only its guest agent, may speak for it");
+	if (host->local_peers)
+		log_warnx("--local-peers: vsock CIDs 0-2 are accepted as "
+		    "guests: with vsock_loopback, any user of this host may "
+		    "act as one");
+}
+
 /* Opens what it listens on, daemonises, and runs until a signal. */
 static void
 host_run(const struct options *o)
@@ -313,6 +376,7 @@ host_run(const struct options *o)
 		    "loopback");
 	if (host->policy.file != NULL)
 		policy_log_loaded(host->policy.file, "loaded");
+	host_warn_trust();
 	signal(SIGPIPE, SIG_IGN);
 	host_raise_nofile();
 	host_open_endpoints();
@@ -340,7 +404,9 @@ main(int argc, char **argv)
 	host->started = time(NULL);
 	host->keepalive = HOST_KEEPALIVE;
 	limits_init(host->limits);
-	while ((ch = getopt_long(argc, argv, "a:b:df:hl:Lnu:U:vV", longopts,
+	if (auth_init() == -1)
+		fatalx("libsodium cannot start");
+	while ((ch = getopt_long(argc, argv, "a:b:df:hK:l:Lnu:U:vV", longopts,
 	    &idx)) != -1)
 		host_option(ch, idx, &o);
 	if (optind != argc) {

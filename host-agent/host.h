@@ -135,6 +135,7 @@ int		 policy_guest_match(const struct policy_guest *, const char *,
 /* The text of their errors, a line each */
 #define POLICY_ERRS_LEN		(POLICY_ERRORS_MAX * 700)
 #define POLICY_TEXT_MAX		320		/* a rule, as reasons quote it */
+#define POLICY_KEY_PATH_MAX	256		/* key FILE, with its NUL */
 
 enum policy_action {
 	ACTION_ALLOW,		/* the address the guest bound */
@@ -172,6 +173,9 @@ struct policy_guest {
 	uint32_t		 cid;
 	char			 pattern[128];	/* a name glob or endpoint */
 	struct policy_limits	 limits;	/* 0: the file's */
+	int			 key_line;	/* 0: no key line */
+	char			 key_path[POLICY_KEY_PATH_MAX];
+	uint8_t			 key[32];	/* read by policy_file.c */
 };
 
 struct policy_rule {
@@ -212,6 +216,8 @@ void		 policy_file_free(struct policy_file *);
 struct policy_file *policy_load(const char *, char *, size_t);
 void		 policy_install(struct policy *, struct policy_file *, int,
 		    char *, size_t);
+const uint8_t	*policy_guest_key(const struct policy_file *, const char *,
+		    const char *, uint32_t);
 void		 policy_guest_limits(const struct policy_file *, const char *,
 		    const char *, uint32_t, struct policy_limits *);
 void		 policy_log_loaded(const struct policy_file *, const char *);
@@ -261,12 +267,45 @@ enum warn_kind {
 	WARN_NO_STREAM,		/* no data stream for a connection in time */
 	WARN_STRAY_STREAM,	/* DATA or POOL nobody asked for */
 	WARN_GUEST_ERROR,	/* an ERROR the guest reports */
+	WARN_AUTH,		/* a connection that may not speak for a guest */
 	WARN_NKINDS
 };
 
 void		 limit_warn(const struct guest_ep *, uint32_t, enum warn_kind,
 		    const char *, ...) __attribute__((format(printf, 4, 5)));
 void		 limits_warn_flush_all(void);
+
+/* gate.c: who may speak for a guest */
+enum gate_refusal {
+	GATE_LOCAL_CID,		/* vsock CID 0-2 without --local-peers */
+	GATE_SOURCE_PORT,	/* vsock source port above 1023 */
+	GATE_OLD_VERSION,	/* must prove a key, cannot (protocol < 3) */
+	GATE_NO_PROOF,		/* no AUTH after the challenge */
+	GATE_BAD_PROOF,		/* an AUTH that proves no key */
+	GATE_HELD,		/* no proof, and a proven session holds it */
+	GATE_NKINDS
+};
+
+struct gate_auth {		/* a challenge, then a proven session */
+	uint16_t		 version;
+	uint64_t		 token;
+	uint8_t			 nonce[PH_NONCE_LEN];
+};
+
+struct sockaddr_vm;
+const char	*gate_name(enum gate_refusal);
+void		 gate_refused(const struct guest_ep *, uint32_t,
+		    enum gate_refusal, const char *);
+int		 gate_vsock_peer(const struct guest_ep *,
+		    const struct sockaddr_vm *);
+const uint8_t	*gate_key(const struct guest_ep *, uint32_t,
+		    const struct ph_hello *);
+void		 gate_say_error(int, uint32_t, const char *);
+int		 gate_challenge(int, const struct guest_ep *, uint32_t,
+		    const struct ph_hello *, struct gate_auth *);
+int		 gate_verify(const struct guest_ep *, uint32_t,
+		    const uint8_t *, const struct gate_auth *,
+		    const struct ph_auth *, int);
 
 /* host.c: the agent's global state */
 struct guest_ep {
@@ -293,6 +332,11 @@ struct host {
 	int			 udp_timeout;	/* --udp-timeout, seconds */
 	int			 udp_max_flows;	/* --udp-flows, per forward */
 	uint64_t		 udp_dropped;	/* datagrams to guests dropped */
+	uint64_t		 gate_refused[GATE_NKINDS];
+	int			 local_peers;	/* --local-peers */
+	int			 any_source_port; /* --any-source-port */
+	int			 has_key;	/* -K */
+	uint8_t			 key[32];
 };
 
 extern struct host	*host;
@@ -317,6 +361,7 @@ struct session {
 	char			 version[PH_NAME_MAX];
 	uint8_t			 boot_id[PH_BOOTID_LEN];
 	uint16_t		 proto;		/* the protocol version spoken */
+	int			 proven;	/* it proved a key (gate.c) */
 	struct bufferevent	*bev;
 	struct event		*end_ev;	/* ends it from the loop */
 	enum end_reason		 end;
@@ -336,7 +381,8 @@ struct session {
 };
 
 void	 session_new(int, struct guest_ep *, uint32_t,
-	    const struct ph_hello *);
+	    const struct ph_hello *, const struct gate_auth *);
+void	 session_welcome(struct ph_msg *, uint16_t, uint64_t);
 void	 session_end_all(const char *);
 void	 session_set_limits(struct session *);
 int	 session_send(struct session *, const struct ph_msg *);

@@ -180,6 +180,7 @@ static const char *const warn_names[WARN_NKINDS] = {
 	[WARN_NO_STREAM] = "no-stream",
 	[WARN_STRAY_STREAM] = "stray-stream",
 	[WARN_GUEST_ERROR] = "guest-error",
+	[WARN_AUTH] = "auth",
 };
 
 static int

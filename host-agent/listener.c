@@ -4,6 +4,8 @@
  * stream opened in advance.  That frame is
  * read exactly (header, then the length it gives), so that not one byte
  * of what follows it is taken from the socket before its owner has it.
+ * A guest that must prove a key (gate.c) is sent WELCOME with a nonce
+ * and stays here, read the same way, until its AUTH.
  */
 #include <sys/socket.h>
 #include <linux/vm_sockets.h>
@@ -14,6 +16,7 @@
 
 #include <event2/event.h>
 
+#include "auth.h"
 #include "compat.h"
 #include "host.h"
 #include "log.h"
@@ -36,6 +39,11 @@ struct pending {
 	size_t			 have;
 	int			 checked;	/* the header */
 	uint8_t			 buf[PH_FIRST_FRAME_MAX];
+	/* After a HELLO that must prove a key: AUTH is due. */
+	int			 challenged;
+	struct ph_hello		 hello;
+	struct gate_auth	 auth;
+	uint8_t			 key[PH_KEY_LEN];
 };
 
 /* Every connection yet to send its first frame: freed at exit too. */
@@ -136,6 +144,7 @@ pending_free(struct pending *p, int close_fd)
 	if (close_fd)
 		close(p->fd);
 	peer_put(p->gep, p->cid);
+	auth_wipe(p, sizeof *p);
 	free(p);
 }
 
@@ -151,11 +160,44 @@ pending_drop(struct pending *p, const char *why)
 	pending_free(p, 1);
 }
 
+/*
+ * HELLO from a guest with a key to prove: WELCOME with a nonce, then
+ * wait for AUTH, reading as before (0); -1 if p was dropped.
+ */
+static int
+pending_challenge(struct pending *p, const struct ph_hello *h,
+    const uint8_t *key)
+{
+	if (gate_challenge(p->fd, p->gep, p->cid, h, &p->auth) == -1) {
+		pending_free(p, 1);
+		return -1;
+	}
+	p->challenged = 1;
+	p->hello = *h;
+	memcpy(p->key, key, sizeof p->key);
+	p->have = 0;
+	p->checked = 0;
+	return 0;
+}
+
+/* AUTH: a session if it proves the key, else the connection is closed. */
+static void
+pending_auth(struct pending *p, const struct ph_auth *a)
+{
+	if (gate_verify(p->gep, p->cid, p->key, &p->auth, a, p->fd) == -1) {
+		pending_free(p, 1);
+		return;
+	}
+	session_new(p->fd, p->gep, p->cid, &p->hello, &p->auth);
+	pending_free(p, 0);
+}
+
 /* The whole first frame is in: hand the socket to its owner. */
 static void
 pending_dispatch(struct pending *p, const struct ph_frame_hdr *h)
 {
 	struct ph_msg	 m;
+	const uint8_t	*key;
 	const char	*err;
 	int		 fd = p->fd;
 
@@ -164,8 +206,17 @@ pending_dispatch(struct pending *p, const struct ph_frame_hdr *h)
 		pending_drop(p, err);
 		return;
 	}
+	if (h->type == PH_AUTH) {
+		pending_auth(p, &m.u.auth);
+		return;
+	}
+	if (h->type == PH_HELLO &&
+	    (key = gate_key(p->gep, p->cid, &m.u.hello)) != NULL) {
+		pending_challenge(p, &m.u.hello, key);
+		return;
+	}
 	if (h->type == PH_HELLO)
-		session_new(fd, p->gep, p->cid, &m.u.hello);
+		session_new(fd, p->gep, p->cid, &m.u.hello, NULL);
 	else if (h->type == PH_DATA)
 		pair_data(fd, p->gep, p->cid, &m.u.data);
 	else
@@ -208,8 +259,15 @@ pending_read_cb(int fd, short ev, void *arg)
 	ph_hdr_decode(p->buf, p->have, &h);
 	if (!p->checked) {
 		p->checked = 1;
-		if (h.type != PH_HELLO && h.type != PH_DATA &&
-		    h.type != PH_POOL) {
+		if (p->challenged && h.type != PH_AUTH) {
+			gate_say_error(fd, PH_ERR_AUTH, "AUTH expected");
+			gate_refused(p->gep, p->cid, GATE_NO_PROOF, "a frame "
+			    "other than AUTH after the key challenge");
+			pending_free(p, 1);
+			return;
+		}
+		if (!p->challenged && h.type != PH_HELLO &&
+		    h.type != PH_DATA && h.type != PH_POOL) {
 			pending_drop(p, "first frame is not HELLO, DATA or "
 			    "POOL");
 			return;
@@ -229,9 +287,17 @@ pending_read_cb(int fd, short ev, void *arg)
 static void
 pending_deadline_cb(int fd, short ev, void *arg)
 {
+	struct pending	*p = arg;
+
 	(void)fd;
 	(void)ev;
-	pending_drop(arg, "no HELLO or DATA in time");
+	if (!p->challenged) {
+		pending_drop(p, "no HELLO or DATA in time");
+		return;
+	}
+	gate_refused(p->gep, p->cid, GATE_NO_PROOF, "no AUTH in time after "
+	    "the key challenge");
+	pending_free(p, 1);
 }
 
 static void
@@ -283,8 +349,13 @@ listener_accept_cb(int lfd, short ev, void *arg)
 			log_warn("%s: accept", gep->ep.str);
 		return;
 	}
-	if (ss.ss_family == AF_VSOCK)
+	if (ss.ss_family == AF_VSOCK) {
 		cid = svm->svm_cid;
+		if (gate_vsock_peer(gep, svm) == -1) {
+			close(fd);
+			return;
+		}
+	}
 	if (peer_over_cap(gep, cid)) {
 		close(fd);
 		return;

@@ -225,6 +225,13 @@ metrics_counters(struct evbuffer *b)
 	    "flow's queue or its --max-udp-buffer was full.");
 	evbuffer_add_printf(b, "porthole_udp_dropped_total %llu\n",
 	    (unsigned long long)host->udp_dropped);
+	head(b, "porthole_guest_refused_total", "counter",
+	    "Connections refused as not the guest's own agent (a vsock CID "
+	    "or source port, a missing or wrong key proof), by reason.");
+	for (i = 0; i < GATE_NKINDS; i++)
+		evbuffer_add_printf(b, "porthole_guest_refused_total{reason="
+		    "\"%s\"} %llu\n", gate_name(i),
+		    (unsigned long long)host->gate_refused[i]);
 	head(b, "porthole_errors_total", "counter",
 	    "Warnings and errors the host agent logged.");
 	evbuffer_add_printf(b, "porthole_errors_total %llu\n",

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "host.h"
 #include "log.h"
 #include "xmalloc.h"
@@ -38,6 +39,29 @@ policy_check_lock(struct policy_file *pf, const struct stat *st)
 		    "others" : "its group");
 	else
 		pf->locked = 1;
+}
+
+/* The guest blocks' key files, each reported as its line's error. */
+static int
+policy_read_keys(struct policy_file *pf, char *errs, size_t errslen)
+{
+	struct policy_guest	*g;
+	char			 err[512];
+	size_t			 len;
+	int			 i, rc = 0;
+
+	for (i = 0; i < pf->nguests; i++) {
+		g = &pf->guests[i];
+		if (g->key_line == 0)
+			continue;
+		if (auth_key_load(g->key_path, g->key, err, sizeof err) == 0)
+			continue;
+		len = strlen(errs);
+		snprintf(errs + len, errslen - len, "%s:%d: %s\n", pf->path,
+		    g->key_line, err);
+		rc = -1;
+	}
+	return rc;
 }
 
 static struct policy_file *
@@ -80,6 +104,10 @@ policy_read(const char *path, int fd, char *errs, size_t errslen)
 	free(buf);
 	if (pf != NULL)
 		policy_check_lock(pf, &st);
+	if (pf != NULL && policy_read_keys(pf, errs, errslen) == -1) {
+		policy_file_free(pf);
+		return NULL;
+	}
 	return pf;
 }
 
@@ -164,6 +192,25 @@ policy_guest_limits(const struct policy_file *pf, const char *name,
 			udp_set = 1;
 		}
 	}
+}
+
+/*
+ * The key a guest must prove: that of its first guest block with a key
+ * line, else NULL (then -K's, if given; see auth_key_for()).
+ */
+const uint8_t *
+policy_guest_key(const struct policy_file *pf, const char *name,
+    const char *ep, uint32_t cid)
+{
+	int	i;
+
+	if (pf == NULL)
+		return NULL;
+	for (i = 0; i < pf->nguests; i++)
+		if (pf->guests[i].key_line != 0 &&
+		    policy_guest_match(&pf->guests[i], name, ep, cid))
+			return pf->guests[i].key;
+	return NULL;
 }
 
 static void

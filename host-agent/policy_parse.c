@@ -13,7 +13,7 @@
  *	ACTION PROTO port PORTS [from ADDRESS] [to PORT|PORT-PORT|auto]
  *	guest NAME|cid:N|ENDPOINT {
  *		RULE ... max-forwards N ... max-connections N ...
- *		max-udp-buffer BYTES
+ *		max-udp-buffer BYTES	key FILE
  *	}
  *
  * The file is untrusted input like any other: lines, words, rules, guest
@@ -383,6 +383,36 @@ parse_limit(struct parser *p, char **w, int nw)
 		l->max_forwards = (unsigned int)v;
 }
 
+/*
+ * key FILE: once per guest block.  The file is read after the parse
+ * (policy_file.c), so that parsing stays free of I/O.
+ */
+static void
+parse_key(struct parser *p, char **w, int nw)
+{
+	struct policy_guest	*g;
+
+	if (p->guest == -1) {
+		perr(p, "key belongs in a guest block (porthole-host -K "
+		    "gives one for every guest)");
+		return;
+	}
+	g = &p->pf->guests[p->guest];
+	if (nw != 2 || w[1][0] != '/' ||
+	    strlen(w[1]) >= sizeof g->key_path) {
+		perr(p, "key: expected the absolute path of a key file, "
+		    "shorter than %zu bytes", sizeof g->key_path);
+		return;
+	}
+	if (g->key_line != 0) {
+		perr(p, "key given twice in this block (first at line %d)",
+		    g->key_line);
+		return;
+	}
+	g->key_line = p->line;
+	strlcpy(g->key_path, w[1], sizeof g->key_path);
+}
+
 /* mode and lock: once per file, outside guest blocks. */
 static int
 parse_global(struct parser *p, char **w, int nw, int *line)
@@ -498,6 +528,8 @@ parse_words(struct parser *p, char **w, int nw)
 	    strcmp(w[0], "max-connections") == 0 ||
 	    strcmp(w[0], "max-udp-buffer") == 0)
 		parse_limit(p, w, nw);
+	else if (strcmp(w[0], "key") == 0)
+		parse_key(p, w, nw);
 	else if (parse_action(w[0], &a) == 0)
 		parse_rule(p, w, nw);
 	else if (strcmp(w[0], "guest") == 0)
@@ -666,6 +698,9 @@ policy_file_free(struct policy_file *pf)
 		return;
 	free(pf->path);
 	free(pf->rules);
+	if (pf->guests != NULL)
+		explicit_bzero(pf->guests, (size_t)pf->nguests *
+		    sizeof *pf->guests);
 	free(pf->guests);
 	free(pf);
 }
@@ -712,6 +747,10 @@ print_guest(FILE *fp, const struct policy_file *pf, int g)
 
 	snprintf(text, sizeof text, "guest \"%s\" {", pg->pattern);
 	print_line(fp, 0, text, "line %d%s", pg->line, "");
+	if (pg->key_line != 0) {
+		snprintf(text, sizeof text, "key \"%.140s\"", pg->key_path);
+		print_line(fp, 1, text, "line %d%s", pg->key_line, "");
+	}
 	print_limits(fp, &pg->limits, 1);
 	for (i = 0; i < pf->nrules; i++)
 		if (pf->rules[i].guest == g)

@@ -251,16 +251,56 @@ session_start_keepalive(struct session *s)
 	event_add(s->keepalive, &tv);
 }
 
+/* WELCOME's fields but the key proof's (gate.c adds them). */
+void
+session_welcome(struct ph_msg *m, uint16_t version, uint64_t token)
+{
+	memset(m, 0, sizeof *m);
+	m->type = PH_WELCOME;
+	m->u.welcome.version = version;
+	m->u.welcome.session = token;
+	m->u.welcome.max_payload = host->limits[LIMIT_FRAME];
+	m->u.welcome.max_forwards = host->limits[LIMIT_FORWARDS];
+	strlcpy(m->u.welcome.version_str, PORTHOLE_VERSION,
+	    sizeof m->u.welcome.version_str);
+}
+
+/*
+ * Whether a new session may take the guest's place: one that proved no
+ * key never replaces one that did (else any process that reaches the
+ * endpoint could end the guest's session by saying HELLO).
+ */
+static int
+session_may_replace(int fd, const struct session *old, int proven)
+{
+	if (old == NULL || proven || !old->proven)
+		return 1;
+	gate_say_error(fd, PH_ERR_AUTH, "a guest that proved its key holds "
+	    "this endpoint");
+	gate_refused(old->gep, old->cid, GATE_HELD, "HELLO without a key "
+	    "while the guest's proven session is up");
+	close(fd);
+	return 0;
+}
+
+/*
+ * A control session, from the HELLO listener.c read.  a: the challenge
+ * the guest answered with a valid AUTH (gate.c), its WELCOME already
+ * sent; NULL for a guest with no key to prove.
+ */
 void
 session_new(int fd, struct guest_ep *gep, uint32_t cid,
-    const struct ph_hello *h)
+    const struct ph_hello *h, const struct gate_auth *a)
 {
 	struct session	*s, *old;
-	struct ph_msg	 m = { .type = PH_WELCOME };
+	struct ph_msg	 m;
 
-	if (session_refuse_version(fd, gep, cid, h) == -1)
+	if (a == NULL && session_refuse_version(fd, gep, cid, h) == -1)
 		return;
-	if ((old = session_find_guest(gep, cid)) != NULL)
+	old = session_find_guest(gep, cid);
+	if (!session_may_replace(fd, old, a != NULL))
+		return;
+	if (old != NULL)
 		session_end(old, END_REPLACED, "replaced by a new session from "
 		    "the guest");
 	else if (session_refuse_limit(fd, gep) == -1)
@@ -269,6 +309,9 @@ session_new(int fd, struct guest_ep *gep, uint32_t cid,
 	s->gep = gep;
 	s->cid = cid;
 	s->started = time(NULL);
+	s->proven = a != NULL;
+	if (a != NULL)
+		s->token = a->token;
 	while (s->token == 0)
 		arc4random_buf(&s->token, sizeof s->token);
 	session_set_id(s, h);
@@ -278,6 +321,8 @@ session_new(int fd, struct guest_ep *gep, uint32_t cid,
 	TAILQ_INIT(&s->pool);
 	/* The highest version both speak (the ranges overlap). */
 	s->proto = h->vmax < PH_PROTO_VERSION ? h->vmax : PH_PROTO_VERSION;
+	if (a != NULL)
+		s->proto = a->version;
 	s->bev = bufferevent_socket_new(host->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	s->end_ev = evtimer_new(host->base, session_end_cb, s);
 	if (s->bev == NULL || s->end_ev == NULL)
@@ -289,16 +334,14 @@ session_new(int fd, struct guest_ep *gep, uint32_t cid,
 	gep->nsessions++;
 	session_start_keepalive(s);
 
-	m.u.welcome.version = s->proto;
-	m.u.welcome.session = s->token;
-	m.u.welcome.max_payload = host->limits[LIMIT_FRAME];
-	m.u.welcome.max_forwards = host->limits[LIMIT_FORWARDS];
-	strlcpy(m.u.welcome.version_str, PORTHOLE_VERSION,
-	    sizeof m.u.welcome.version_str);
-	log_info("guest %s connected, agent %s, boot id %02x%02x%02x%02x...",
-	    s->id, s->version[0] != '\0' ? s->version : "of unknown version",
+	log_info("guest %s connected%s, agent %s, boot id "
+	    "%02x%02x%02x%02x...", s->id, s->proven ? " (key proven)" : "",
+	    s->version[0] != '\0' ? s->version : "of unknown version",
 	    s->boot_id[0], s->boot_id[1], s->boot_id[2], s->boot_id[3]);
 	events_guest(HEV_GUEST_CONNECTED, s, END_ERROR, NULL);
+	if (a != NULL)
+		return;		/* its WELCOME went with the challenge */
+	session_welcome(&m, s->proto, s->token);
 	session_send(s, &m);
 }
 

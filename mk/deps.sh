@@ -4,7 +4,7 @@
 # printed and we stop.  Usage: mk/deps.sh build|check|vsock|demo|fuzz|bench
 set -eu
 
-build="gcc make pkg-config libevent-dev libbsd-dev libmnl-dev libjansson-dev check libcap-ng-dev"
+build="gcc make pkg-config libevent-dev libbsd-dev libmnl-dev libjansson-dev check libcap-ng-dev libsodium-dev"
 # The vsock test boots a VM (tests/vm/run): QEMU here, and the kernel and
 # busybox it fetches itself with apt-get download (no install).
 vm="qemu-system-x86"

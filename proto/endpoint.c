@@ -216,20 +216,64 @@ fail:
 }
 
 /*
+ * A vsock connection comes from a reserved source port (1 to 1023), which
+ * only CAP_NET_BIND_SERVICE may bind: the host takes it as the sign of
+ * the guest agent (host-agent/gate.c), as NFS servers take a client's.
+ * Ports are taken in turn, downwards, so that a busy one is not retried
+ * at once; vsock has one port space per CID, whatever the peer.
+ * Returns 0, or -1 with errno: EACCES without the capability,
+ * EADDRINUSE with every reserved port taken.
+ */
+static int
+endpoint_bind_reserved(int fd)
+{
+	static uint32_t		next = PH_RESERVED_PORT_MAX;
+	struct sockaddr_vm	svm;
+	uint32_t		i;
+
+	memset(&svm, 0, sizeof svm);
+	svm.svm_family = AF_VSOCK;
+	svm.svm_cid = VMADDR_CID_ANY;
+	for (i = 0; i < PH_RESERVED_PORT_MAX; i++) {
+		svm.svm_port = next;
+		next = next == 1 ? PH_RESERVED_PORT_MAX : next - 1;
+		if (bind(fd, (struct sockaddr *)&svm, sizeof svm) == 0)
+			return 0;
+		if (errno != EADDRINUSE)
+			return -1;
+	}
+	errno = EADDRINUSE;
+	return -1;
+}
+
+/*
  * Starts a non-blocking connect.  Returns the socket with *pending set
  * when the connection is still under way (wait for it to be writable,
- * then check SO_ERROR), or -1 with errno set.
+ * then check SO_ERROR), or -1 with errno set.  For vsock, from a
+ * reserved port: *unreserved is set if this process may not bind one
+ * (it connects from any port then, and the host refuses it unless told
+ * otherwise).
  */
 int
-endpoint_connect(const struct endpoint *ep, int *pending)
+endpoint_connect(const struct endpoint *ep, int *pending, int *unreserved)
 {
 	struct sockaddr_storage	 ss;
 	socklen_t		 sl;
 	int			 fd, saved;
 
 	*pending = 0;
+	*unreserved = 0;
 	if ((fd = endpoint_socket(ep)) == -1)
 		return -1;
+	if (ep->type == EP_VSOCK && endpoint_bind_reserved(fd) == -1) {
+		if (errno != EACCES && errno != EPERM) {
+			saved = errno;
+			close(fd);
+			errno = saved;
+			return -1;
+		}
+		*unreserved = 1;
+	}
 	sl = endpoint_sockaddr(ep, &ss);
 	if (connect(fd, (struct sockaddr *)&ss, sl) == 0)
 		return fd;

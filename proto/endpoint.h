@@ -13,6 +13,8 @@
 #define PH_CID_ANY		0xffffffffU	/* VMADDR_CID_ANY */
 #define PH_CID_LOCAL		1U		/* VMADDR_CID_LOCAL */
 #define PH_CID_HOST		2U		/* VMADDR_CID_HOST */
+/* Only a privileged process binds these: the guest agent's source port. */
+#define PH_RESERVED_PORT_MAX	1023U
 
 enum endpoint_type {
 	EP_VSOCK,
@@ -35,7 +37,7 @@ struct endpoint {
 int	endpoint_parse(const char *, enum endpoint_role, struct endpoint *,
 	    char *, size_t);
 int	endpoint_listen(const struct endpoint *, char *, size_t);
-int	endpoint_connect(const struct endpoint *, int *);
+int	endpoint_connect(const struct endpoint *, int *, int *);
 int	endpoint_absolute(struct endpoint *, char *, size_t);
 void	endpoint_unlink(const struct endpoint *);
 

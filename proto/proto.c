@@ -16,6 +16,7 @@ static const char *ph_type_names[] = {
 	[PH_EXPOSED] = "EXPOSED", [PH_OPEN] = "OPEN", [PH_CLOSE] = "CLOSE",
 	[PH_DATA] = "DATA", [PH_PING] = "PING", [PH_PONG] = "PONG",
 	[PH_ERROR] = "ERROR", [PH_POOL] = "POOL", [PH_PAIR] = "PAIR",
+	[PH_AUTH] = "AUTH",
 };
 
 const char *
@@ -151,6 +152,18 @@ dec_welcome(struct rbuf *b, struct ph_welcome *m, const char **err)
 	}
 	if (m->max_payload < PH_FIRST_FRAME_MAX - PH_HDR_LEN) {
 		*err = "WELCOME maximum payload too small";
+		return -1;
+	}
+	/* Version 3's fields; an older host's WELCOME ends before them. */
+	if (m->version < PH_PROTO_VERSION_AUTH)
+		return 0;
+	if (rbuf_get_u8(b, &m->auth) == -1 ||
+	    rbuf_get_bytes(b, m->nonce, sizeof m->nonce) == -1) {
+		*err = "WELCOME truncated before its nonce";
+		return -1;
+	}
+	if (m->auth != PH_AUTH_NONE && m->auth != PH_AUTH_HMAC) {
+		*err = "WELCOME asks for an unknown kind of proof";
 		return -1;
 	}
 	return 0;
@@ -292,6 +305,11 @@ ph_msg_decode(uint16_t type, const uint8_t *p, size_t len, struct ph_msg *m,
 			return 0;
 		*err = "POOL truncated";
 		return -1;
+	case PH_AUTH:
+		if (rbuf_get_bytes(&b, m->u.auth.proof, PH_PROOF_LEN) == 0)
+			return 0;
+		*err = "AUTH truncated";
+		return -1;
 	case PH_PAIR:
 		if (rbuf_get_u64(&b, &m->u.pair.conn) == 0 &&
 		    rbuf_get_u32(&b, &m->u.pair.forward) == 0 &&
@@ -353,6 +371,13 @@ enc_payload(struct wbuf *b, const struct ph_msg *m)
 		wbuf_put_u32(b, m->u.welcome.max_payload);
 		wbuf_put_u32(b, m->u.welcome.max_forwards);
 		wbuf_put_string(b, m->u.welcome.version_str);
+		if (m->u.welcome.version < PH_PROTO_VERSION_AUTH)
+			break;
+		wbuf_put_u8(b, m->u.welcome.auth);
+		wbuf_put_bytes(b, m->u.welcome.nonce, PH_NONCE_LEN);
+		break;
+	case PH_AUTH:
+		wbuf_put_bytes(b, m->u.auth.proof, PH_PROOF_LEN);
 		break;
 	case PH_EXPOSE:
 		wbuf_put_u32(b, m->u.expose.id);

@@ -29,12 +29,13 @@
 #include "addr.h"
 
 /*
- * Version 2 adds the stream pool (POOL, PAIR); a version 1 peer is still
- * served, without a pool.
+ * Version 2 adds the stream pool (POOL, PAIR); version 3 the key proof
+ * (WELCOME's nonce, AUTH).  An older peer is still served, without them.
  */
-#define PH_PROTO_VERSION	2	/* the highest version this code speaks */
+#define PH_PROTO_VERSION	3	/* the highest version this code speaks */
 #define PH_PROTO_VERSION_MIN	1
 #define PH_PROTO_VERSION_POOL	2	/* the first with POOL and PAIR */
+#define PH_PROTO_VERSION_AUTH	3	/* the first with a nonce and AUTH */
 
 #define PH_HDR_LEN		8
 #define PH_PAYLOAD_MAX		4096	/* control frames are small */
@@ -47,6 +48,8 @@
 #define PH_BOOTID_LEN		16
 #define PH_HOSTADDR_MAX		2	/* a dual-stack bind gets two */
 #define PH_POOL_MAX		64	/* idle pooled streams a host keeps */
+#define PH_NONCE_LEN		32	/* WELCOME's, fresh for each HELLO */
+#define PH_PROOF_LEN		32	/* AUTH's HMAC-SHA-256 */
 
 enum ph_type {
 	PH_HELLO = 1,		/* guest: versions, boot id, name */
@@ -62,7 +65,8 @@ enum ph_type {
 	PH_ERROR = 11,		/* either: protocol error, said before closing */
 	PH_POOL = 12,		/* guest, first frame of an idle pooled stream */
 	PH_PAIR = 13,		/* host: a client came, on this pooled stream */
-	PH_TYPE_MAX = 13
+	PH_AUTH = 14,		/* guest: proof of the key, after WELCOME */
+	PH_TYPE_MAX = 14
 };
 
 enum ph_verdict {
@@ -83,7 +87,8 @@ enum ph_error_code {
 	PH_ERR_VERSION = 2,	/* no common protocol version: closing */
 	PH_ERR_UNKNOWN_TYPE = 3,	/* a frame type we do not know: skipped */
 	PH_ERR_LIMIT = 4,	/* a limit was hit */
-	PH_ERR_SHUTDOWN = 5	/* the peer is going away */
+	PH_ERR_SHUTDOWN = 5,	/* the peer is going away */
+	PH_ERR_AUTH = 6		/* no proof of the key, or a wrong one */
 };
 
 #define PH_EXPOSE_V6ONLY	0x01	/* an IPv6 bind that takes no IPv4 */
@@ -107,6 +112,19 @@ struct ph_welcome {
 	uint32_t	max_payload;
 	uint32_t	max_forwards;
 	char		version_str[PH_NAME_MAX];
+	/* version 3: whether the guest must send AUTH, and what to sign */
+	uint8_t		auth;		/* enum ph_auth_kind */
+	uint8_t		nonce[PH_NONCE_LEN];
+};
+
+enum ph_auth_kind {
+	PH_AUTH_NONE = 0,	/* no key: the session starts at WELCOME */
+	PH_AUTH_HMAC = 1	/* AUTH must prove the key (auth.c) */
+};
+
+/* After a WELCOME that asks for it, and before anything else (v3). */
+struct ph_auth {
+	uint8_t		proof[PH_PROOF_LEN];
 };
 
 struct ph_expose {
@@ -178,6 +196,7 @@ struct ph_msg {
 	union {
 		struct ph_hello		hello;
 		struct ph_welcome	welcome;
+		struct ph_auth		auth;
 		struct ph_expose	expose;
 		struct ph_unexpose	unexpose;
 		struct ph_exposed	exposed;

@@ -92,7 +92,7 @@ guest_connect(struct guest *g, const char *name)
 	    sv), 0);
 	g->fd = sv[1];
 	strlcpy(hello.name, name, sizeof hello.name);
-	session_new(sv[0], &g->gep, 0, &hello);
+	session_new(sv[0], &g->gep, 0, &hello, NULL);
 	TAILQ_FOREACH(g->s, &host->sessions, entry)
 		if (g->s->gep == &g->gep)
 			break;

@@ -252,9 +252,9 @@ assert_connects(const struct endpoint *ep, int lfd)
 {
 	socklen_t	sl = sizeof(int);
 	char		buf[4];
-	int		cfd, afd, pending, soerr = -1;
+	int		cfd, afd, pending, unreserved, soerr = -1;
 
-	cfd = keep(endpoint_connect(ep, &pending));
+	cfd = keep(endpoint_connect(ep, &pending, &unreserved));
 	ck_assert_msg(cfd != -1, "connect %s: %s", ep->str, strerror(errno));
 	if (pending) {
 		wait_for(cfd, POLLOUT);
@@ -379,11 +379,12 @@ END_TEST
 START_TEST(test_connect_nobody)
 {
 	struct endpoint	ep;
-	int		pending;
+	int		pending, unreserved;
 
 	tmp_endpoint(&ep, "nobody.sock");
 	errno = 0;
-	ck_assert_int_eq(keep(endpoint_connect(&ep, &pending)), -1);
+	ck_assert_int_eq(keep(endpoint_connect(&ep, &pending, &unreserved)),
+	    -1);
 	ck_assert_int_eq(errno, ENOENT);
 }
 END_TEST

@@ -106,7 +106,7 @@ setup(void)
 	    sv), 0);
 	guest_fd = sv[1];
 	strlcpy(hello.name, "vm", sizeof hello.name);
-	session_new(sv[0], &gep, 0, &hello);
+	session_new(sv[0], &gep, 0, &hello, NULL);
 	s = TAILQ_FIRST(&host->sessions);
 	ck_assert_ptr_nonnull(s);
 	guest_read(&m);

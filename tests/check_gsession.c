@@ -67,7 +67,9 @@ proc_socket_owner(uint64_t inode, char *name, size_t len)
 int
 privsep_connect(int *pending)
 {
-	return endpoint_connect(&guest->ep, pending);
+	int	unreserved;
+
+	return endpoint_connect(&guest->ep, pending, &unreserved);
 }
 
 void
