@@ -104,6 +104,7 @@ HOST_LIB_OBJS =	$(filter-out host-agent/host.o,$(HOST_OBJS))
 UNIT_TESTS = \
 	tests/check_buf \
 	tests/check_proto \
+	tests/check_auth \
 	tests/check_endpoint \
 	tests/check_number \
 	tests/check_fwtable \
@@ -341,7 +342,8 @@ FUZZ_TARGETS = \
 	tests/fuzz/fuzz_endpoint \
 	tests/fuzz/fuzz_dgram \
 	tests/fuzz/fuzz_api_body \
-	tests/fuzz/fuzz_policy
+	tests/fuzz/fuzz_policy \
+	tests/fuzz/fuzz_auth
 FUZZ_CFLAGS =	-g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 \
 		-D_GNU_SOURCE -Iproto $(shell $(PKG_CONFIG) --cflags libbsd-overlay)
 FUZZ_SECONDS ?=	20
@@ -367,6 +369,11 @@ tests/fuzz/fuzz_policy: tests/fuzz/fuzz_policy.c host-agent/policy_parse.c \
     proto/xmalloc.c $(wildcard host-agent/*.h)
 	clang $(FUZZ_CFLAGS) -Ihost-agent -o $@ $(filter %.c,$^) \
 	    $(shell $(PKG_CONFIG) --libs libbsd-overlay)
+
+tests/fuzz/fuzz_auth: tests/fuzz/fuzz_auth.c proto/auth.c proto/proto.c \
+    proto/buf.c proto/addr.c
+	clang $(FUZZ_CFLAGS) -o $@ $^ \
+	    $(shell $(PKG_CONFIG) --libs libbsd-overlay libsodium)
 
 fuzz:
 	@mk/deps.sh fuzz

@@ -161,6 +161,28 @@ print_to_string(const struct policy_file *pf)
 	return buf;
 }
 
+/* key FILE: kept as a path (read later, policy_file.c), printed back. */
+START_TEST(test_key_line)
+{
+	struct policy_file	*pf = parse("guest a {\n\tkey /etc/k\n}\n"
+				    "guest b {\n}\n"), *again;
+	char			*text;
+
+	ck_assert_ptr_nonnull(pf);
+	ck_assert_int_eq(pf->guests[0].key_line, 2);
+	ck_assert_str_eq(pf->guests[0].key_path, "/etc/k");
+	ck_assert_int_eq(pf->guests[1].key_line, 0);
+	text = print_to_string(pf);
+	ck_assert_ptr_nonnull(strstr(text, "key \"/etc/k\""));
+	again = parse(text);
+	ck_assert_ptr_nonnull(again);
+	ck_assert_str_eq(again->guests[0].key_path, "/etc/k");
+	free(text);
+	policy_file_free(pf);
+	policy_file_free(again);
+}
+END_TEST
+
 /* -n prints the policy as a file that parses to the same policy. */
 START_TEST(test_print_parses_back)
 {
@@ -232,6 +254,16 @@ static const struct bad_case {
 	  "number from 1 to 1073741824, not \"1073741825\"\n" },
 	{ "guest a {\nmax-udp-buffer 5\nmax-udp-buffer 5\n}\n",
 	  "p:3: max-udp-buffer given twice (first at line 2)\n" },
+	{ "key /k\n", "p:1: key belongs in a guest block (porthole-host -K "
+	  "gives one for every guest)\n" },
+	{ "guest a {\nkey k\n}\n", "p:2: key: expected the absolute path "
+	  "of a key file, shorter than 256 bytes\n" },
+	{ "guest a {\nkey\n}\n", "p:2: key: expected the absolute path "
+	  "of a key file, shorter than 256 bytes\n" },
+	{ "guest a {\nkey /a /b\n}\n", "p:2: key: expected the absolute "
+	  "path of a key file, shorter than 256 bytes\n" },
+	{ "guest a {\nkey /a\nkey /a\n}\n",
+	  "p:3: key given twice in this block (first at line 2)\n" },
 	{ "deny tcp port 22\n", "p:1: unknown directive \"deny\"\n" },
 	{ "Allow tcp port 22\n", "p:1: unknown directive \"Allow\"\n" },
 	{ "allow\n", "p:1: allow: expected tcp, udp or any\n" },
@@ -573,6 +605,7 @@ parse_suite(void)
 	tcase_add_test(tc, test_good);
 	tcase_add_test(tc, test_empty);
 	tcase_add_test(tc, test_print_parses_back);
+	tcase_add_test(tc, test_key_line);
 	tcase_add_loop_test(tc, test_bad, 0, NBAD_CASES);
 	tcase_add_test(tc, test_words);
 	tcase_add_test(tc, test_bounds);

@@ -669,18 +669,31 @@ START_TEST(test_connect_only_configured)
 }
 END_TEST
 
-/* A vsock endpoint is the worker's to dial: CONNECT ends the helper. */
+/*
+ * A vsock endpoint is the helper's to dial too (from a reserved port):
+ * CONNECT gets an answer, a socket or the dial's error, and the helper
+ * serves on.  CID 1, the only one a test may dial; without
+ * vsock_loopback the answer is an error.
+ */
 START_TEST(test_connect_vsock)
 {
 	struct privsep_req	r = { .type = PRIVSEP_CONNECT };
+	struct privsep_ans	a;
+	int			fd;
 
-	/* Refused before any dial; CID 1 (local) should it ever be made. */
 	close(t.fd);
 	t.fd = -1;
 	ck_assert_int_eq(helper_wait(), 0);
 	ep_set("vsock:1:6440");
 	helper_start();
-	expect_refused(&r, sizeof r, -1);
+	send_raw(&r, sizeof r, -1);
+	ck_assert_int_eq(recv_ans(&a, &fd), ANS_SIZE);
+	ck_assert_int_eq(a.type, PRIVSEP_CONNECT);
+	ck_assert_msg((fd != -1) == (a.err == 0), "fd %d with error %d", fd,
+	    a.err);
+	if (fd != -1)
+		close(fd);
+	ask_owner(42, &a);
 }
 END_TEST
 
