@@ -19,6 +19,9 @@
  *	    expect-reset         send a byte, expect a reset
  *	    reset                wait for the greeting, close with a reset
  *	    expect-closed        expect EOF or a reset; print how long it took
+ *	phtest as UID PROGRAM [ARGS]
+ *	    runs PROGRAM as UID (and gid UID), no supplementary groups: the
+ *	    VM test's other user, where busybox has no setpriv --reuid
  *
  * Exit status 0 when everything arrived as expected, 1 otherwise.
  */
@@ -26,6 +29,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <errno.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
@@ -349,6 +353,27 @@ cmd_client(int argc, char **argv, int barrier)
 	failx("unknown client mode %s", mode);
 }
 
+/* as UID PROGRAM [ARGS]: drops to UID, then execs PROGRAM. */
+static int
+cmd_as(char **argv)
+{
+	char	*end;
+	long	 id = strtol(argv[0], &end, 10);
+
+	if (*end != '\0' || id <= 0 || id > 65534) {
+		fprintf(stderr, "phtest as: bad uid %s\n", argv[0]);
+		return 2;
+	}
+	if (setgroups(0, NULL) == -1 || setgid((gid_t)id) == -1 ||
+	    setuid((uid_t)id) == -1) {
+		perror("phtest as");
+		return 1;
+	}
+	execvp(argv[1], argv + 1);
+	perror(argv[1]);
+	return 1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -356,6 +381,8 @@ main(int argc, char **argv)
 
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc >= 4 && strcmp(argv[1], "as") == 0)
+		return cmd_as(argv + 2);
 	if (argc >= 5 && strcmp(argv[1], "serve") == 0)
 		return cmd_serve(argc - 2, argv + 2);
 	if (argc >= 6 && strcmp(argv[1], "client") == 0 &&
@@ -368,6 +395,7 @@ main(int argc, char **argv)
 	if (argc >= 5 && strcmp(argv[1], "client") == 0)
 		return cmd_client(argc - 2, argv + 2, 0);
 	fprintf(stderr, "usage: phtest serve ADDR PORT MODE [BYTES]\n"
-	    "       phtest client [-w] ADDR PORT MODE [ARGS]\n");
+	    "       phtest client [-w] ADDR PORT MODE [ARGS]\n"
+	    "       phtest as UID PROGRAM [ARGS]\n");
 	return 2;
 }

@@ -108,11 +108,15 @@ listeners_are() {
 	[ "$(host_listeners "$1")" = "$2" ]
 }
 
-# Each host agent logs to host.log; an earlier one's log is kept.
+# Each host agent logs to host.log; an earlier one's log is kept.  Both
+# agents are in this VM, so the guest is CID 1, which the host refuses
+# without --local-peers (start_host strict: without it).
 start_host() {
+	local peers=--local-peers
+	[ "${1:-}" = strict ] && { peers=; shift; }
 	HOSTS=$((HOSTS + 1))
 	[ ! -f "$L/host.log" ] || mv "$L/host.log" "$L/host-$HOSTS.log"
-	bg host porthole-host -d -v -l "vsock:$VPORT" "$@"
+	bg host porthole-host -d -v -l "vsock:$VPORT" $peers "$@"
 	HOST_PID=$LAST
 	wait_for 10 "the host agent to listen" \
 	    log_has host "listening for guests on vsock:$VPORT"
@@ -190,9 +194,23 @@ listeners_are $P4 "" || fail "the guest's server is visible in the host namespac
 
 # --- connecting over AF_VSOCK ---
 
+# CID 1 is this machine itself: without --local-peers, refused at once.
+check local-cid-refused
+start_host strict
+start_guest guest0 "vsock:1:$VPORT"
+wait_for 10 "the host to refuse CID 1" \
+    log_has host "connection from cid 1 refused: cid 1 is the hypervisor"
+log_has host "connected" && fail "a guest from CID 1 got a session"
+kill_wait TERM "$GUEST_PID"
+kill_wait TERM "$HOST_PID"
+pass "host without --local-peers: \"$(grep -o 'cid 1 refused: [^(]*' \
+    "$L/host.log")\""
+
 check host-listens
 start_host
-pass "porthole-host -l vsock:$VPORT is listening"
+log_has host "local-peers: vsock CIDs 0-2 are accepted" ||
+    fail "--local-peers was not warned about"
+pass "porthole-host -l vsock:$VPORT --local-peers is listening, and warns"
 
 check peer-cid
 start_guest guest1 "vsock:1:$VPORT"
@@ -211,8 +229,34 @@ ids=$(awk '/^Uid:|^Gid:/ { printf "%s ", $2 }' "/proc/$GUEST_PID/status")
     fail "the guest's worker runs as uid/gid $ids, not 65534"
 caps=$(awk '/^CapEff:/ { print $2 }' "/proc/$GUEST_PID/status")
 [ "$caps" = 0000000000000000 ] || fail "the worker has capabilities $caps"
+HELPER=$(cat /proc/"$GUEST_PID"/task/*/children | tr -s ' ' '\n' |
+    grep -v '^$' | head -n 1)
+hcaps=$(awk '/^CapEff:/ { print $2 }' "/proc/$HELPER/status")
+# CAP_DAC_READ_SEARCH, CAP_NET_BIND_SERVICE, CAP_SYS_PTRACE: bits 2, 10, 19
+[ "$hcaps" = 0000000000080404 ] ||
+    fail "the helper has capabilities $hcaps, not 0000000000080404"
 pass "the worker connected over AF_VSOCK as uid and gid 65534, no" \
-    "capabilities (no user database in this VM)"
+    "capabilities (no user database in this VM); its helper, which binds" \
+    "the reserved source port, keeps $hcaps"
+
+# Any other process in the VM may use AF_VSOCK, but not bind a port
+# below 1024: a guest agent run as a user (as an intruder would) says
+# HELLO from an unreserved port, and the host refuses it; the real
+# agent's session and forwards are untouched.
+check unreserved-port-refused
+mkdir -p "$L/intruder" && chmod 0777 "$L/intruder"
+bg intruder $IN_GUEST phtest as 65534 porthole-guest -d -v -N intruder -c "vsock:1:$VPORT" \
+    -s "$L/intruder/status.sock"
+INTRUDER=$LAST
+wait_for 10 "the host to refuse the intruder" \
+    log_has host "source port [0-9]* is not reserved"
+log_has intruder "cannot bind a reserved vsock port" ||
+    fail "the intruder did not say why"
+log_has host "guest intruder" && fail "the intruder got a session"
+log_has host "replaced by a new session" && fail "the session was replaced"
+kill_wait TERM "$INTRUDER"
+pass "a non-root process's HELLO: \"$(grep -o 'source port [0-9]* is not reserved' \
+    "$L/host.log" | head -n 1)\", the agent's own session kept"
 
 # --- the default policy: wildcard binds arrive as loopback ---
 
