@@ -13,7 +13,8 @@
 vport=$(( 50000 + $$ % 10000 ))
 port=$(free_port)
 vm_create
-bg host "$PH_HOST" -d -v -l "vsock:$vport" -a "unix:$API"
+# Both agents are here: the guest is CID 1, accepted only when told.
+bg host "$PH_HOST" -d -v -l "vsock:$vport" -a "unix:$API" --local-peers
 HOST_PID=$LAST_PID
 wait_for 5 "the host agent" grep -q "listening for guests on vsock:$vport" \
     "$T/host.log"
