@@ -181,6 +181,13 @@ host_print_config(void)
 	api_print_config();
 	printf("bind-policy %s%s\n", policy_mode_name(mode),
 	    host->policy.loopback_only ? " (loopback-only)" : "");
+	/* Who may speak for a guest: said even when it is the default. */
+	printf("guest-key %s\n", host->has_key ? "-K (every guest "
+	    "without a key line of its own)" : "none but policy key lines");
+	printf("vsock-peers %s%s\n", host->local_peers ? "any CID "
+	    "(--local-peers)" : "CID 3 and up", host->any_source_port ?
+	    ", any source port (--any-source-port)" : ", source port 1023 "
+	    "or lower");
 	if (host->policy.file != NULL) {
 		printf("policy-file %s\n", host->policy.file->path);
 		policy_print(stdout, host->policy.file);

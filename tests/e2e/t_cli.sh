@@ -79,11 +79,20 @@ out=$("$PH_HOST" -n -l unix:/tmp/x.sock -l vsock:7000 -L -b allow \
 [ "$out" = "listen unix:/tmp/x.sock
 listen vsock:7000
 api unix:/tmp/d/api.sock
-bind-policy loopback (loopback-only)" ] || fail "-n printed: $out"
+bind-policy loopback (loopback-only)
+guest-key none but policy key lines
+vsock-peers CID 3 and up, source port 1023 or lower" ] ||
+    fail "-n printed: $out"
 out=$("$PH_HOST" -n)
 [ "$out" = "listen vsock:6440
 api unix:/run/porthole/api.sock
-bind-policy loopback" ] || fail "-n with defaults printed: $out"
+bind-policy loopback
+guest-key none but policy key lines
+vsock-peers CID 3 and up, source port 1023 or lower" ] ||
+    fail "-n with defaults printed: $out"
+out=$("$PH_HOST" -n --local-peers --any-source-port)
+echo "$out" | grep -qx "vsock-peers any CID (--local-peers), any source port (--any-source-port)" ||
+    fail "-n with --local-peers --any-source-port printed: $out"
 out=$("$PH_HOST" -n -v --max-forwards 7 --keepalive 0)
 echo "$out" | grep -qx "max-forwards 7" && echo "$out" | grep -qx "keepalive 0" &&
     echo "$out" | grep -qx "max-sessions 64" ||
