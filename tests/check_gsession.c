@@ -507,6 +507,109 @@ START_TEST(test_welcome_v1_no_pool)
 }
 END_TEST
 
+/* A WELCOME that asks for the key (version 3), with this nonce. */
+static void
+host_welcome_auth(uint64_t token, uint8_t fill)
+{
+	struct ph_msg	m = { .type = PH_WELCOME };
+
+	m.u.welcome.version = PH_PROTO_VERSION_AUTH;
+	m.u.welcome.session = token;
+	m.u.welcome.max_payload = PH_PAYLOAD_MAX;
+	m.u.welcome.max_forwards = 100;
+	m.u.welcome.auth = PH_AUTH_HMAC;
+	memset(m.u.welcome.nonce, fill, PH_NONCE_LEN);
+	host_send(&m);
+}
+
+static void
+use_key(void)
+{
+	size_t	i;
+
+	for (i = 0; i < PH_KEY_LEN; i++)
+		guest->key[i] = (uint8_t)(i * 7);
+	guest->has_key = 1;
+}
+
+/*
+ * Asked for the key: AUTH with the proof over the nonce and token, then
+ * nothing (no EXPOSE, no pool) until the host's own AUTH proves it.
+ */
+START_TEST(test_key_proof)
+{
+	struct ph_msg	m;
+	uint8_t		nonce[PH_NONCE_LEN];
+
+	use_key();
+	memset(nonce, 0x5a, sizeof nonce);
+	scan_abc(1, 0, 0);
+	gsession_start();
+	host_accept();
+	host_expect(&m, PH_HELLO);
+	host_welcome_auth(0x77, 0x5a);
+	host_expect(&m, PH_AUTH);
+	ck_assert_int_eq(auth_verify(AUTH_GUEST, guest->key, nonce, 0x77,
+	    m.u.auth.proof), 0);
+	host_expect_quiet();
+	ck_assert(!gsession_established());
+	ck_assert_int_eq(st.pool_starts, 0);
+	auth_prove(AUTH_HOST, guest->key, nonce, 0x77, m.u.auth.proof);
+	host_send(&m);
+	expect_abc(1, 0, 0);
+	ck_assert(gsession_established());
+	ck_assert_uint_eq(gsession_token(), 0x77);
+	ck_assert_int_eq(st.pool_starts, 1);
+}
+END_TEST
+
+/*
+ * The host's AUTH must prove the key: the guest's own proof sent back,
+ * another nonce's, or any other frame instead, and the channel ends.
+ */
+START_TEST(test_key_host_proof_wrong)
+{
+	struct ph_msg	m;
+	uint8_t		nonce[PH_NONCE_LEN];
+
+	use_key();
+	memset(nonce, 0x5a, sizeof nonce);
+	scan_abc(1, 0, 0);
+	gsession_start();
+	host_accept();
+	host_expect(&m, PH_HELLO);
+	host_welcome_auth(0x77, 0x5a);
+	host_expect(&m, PH_AUTH);
+	if (_i == 1)
+		nonce[0] ^= 1;
+	if (_i == 1)
+		auth_prove(AUTH_HOST, guest->key, nonce, 0x77, m.u.auth.proof);
+	if (_i == 2) {
+		memset(&m, 0, sizeof m);
+		m.type = PH_PING;
+	}
+	host_send(&m);	/* _i 0: the guest's proof, sent back */
+	host_expect_eof();
+	ck_assert_int_eq(watch_find(1)->verdict, 0);
+	ck_assert_int_eq(st.pool_starts, 0);
+}
+END_TEST
+
+/* No -K, and the host asks for a key: no AUTH, the channel ends. */
+START_TEST(test_key_missing)
+{
+	struct ph_msg	m;
+
+	scan_abc(1, 0, 0);
+	gsession_start();
+	host_accept();
+	host_expect(&m, PH_HELLO);
+	host_welcome_auth(0x77, 1);
+	host_expect_eof();
+	ck_assert(!gsession_established());
+}
+END_TEST
+
 START_TEST(test_live_expose_unexpose)
 {
 	struct ph_msg	m;
@@ -918,6 +1021,9 @@ gsession_suite(void)
 	tcase_add_test(tc, test_hello);
 	tcase_add_test(tc, test_welcome_syncs);
 	tcase_add_test(tc, test_welcome_v1_no_pool);
+	tcase_add_test(tc, test_key_proof);
+	tcase_add_loop_test(tc, test_key_host_proof_wrong, 0, 3);
+	tcase_add_test(tc, test_key_missing);
 	tcase_add_test(tc, test_live_expose_unexpose);
 	tcase_add_test(tc, test_exposed_verdict);
 	tcase_add_test(tc, test_exposed_unknown);
