@@ -105,6 +105,7 @@ UNIT_TESTS = \
 	tests/check_buf \
 	tests/check_proto \
 	tests/check_auth \
+	tests/check_peers \
 	tests/check_endpoint \
 	tests/check_number \
 	tests/check_fwtable \

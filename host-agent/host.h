@@ -345,6 +345,8 @@ extern struct host	*host;
 int		 listener_open(struct guest_ep *, char *, size_t);
 void		 listener_start(struct guest_ep *);
 void		 listener_close(struct guest_ep *);
+int		 listener_peer_admit(const struct guest_ep *, uint32_t);
+void		 listener_peer_release(const struct guest_ep *, uint32_t);
 
 /* session.c: one control session per guest */
 struct forward;

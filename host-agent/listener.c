@@ -95,9 +95,43 @@ peer_get(const struct guest_ep *gep, uint32_t cid)
 	return pr;
 }
 
+/*
+ * One more unidentified connection from this peer: 0, counted, or -1 if
+ * it is over the peer's cap or the total (logged).  Public for the unit
+ * tests, which hold one CID at its cap beside another.
+ */
+int
+listener_peer_admit(const struct guest_ep *gep, uint32_t cid)
+{
+	struct peer	 key = { .gep = gep, .cid = cid }, *pr;
+
+	if (nunidentified >= host->limits[LIMIT_UNIDENTIFIED_ALL]) {
+		limit_hit(LIMIT_UNIDENTIFIED_ALL, "%s: too many connections "
+		    "without a first frame, over every guest: a new one "
+		    "dropped", gep->ep.str);
+		return -1;
+	}
+	pr = RB_FIND(peer_tree, &peers, &key);
+	if (pr != NULL &&
+	    pr->nunidentified >= host->limits[LIMIT_UNIDENTIFIED]) {
+		if (cid != 0)
+			limit_hit(LIMIT_UNIDENTIFIED, "%s: too many "
+			    "connections without a first frame from cid %u: "
+			    "a new one dropped", gep->ep.str, cid);
+		else
+			limit_hit(LIMIT_UNIDENTIFIED, "%s: too many "
+			    "connections without a first frame: a new one "
+			    "dropped", gep->ep.str);
+		return -1;
+	}
+	peer_get(gep, cid)->nunidentified++;
+	nunidentified++;
+	return 0;
+}
+
 /* One fewer unidentified connection of this peer; forgotten at none. */
-static void
-peer_put(const struct guest_ep *gep, uint32_t cid)
+void
+listener_peer_release(const struct guest_ep *gep, uint32_t cid)
 {
 	struct peer	 key = { .gep = gep, .cid = cid }, *pr;
 
@@ -110,31 +144,6 @@ peer_put(const struct guest_ep *gep, uint32_t cid)
 	free(pr);
 }
 
-/* Whether a new connection from this peer is over a cap (and logs it). */
-static int
-peer_over_cap(const struct guest_ep *gep, uint32_t cid)
-{
-	struct peer	 key = { .gep = gep, .cid = cid }, *pr;
-
-	if (nunidentified >= host->limits[LIMIT_UNIDENTIFIED_ALL]) {
-		limit_hit(LIMIT_UNIDENTIFIED_ALL, "%s: too many connections "
-		    "without a first frame, over every guest: a new one "
-		    "dropped", gep->ep.str);
-		return 1;
-	}
-	pr = RB_FIND(peer_tree, &peers, &key);
-	if (pr == NULL || pr->nunidentified < host->limits[LIMIT_UNIDENTIFIED])
-		return 0;
-	if (cid != 0)
-		limit_hit(LIMIT_UNIDENTIFIED, "%s: too many connections "
-		    "without a first frame from cid %u: a new one dropped",
-		    gep->ep.str, cid);
-	else
-		limit_hit(LIMIT_UNIDENTIFIED, "%s: too many connections "
-		    "without a first frame: a new one dropped", gep->ep.str);
-	return 1;
-}
-
 static void
 pending_free(struct pending *p, int close_fd)
 {
@@ -143,7 +152,7 @@ pending_free(struct pending *p, int close_fd)
 	event_free(p->deadline);
 	if (close_fd)
 		close(p->fd);
-	peer_put(p->gep, p->cid);
+	listener_peer_release(p->gep, p->cid);
 	auth_wipe(p, sizeof *p);
 	free(p);
 }
@@ -356,7 +365,7 @@ listener_accept_cb(int lfd, short ev, void *arg)
 			return;
 		}
 	}
-	if (peer_over_cap(gep, cid)) {
+	if (listener_peer_admit(gep, cid) == -1) {
 		close(fd);
 		return;
 	}
@@ -372,8 +381,6 @@ listener_accept_cb(int lfd, short ev, void *arg)
 	event_add(p->ev, NULL);
 	evtimer_add(p->deadline, &tv);
 	TAILQ_INSERT_TAIL(&pendings, p, entry);
-	peer_get(gep, cid)->nunidentified++;
-	nunidentified++;
 }
 
 /* Opens the socket: before daemonising, so that errors reach the user. */
