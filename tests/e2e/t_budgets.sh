@@ -9,8 +9,8 @@
 # than its cap, renewing them as the host drops them, while the good
 # guest reconnects and moves data over fresh data streams (no pool: every
 # client connection needs one) through its own endpoint.  The per-CID
-# case needs two real vsock peers: the VM test (tests/vm) is where it
-# can run; over vsock_loopback every peer is CID 1.
+# case needs two vsock peers, and over vsock_loopback every peer is CID
+# 1: tests/check_peers.c holds one CID at its cap beside another.
 . "$(dirname "$0")/lib.sh"
 
 PHSTORM=$PH_ROOT/tests/tools/phstorm
