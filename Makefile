@@ -14,7 +14,8 @@ DESTDIR ?=
 
 CC ?=		cc
 PKG_CONFIG ?=	pkg-config
-PKGS =		libevent libbsd-overlay libmnl jansson libcap-ng libsodium
+PKGS =		libevent libbsd-overlay libmnl jansson libcap-ng libsodium \
+		libnftnl
 
 CFLAGS ?=	-O2 -g
 WARNINGS =	-Wall -Wextra -Werror -Wshadow -Wpointer-arith \
@@ -84,6 +85,10 @@ GUEST_SRCS = \
 	guest-agent/notify.c \
 	guest-agent/gstream.c \
 	guest-agent/listenev.c \
+	guest-agent/nat.c \
+	guest-agent/natdump.c \
+	guest-agent/natrule.c \
+	guest-agent/natwalk.c \
 	guest-agent/privdrop.c \
 	guest-agent/privsep.c \
 	guest-agent/proc.c \
@@ -125,7 +130,8 @@ GUEST_UNIT_TESTS = \
 	tests/check_gsession \
 	tests/check_proc \
 	tests/check_privsep \
-	tests/check_scan
+	tests/check_scan \
+	tests/check_natrule
 TEST_TOOLS = \
 	tests/tools/phtest \
 	tests/tools/phstorm \
@@ -253,8 +259,15 @@ tests/check_dial: tests/check_dial.o guest-agent/dial.o \
     $(filter-out proto/relay.o proto/dgrelay.o,$(PROTO_OBJS))
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PH_LIBS)
 
+# NAT objects: the helper reads the rules, the worker checks them.
+NAT_OBJS =	guest-agent/natdump.o guest-agent/natrule.o guest-agent/natwalk.o
+
+tests/check_natrule: tests/check_natrule.o guest-agent/natrule.o \
+    guest-agent/natwalk.o $(PROTO_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PH_LIBS)
+
 tests/check_privsep: tests/check_privsep.o guest-agent/privsep.o \
-    guest-agent/proc.o $(PROTO_OBJS)
+    guest-agent/proc.o $(NAT_OBJS) $(PROTO_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PH_LIBS)
 
 tests/check_gsession: tests/check_gsession.o guest-agent/gsession.o \

@@ -276,9 +276,10 @@ dial_target(struct gconn *c, const struct gbind *b)
 	struct sockaddr_storage	ss;
 	struct ph_addr		a;
 	socklen_t		sl;
+	uint16_t		port;
 
-	watch_target(b, &a);
-	sl = addr_to_sockaddr(&a, b->port, &ss);
+	watch_target(b, &a, &port);
+	sl = addr_to_sockaddr(&a, port, &ss);
 	/* A UDP socket connects at once: the target's ICMP errors reach it. */
 	c->target = socket(a.family, (b->proto == IPPROTO_UDP ? SOCK_DGRAM :
 	    SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

@@ -298,6 +298,8 @@ guest_run(const struct options *o)
 	scan_start();		/* the bind triggers need root */
 	privsep_start(o->user);
 	gsession_start();
+	nat_set_source(privsep_nat_dump, privsep_nat_subscribe);
+	nat_start();
 	watch_start();
 	event_base_dispatch(guest->base);
 	notify_stopping();
@@ -306,6 +308,7 @@ guest_run(const struct options *o)
 	gstream_stop();
 	scan_stop();
 	watch_stop();
+	nat_stop();
 	daemon_exit();
 	privsep_stop();
 	for (i = 0; i < 3; i++)

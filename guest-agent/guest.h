@@ -63,6 +63,10 @@ struct gbind {
 	int			 v6only;
 	char			 process[PH_NAME_MAX];
 	unsigned int		 gen;		/* last scan that saw it */
+	/* a port a DNAT rule publishes (nat.c): dialled at its destination */
+	int			 nat;
+	struct ph_addr		 to;
+	uint16_t		 to_port;
 	/* the host's answer, once it came */
 	uint8_t			 verdict;	/* 0 until EXPOSED */
 	struct ph_exposed	 reply;
@@ -73,13 +77,16 @@ void		 watch_stop(void);
 void		 watch_scan(void);
 void		 watch_scan_begin(void);
 void		 watch_seen(const struct gbind *, uint64_t);
+struct natbind;
+void		 watch_seen_nat(const struct natbind *);
 void		 watch_scan_end(int);
 int		 watch_ignored(const struct ignore *, int, uint8_t, uint16_t);
 int		 watch_decode(const struct nlmsghdr *, uint8_t, struct gbind *,
 		    uint64_t *);
 struct gbind	*watch_find(uint32_t);
 void		 watch_foreach(void (*)(struct gbind *, void *), void *);
-void		 watch_target(const struct gbind *, struct ph_addr *);
+void		 watch_target(const struct gbind *, struct ph_addr *,
+		    uint16_t *);
 
 /* scan.c: when to scan for binds (events, bursts, a slow poll) */
 void		 scan_start(void);
@@ -113,6 +120,71 @@ int		 proc_is_own_socket(uint64_t);
 void		 proc_socket_owner(uint64_t, char *, size_t);
 void		 proc_set_worker(pid_t);
 void		 proc_set_ask(proc_ask_fn);
+
+/* natrule.c: what one nf_tables rule does to a destination port */
+enum natrule_verdict {
+	NATRULE_NONE = 0,	/* nothing a published port needs */
+	NATRULE_DNAT,
+	NATRULE_JUMP,
+	NATRULE_GOTO
+};
+
+struct natrule {
+	uint8_t		 proto;		/* IPPROTO_TCP/UDP; 0: any */
+	uint16_t	 dport;		/* 0: any */
+	int		 verdict;
+	char		*chain;		/* JUMP, GOTO: where to */
+	struct ph_addr	 to;		/* DNAT: the destination */
+	uint16_t	 to_port;	/* DNAT; 0: the packet's port */
+};
+
+struct nftnl_rule;
+void		 natrule_parse(const struct nftnl_rule *, uint8_t,
+		    struct natrule *);
+void		 natrule_clear(struct natrule *);
+
+/* natwalk.c: the ports the nat chains publish, through their jumps */
+#define NAT_MAX		4096	/* published ports seen */
+#define NAT_DEPTH	16	/* jumps followed */
+
+struct natchain {
+	uint8_t		 family;	/* NFPROTO_* */
+	char		*table, *name;
+	int		 base;		/* nat, on prerouting or output */
+	struct natrule	*rules;
+	size_t		 nrules;
+};
+
+/* A published port; of one fixed size, since privsep.c passes it. */
+struct natbind {
+	uint8_t		 proto;
+	uint16_t	 port;
+	uint16_t	 to_port;
+	struct ph_addr	 to;
+	char		 name[PH_NAME_MAX];	/* NUL-terminated */
+};
+
+void		 natwalk_sort(struct natchain *, size_t);
+struct natchain	*natwalk_find(struct natchain *, size_t, uint8_t, const char *,
+		    const char *);
+const char	*natwalk_engine(const char *);
+size_t		 natwalk(struct natchain *, size_t, struct natbind *, size_t);
+void		 natwalk_free(struct natchain *, size_t);
+const char	*nat_check(const struct natbind *);
+
+/* natdump.c: the nf_tables rule set, over netlink (CAP_NET_ADMIN) */
+int		 natdump(struct natbind *, size_t, size_t *);
+int		 natdump_subscribe(void);
+int		 natdump_changed(int);
+
+/* nat.c: ports published by DNAT rules, binds of the bind table */
+typedef int	(*nat_dump_fn)(struct natbind *, size_t, size_t *);
+typedef int	(*nat_subscribe_fn)(void);
+void		 nat_set_source(nat_dump_fn, nat_subscribe_fn);
+void		 nat_start(void);
+void		 nat_stop(void);
+void		 nat_feed(void);
+void		 nat_poll(void);
 
 /* gsession.c: the control channel to the host agent */
 void		 gsession_start(void);
@@ -163,14 +235,16 @@ void		 privdrop(void);
 /* privsep.c: an unprivileged worker, a helper that names processes */
 enum privsep_type {
 	PRIVSEP_OWNER = 1,
-	PRIVSEP_CONNECT
+	PRIVSEP_CONNECT,
+	PRIVSEP_NATWATCH,
+	PRIVSEP_NATDUMP
 };
 
 /* Between the worker and its helper: of one fixed size each, host order */
 struct privsep_req {
 	uint32_t	type;
 	uint32_t	zero;
-	uint64_t	inode;		/* OWNER; 0 for CONNECT */
+	uint64_t	inode;		/* OWNER; 0 for the others */
 };
 
 struct privsep_ans {
@@ -179,11 +253,15 @@ struct privsep_ans {
 	uint32_t	own;		/* OWNER: the agent's own socket */
 	uint32_t	pending;	/* CONNECT: connect() under way */
 	char		name[PH_NAME_MAX];	/* OWNER: NUL-terminated */
+	uint32_t	count;		/* NATDUMP: ports in this and after */
+	struct natbind	nat;		/* NATDUMP: one, after the first */
 };
 
 void		 privsep_start(const char *);
 void		 privsep_stop(void);
 int		 privsep_connect(int *);
+int		 privsep_nat_dump(struct natbind *, size_t, size_t *);
+int		 privsep_nat_subscribe(void);
 const char	*privsep_check_req(const void *, size_t, int,
 		    struct privsep_req *);
 int		 privsep_serve(int);

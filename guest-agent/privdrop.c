@@ -12,7 +12,9 @@
  * enter the directory) and CAP_SYS_PTRACE (the kernel's ptrace access
  * check on it).  Those two stay, if the agent had them, and with a vsock
  * endpoint CAP_NET_BIND_SERVICE, for the reserved source port that tells
- * the host a connection is the agent's (privsep.c); every other
+ * the host a connection is the agent's (privsep.c), and CAP_NET_ADMIN,
+ * which nf_tables asks of every netlink request, to read the DNAT rules
+ * that publish ports with no socket (natdump.c); every other
  * capability goes from every set, the bounding set included, and
  * no_new_privs keeps an exec from getting any back.  The uid stays 0 so
  * that the pid file and the status socket, root's, can be removed at
@@ -32,6 +34,7 @@ static const struct {
 	{ CAP_DAC_READ_SEARCH,	"CAP_DAC_READ_SEARCH" },
 	{ CAP_SYS_PTRACE,	"CAP_SYS_PTRACE" },
 	{ CAP_NET_BIND_SERVICE,	"CAP_NET_BIND_SERVICE" },	/* vsock */
+	{ CAP_NET_ADMIN,	"CAP_NET_ADMIN" },	/* NAT rules */
 };
 #define NKEPT	(sizeof kept / sizeof kept[0])
 
@@ -39,7 +42,7 @@ static const struct {
 void
 privdrop(void)
 {
-	char	names[96] = "";
+	char	names[128] = "";
 	size_t	i;
 	int	have[NKEPT];
 

@@ -5,8 +5,9 @@
  * and relays (the worker) keeps nothing: it runs as an unprivileged
  * user in an empty root with no capability (jail.c).  A small helper,
  * forked from it before that, keeps what naming the process behind a
- * bind needs (uid 0, CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE) and answers
- * two questions, one at a time, over a SOCK_SEQPACKET socketpair:
+ * bind needs (uid 0, CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE) and reading
+ * the NAT rules needs (CAP_NET_ADMIN), and answers four questions, one
+ * at a time, over a SOCK_SEQPACKET socketpair:
  *
  *	OWNER	inode -> the name of the process holding that socket, and
  *		whether it is the agent's own (proc.c)
@@ -17,6 +18,13 @@
  *		(CAP_NET_BIND_SERVICE, which the helper keeps for a vsock
  *		endpoint).  The helper dials the endpoint given at start,
  *		never one the worker names.
+ *
+ *	NATWATCH -> a socket that hears each nf_tables commit
+ *		(natdump.c), passed with SCM_RIGHTS: joining the group
+ *		takes CAP_NET_ADMIN, hearing on it nothing
+ *	NATDUMP	-> the ports the VM's DNAT rules publish, read by the
+ *		helper (CAP_NET_ADMIN): an answer with their number (at
+ *		most NAT_MAX), then one answer each, counting down
  *
  * The worker stays the process that was started, so that what an init
  * knows of the agent stays true: the pid file, systemd's main pid (its
@@ -107,10 +115,11 @@ privsep_check_req(const void *buf, size_t n, int flags,
 		return "a reserved field is not zero";
 	if (r->type == PRIVSEP_OWNER)
 		return r->inode != 0 ? NULL : "OWNER of inode 0";
-	if (r->type != PRIVSEP_CONNECT)
+	if (r->type != PRIVSEP_CONNECT && r->type != PRIVSEP_NATWATCH &&
+	    r->type != PRIVSEP_NATDUMP)
 		return "an unknown type";
 	if (r->inode != 0)
-		return "CONNECT with an inode";
+		return "an inode with a request that takes none";
 	return NULL;
 }
 
@@ -184,6 +193,28 @@ privsep_dial(int *pending)
 	return fd;
 }
 
+/* NATDUMP: the number, then each port, counting down. */
+static int
+privsep_answer_nat(int fd, struct privsep_ans *a)
+{
+	static struct natbind	*binds;
+	size_t			 n, i;
+
+	if (binds == NULL)
+		binds = xcalloc(NAT_MAX, sizeof *binds);
+	a->err = natdump(binds, NAT_MAX, &n) == -1 ? errno : 0;
+	a->count = a->err == 0 ? (uint32_t)n : 0;
+	if (privsep_send(fd, a, -1) == -1)
+		return -1;
+	for (i = 0; i < a->count; i++) {
+		a->nat = binds[i];
+		a->count = (uint32_t)(n - i);
+		if (privsep_send(fd, a, -1) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 static int
 privsep_answer(int fd, const struct privsep_req *r)
 {
@@ -195,6 +226,11 @@ privsep_answer(int fd, const struct privsep_req *r)
 	if (r->type == PRIVSEP_OWNER) {
 		a.own = proc_is_own_socket(r->inode);
 		proc_socket_owner(r->inode, a.name, sizeof a.name);
+	} else if (r->type == PRIVSEP_NATDUMP)
+		return privsep_answer_nat(fd, &a);
+	else if (r->type == PRIVSEP_NATWATCH) {
+		s = natdump_subscribe();
+		a.err = s == -1 ? errno : 0;
 	} else {
 		s = privsep_dial(&pending);
 		a.err = s == -1 ? errno : 0;
@@ -243,9 +279,17 @@ privsep_helper(int fd, pid_t worker)
 	_exit(rc == -1 ? 1 : 0);
 }
 
-/* The worker: asks, and waits for the answer (fd, if one came). */
+/* Does an answer to this request come with a descriptor? */
+static int
+privsep_passes(const struct privsep_req *r, const struct privsep_ans *a)
+{
+	return (r->type == PRIVSEP_CONNECT || r->type == PRIVSEP_NATWATCH) &&
+	    a->err == 0;
+}
+
+/* The worker: the next answer to r (fd, if one came). */
 static void
-privsep_call(const struct privsep_req *r, struct privsep_ans *a, int *fdp)
+privsep_recv(const struct privsep_req *r, struct privsep_ans *a, int *fdp)
 {
 	char		 cbuf[CMSG_SPACE(sizeof(int))];
 	struct iovec	 iov = { a, sizeof *a };
@@ -255,8 +299,6 @@ privsep_call(const struct privsep_req *r, struct privsep_ans *a, int *fdp)
 	ssize_t		 n;
 
 	*fdp = -1;
-	if (send(ps.fd, r, sizeof *r, MSG_NOSIGNAL) != (ssize_t)sizeof *r)
-		fatal("privsep: asking the helper");
 	while ((n = recvmsg(ps.fd, &msg, MSG_CMSG_CLOEXEC)) == -1 &&
 	    errno == EINTR)
 		;
@@ -270,16 +312,25 @@ privsep_call(const struct privsep_req *r, struct privsep_ans *a, int *fdp)
 		memcpy(fdp, CMSG_DATA(cm), sizeof *fdp);
 	/* Out of descriptors, the kernel drops the one passed to us. */
 	if ((msg.msg_flags & MSG_CTRUNC) && *fdp == -1 &&
-	    r->type == PRIVSEP_CONNECT && a->err == 0) {
+	    privsep_passes(r, a)) {
 		msg.msg_flags &= ~MSG_CTRUNC;
 		a->err = EMFILE;
 	}
 	if ((size_t)n != sizeof *a || (msg.msg_flags & (MSG_TRUNC |
 	    MSG_CTRUNC)) || a->type != r->type ||
 	    memchr(a->name, '\0', sizeof a->name) == NULL ||
-	    (*fdp != -1) != (r->type == PRIVSEP_CONNECT && a->err == 0) ||
+	    (*fdp != -1) != privsep_passes(r, a) ||
 	    a->err < 0 || a->err > 4095)
 		fatalx("privsep: bad answer from the helper");
+}
+
+/* The worker: asks, and waits for the answer (fd, if one came). */
+static void
+privsep_call(const struct privsep_req *r, struct privsep_ans *a, int *fdp)
+{
+	if (send(ps.fd, r, sizeof *r, MSG_NOSIGNAL) != (ssize_t)sizeof *r)
+		fatal("privsep: asking the helper");
+	privsep_recv(r, a, fdp);
 }
 
 /* proc.c's lookup, in the worker. */
@@ -311,6 +362,59 @@ privsep_connect(int *pending)
 		return privsep_dial(pending);
 	privsep_call(&r, &a, &fd);
 	*pending = a.pending != 0;
+	if (fd == -1)
+		errno = a.err;
+	return fd;
+}
+
+/*
+ * nat.c's dump, from the helper once split.  What it sends is checked
+ * as a whole: a number over max, a count out of step or a port
+ * nat_check() refuses is a helper gone wrong, and fatal.
+ */
+int
+privsep_nat_dump(struct natbind *out, size_t max, size_t *np)
+{
+	struct privsep_req	r = { .type = PRIVSEP_NATDUMP };
+	struct privsep_ans	a;
+	const char		*why;
+	size_t			 n, i;
+	int			 fd;
+
+	if (ps.fd == -1)
+		return natdump(out, max, np);
+	privsep_call(&r, &a, &fd);
+	if (a.err != 0) {
+		if (a.count != 0)
+			fatalx("privsep: NAT ports with an error");
+		errno = a.err;
+		return -1;
+	}
+	if ((n = a.count) > max)
+		fatalx("privsep: %zu NAT ports, more than %zu", n, max);
+	for (i = 0; i < n; i++) {
+		privsep_recv(&r, &a, &fd);
+		if (a.err != 0 || a.count != n - i)
+			fatalx("privsep: NAT ports out of step");
+		if ((why = nat_check(&a.nat)) != NULL)
+			fatalx("privsep: a bad NAT port: %s", why);
+		out[i] = a.nat;
+	}
+	*np = n;
+	return 0;
+}
+
+/* nat.c's subscription to nf_tables commits: the helper's once split. */
+int
+privsep_nat_subscribe(void)
+{
+	struct privsep_req	r = { .type = PRIVSEP_NATWATCH };
+	struct privsep_ans	a;
+	int			fd;
+
+	if (ps.fd == -1)
+		return natdump_subscribe();
+	privsep_call(&r, &a, &fd);
 	if (fd == -1)
 		errno = a.err;
 	return fd;

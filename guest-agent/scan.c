@@ -147,6 +147,7 @@ scan_timer_cb(int fd, short ev, void *arg)
 	(void)ev;
 	(void)arg;
 	watch_foreach(sum_bind, before);
+	nat_poll();
 	watch_scan();
 	watch_foreach(sum_bind, after);
 	sc.scans++;

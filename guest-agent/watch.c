@@ -80,37 +80,135 @@ watch_foreach(void (*cb)(struct gbind *, void *), void *arg)
 		cb(b, arg);
 }
 
-/* Where to dial for a bind: loopback for a wildcard, else its address. */
+/*
+ * Where to dial for a bind: a DNAT rule's destination; loopback for a
+ * wildcard; else its address.
+ */
 void
-watch_target(const struct gbind *b, struct ph_addr *a)
+watch_target(const struct gbind *b, struct ph_addr *a, uint16_t *port)
 {
-	if (addr_is_any(&b->addr))
+	*port = b->port;
+	if (b->nat) {
+		*a = b->to;
+		*port = b->to_port;
+	} else if (addr_is_any(&b->addr))
 		addr_loopback(b->addr.family, a);
 	else
 		*a = b->addr;
 }
 
+/* A bind (key, with its process named) enters the table and is sent. */
 static void
-watch_new(const struct gbind *key, uint64_t inode)
+watch_add(const struct gbind *key)
 {
 	struct gbind	*b;
-	char		 ga[PH_ADDRSTRLEN];
+	char		 ga[PH_ADDRSTRLEN], ta[PH_ADDRSTRLEN];
 
-	if (proc_is_own_socket(inode))
-		return;
 	b = xcalloc(1, sizeof *b);
 	*b = *key;
 	b->id = next_id++;
 	b->gen = gen;
-	proc_socket_owner(inode, b->process, sizeof b->process);
 	RB_INSERT(bind_keys, &keys, b);
 	RB_INSERT(bind_ids, &ids, b);
-	log_info("new bind: %s %s%s%s%s", proto_name(b->proto),
+	log_info("new bind: %s %s%s%s%s%s%s", proto_name(b->proto),
 	    addr_fmt(&b->addr, b->port, ga, sizeof ga),
 	    b->addr.family == AF_INET6 && !b->v6only &&
 	    addr_is_any(&b->addr) ? " (dual-stack)" : "",
-	    b->process[0] != '\0' ? " by " : "", b->process);
+	    b->process[0] != '\0' ? " by " : "", b->process,
+	    b->nat ? ", DNAT to " : "",
+	    b->nat ? addr_fmt(&b->to, b->to_port, ta, sizeof ta) : "");
 	gsession_expose(b);
+}
+
+static void
+watch_new(const struct gbind *key, uint64_t inode)
+{
+	struct gbind	b = *key;
+
+	if (proc_is_own_socket(inode))
+		return;
+	proc_socket_owner(inode, b.process, sizeof b.process);
+	watch_add(&b);
+}
+
+static void	watch_gone(struct gbind *);
+
+/*
+ * The bind of proto and port seen first: by key order, the lowest
+ * address.  NULL if none.
+ */
+static struct gbind *
+watch_first_on_port(uint8_t proto, uint16_t port)
+{
+	struct gbind	key, *b;
+
+	memset(&key, 0, sizeof key);
+	key.proto = proto;
+	key.port = port;
+	b = RB_NFIND(bind_keys, &keys, &key);
+	return b != NULL && b->proto == proto && b->port == port ? b : NULL;
+}
+
+/* A socket on proto and port wins: the rules' binds of it go now. */
+static void
+watch_drop_nat(uint8_t proto, uint16_t port)
+{
+	struct gbind	*b, *next;
+
+	for (b = watch_first_on_port(proto, port);
+	    b != NULL && b->proto == proto && b->port == port; b = next) {
+		next = RB_NEXT(bind_keys, &keys, b);
+		if (b->nat)
+			watch_gone(b);
+	}
+}
+
+/* Was a socket on proto and port seen by the scan under way? */
+static int
+watch_socket_on_port(uint8_t proto, uint16_t port)
+{
+	struct gbind	*b;
+
+	for (b = watch_first_on_port(proto, port);
+	    b != NULL && b->proto == proto && b->port == port;
+	    b = RB_NEXT(bind_keys, &keys, b))
+		if (!b->nat && b->gen == gen)
+			return 1;
+	return 0;
+}
+
+/*
+ * A port a DNAT rule publishes, seen by the scan under way after its
+ * sockets (nat.c): a bind on the wildcard address of its family, unless
+ * a socket holds the same protocol and port.
+ */
+void
+watch_seen_nat(const struct natbind *n)
+{
+	struct gbind	key, *b;
+
+	if (watch_ignored(guest->ignore, guest->nignore, n->proto, n->port) ||
+	    watch_socket_on_port(n->proto, n->port))
+		return;
+	memset(&key, 0, sizeof key);
+	key.proto = n->proto;
+	key.port = n->port;
+	addr_any(n->to.family, &key.addr);
+	key.v6only = n->to.family == AF_INET6;
+	key.nat = 1;
+	key.to = n->to;
+	key.to_port = n->to_port;
+	strlcpy(key.process, n->name, sizeof key.process);
+	if ((b = RB_FIND(bind_keys, &keys, &key)) != NULL) {
+		if (b->nat && b->to_port == key.to_port &&
+		    addr_equal(&b->to, &key.to) &&
+		    strcmp(b->process, key.process) == 0) {
+			b->gen = gen;
+			return;
+		}
+		watch_gone(b);	/* another rule now, or a socket gone */
+	}
+	watch_add(&key);
 }
 
 /*
@@ -142,10 +240,13 @@ watch_seen(const struct gbind *key, uint64_t inode)
 	if (key->port == 0 || watch_ignored(guest->ignore, guest->nignore,
 	    key->proto, key->port))
 		return;
-	if ((b = RB_FIND(bind_keys, &keys, (struct gbind *)key)) != NULL)
+	if ((b = RB_FIND(bind_keys, &keys, (struct gbind *)key)) != NULL &&
+	    !b->nat) {
 		b->gen = gen;
-	else
-		watch_new(key, inode);
+		return;
+	}
+	watch_drop_nat(key->proto, key->port);
+	watch_new(key, inode);
 }
 
 static int
@@ -299,10 +400,14 @@ watch_scan_end(int complete)
 void
 watch_scan(void)
 {
+	int	complete;
+
 	watch_scan_begin();
-	watch_scan_end(watch_dump(AF_INET, IPPROTO_TCP, 1 << TCP_LISTEN) == 0 &&
+	complete = watch_dump(AF_INET, IPPROTO_TCP, 1 << TCP_LISTEN) == 0 &&
 	    watch_dump(AF_INET6, IPPROTO_TCP, 1 << TCP_LISTEN) == 0 &&
-	    watch_dump_udp() == 0);
+	    watch_dump_udp() == 0;
+	nat_feed();	/* after the sockets, which win */
+	watch_scan_end(complete);
 }
 
 /* At exit: everything freed, so that leak checkers see real leaks only. */

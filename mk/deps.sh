@@ -4,7 +4,7 @@
 # printed and we stop.  Usage: mk/deps.sh build|check|vsock|demo|fuzz|bench
 set -eu
 
-build="gcc make pkg-config libevent-dev libbsd-dev libmnl-dev libjansson-dev check libcap-ng-dev libsodium-dev"
+build="gcc make pkg-config libevent-dev libbsd-dev libmnl-dev libjansson-dev check libcap-ng-dev libsodium-dev libnftnl-dev"
 # The vsock test boots a VM (tests/vm/run): QEMU here, and the kernel and
 # busybox it fetches itself with apt-get download (no install).
 vm="qemu-system-x86"
@@ -20,7 +20,10 @@ check)	pkgs="$build iproute2 curl python3 procps iperf3 coreutils util-linux"
 	# a real DNS exchange through a UDP forward
 	pkgs="$pkgs dnsmasq-base bind9-dnsutils"
 	# the API tests: a Prometheus text parser, a second user
-	pkgs="$pkgs python3-prometheus-client passwd" ;;
+	pkgs="$pkgs python3-prometheus-client passwd"
+	# DNAT rules made by the real tools (t_dnat.sh): iptables-nft,
+	# nft, and CNI's portmap plugin as the kubelet runs it
+	pkgs="$pkgs iptables nftables containernetworking-plugins" ;;
 vsock)	pkgs="$build $vm" ;;
 fuzz)	pkgs="$build clang" ;;
 bench)	pkgs="$build iproute2 python3 procps iperf3 socat haproxy util-linux" ;;

@@ -121,9 +121,10 @@ watch_find(uint32_t id)
 }
 
 void
-watch_target(const struct gbind *b, struct ph_addr *a)
+watch_target(const struct gbind *b, struct ph_addr *a, uint16_t *port)
 {
 	*a = b->addr;
+	*port = b->port;
 }
 
 /* Relays that hold no descriptor: the connection stays open. */

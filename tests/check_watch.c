@@ -72,6 +72,12 @@ proc_socket_owner(uint64_t inode, char *name, size_t len)
 	snprintf(name, len, "srv%llu", (unsigned long long)inode);
 }
 
+/* watch_scan() feeds the rules' ports here; the tests call it directly. */
+void
+nat_feed(void)
+{
+}
+
 static void
 setup(void)
 {
@@ -561,10 +567,12 @@ START_TEST(test_target)
 {
 	struct gbind	b = key(IPPROTO_TCP, targets[_i].bind, 80, 0);
 	struct ph_addr	got, want;
+	uint16_t	port;
 
 	ck_assert_int_eq(addr_parse(targets[_i].target, &want), 0);
-	watch_target(&b, &got);
+	watch_target(&b, &got, &port);
 	ck_assert_msg(addr_equal(&got, &want), "%s", targets[_i].bind);
+	ck_assert_int_eq(port, 80);
 }
 END_TEST
 
@@ -784,6 +792,131 @@ START_TEST(test_decode_skips)
 }
 END_TEST
 
+/* A published port: DNAT of proto port to to:to_port, made by name. */
+static void
+seen_nat(uint8_t proto, uint16_t port, const char *to, uint16_t to_port,
+    const char *name)
+{
+	struct natbind	n;
+
+	memset(&n, 0, sizeof n);
+	n.proto = proto;
+	n.port = port;
+	ck_assert_int_eq(addr_parse(to, &n.to), 0);
+	n.to_port = to_port;
+	strlcpy(n.name, name, sizeof n.name);
+	watch_seen_nat(&n);
+}
+
+START_TEST(test_nat_exposed)
+{
+	struct gbind	*b;
+	struct ph_addr	 a, want;
+	uint16_t	 port;
+	uint32_t	 id;
+
+	watch_scan_begin();
+	seen_nat(IPPROTO_TCP, 8080, "172.17.0.2", 80, "docker");
+	seen_nat(IPPROTO_UDP, 5353, "fd00::2", 53, "nft:t/pre");
+	watch_scan_end(1);
+	id = expect(1, IPPROTO_TCP, "0.0.0.0", 8080);
+	b = watch_find(id);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_str_eq(b->process, "docker");
+	watch_target(b, &a, &port);
+	ck_assert_int_eq(addr_parse("172.17.0.2", &want), 0);
+	ck_assert(addr_equal(&a, &want));
+	ck_assert_int_eq(port, 80);
+	id = expect(1, IPPROTO_UDP, "::", 5353);
+	b = watch_find(id);
+	ck_assert_int_eq(b->v6only, 1);
+	ck_assert_str_eq(b->process, "nft:t/pre");
+	expect_none();
+	/* the same rules again: nothing */
+	watch_scan_begin();
+	seen_nat(IPPROTO_TCP, 8080, "172.17.0.2", 80, "docker");
+	seen_nat(IPPROTO_UDP, 5353, "fd00::2", 53, "nft:t/pre");
+	watch_scan_end(1);
+	expect_none();
+	/* a rule gone: its port goes */
+	watch_scan_begin();
+	seen_nat(IPPROTO_TCP, 8080, "172.17.0.2", 80, "docker");
+	watch_scan_end(1);
+	expect(0, IPPROTO_UDP, "::", 5353);
+	expect_none();
+}
+END_TEST
+
+/* A socket on the same protocol and port wins over a rule, both ways. */
+START_TEST(test_nat_socket_wins)
+{
+	uint32_t	id;
+
+	watch_scan_begin();
+	seen_nat(IPPROTO_TCP, 8080, "172.17.0.2", 80, "docker");
+	watch_scan_end(1);
+	id = expect(1, IPPROTO_TCP, "0.0.0.0", 8080);
+	watch_scan_begin();
+	seen(IPPROTO_TCP, "0.0.0.0", 8080, 7);
+	seen_nat(IPPROTO_TCP, 8080, "172.17.0.2", 80, "docker");
+	watch_scan_end(1);
+	ck_assert_uint_eq(expect(0, IPPROTO_TCP, "0.0.0.0", 8080), id);
+	id = expect(1, IPPROTO_TCP, "0.0.0.0", 8080);
+	ck_assert_str_eq(watch_find(id)->process, "srv7");
+	ck_assert_int_eq(watch_find(id)->nat, 0);
+	expect_none();
+	/* on another address of the port too */
+	watch_scan_begin();
+	seen(IPPROTO_TCP, "0.0.0.0", 8080, 7);
+	seen(IPPROTO_TCP, "127.0.0.1", 8081, 8);
+	seen_nat(IPPROTO_TCP, 8080, "172.17.0.2", 80, "docker");
+	seen_nat(IPPROTO_TCP, 8081, "172.17.0.3", 80, "docker");
+	watch_scan_end(1);
+	expect(1, IPPROTO_TCP, "127.0.0.1", 8081);
+	expect_none();
+	/* the socket gone: the rule's port is back, the socket's bind first */
+	watch_scan_begin();
+	seen(IPPROTO_TCP, "127.0.0.1", 8081, 8);
+	seen_nat(IPPROTO_TCP, 8080, "172.17.0.2", 80, "docker");
+	watch_scan_end(1);
+	expect(0, IPPROTO_TCP, "0.0.0.0", 8080);
+	id = expect(1, IPPROTO_TCP, "0.0.0.0", 8080);
+	ck_assert_int_eq(watch_find(id)->nat, 1);
+	expect_none();
+}
+END_TEST
+
+/* A rule's destination or maker changes: a new bind, the old one goes. */
+START_TEST(test_nat_rule_changed)
+{
+	uint32_t	id;
+
+	watch_scan_begin();
+	seen_nat(IPPROTO_TCP, 30080, "10.42.0.5", 80, "kube-proxy");
+	watch_scan_end(1);
+	id = expect(1, IPPROTO_TCP, "0.0.0.0", 30080);
+	watch_scan_begin();
+	seen_nat(IPPROTO_TCP, 30080, "10.42.0.6", 80, "kube-proxy");
+	watch_scan_end(1);
+	ck_assert_uint_eq(expect(0, IPPROTO_TCP, "0.0.0.0", 30080), id);
+	id = expect(1, IPPROTO_TCP, "0.0.0.0", 30080);
+	ck_assert_int_eq(watch_find(id)->to.u.v4.s_addr,
+	    inet_addr("10.42.0.6"));
+	expect_none();
+}
+END_TEST
+
+START_TEST(test_nat_ignored)
+{
+	guest->ignore[0].port = 8080;
+	guest->nignore = 1;
+	watch_scan_begin();
+	seen_nat(IPPROTO_TCP, 8080, "172.17.0.2", 80, "docker");
+	watch_scan_end(1);
+	expect_none();
+}
+END_TEST
+
 static Suite *
 watch_suite(void)
 {
@@ -811,6 +944,14 @@ watch_suite(void)
 	tcase_add_test(tc, test_stop_silent);
 	tcase_add_loop_test(tc, test_target, 0,
 	    sizeof targets / sizeof targets[0]);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("nat");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_nat_exposed);
+	tcase_add_test(tc, test_nat_socket_wins);
+	tcase_add_test(tc, test_nat_rule_changed);
+	tcase_add_test(tc, test_nat_ignored);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("ignore");

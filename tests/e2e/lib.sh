@@ -205,10 +205,10 @@ children() { cat /proc/"$1"/task/*/children 2>/dev/null | tr -s ' ' '\n' |
     grep -v '^$' || true; }
 
 # helper_caps_kept PID: the guest's privileged helper holds exactly
-# CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE (bits 2 and 19), inherits and
-# passes on none, and has no_new_privs.
+# CAP_DAC_READ_SEARCH, CAP_NET_ADMIN and CAP_SYS_PTRACE (bits 2, 12 and
+# 19), inherits and passes on none, and has no_new_privs.
 helper_caps_kept() {
-	local want=0000000000080004 set
+	local want=0000000000081004 set
 	for set in CapPrm CapEff CapBnd; do
 		[ "$(caps "$1" $set)" = $want ] ||
 		    fail "helper $set is $(caps "$1" $set), not $want"

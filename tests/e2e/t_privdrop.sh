@@ -2,7 +2,8 @@
 # Once started, the guest agent's privileged helper (privsep.c; the
 # worker it names processes for holds nothing, see t_privsep.sh) keeps
 # only CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE (to name the process
-# behind a bind of any user), in every set, the bounding set included,
+# behind a bind of any user) and CAP_NET_ADMIN (to read the DNAT rules
+# that publish ports, natdump.c), in every set, the bounding set included,
 # with no_new_privs; and with them the agent still sees binds, names
 # another user's server and forwards to it.  Started without
 # CAP_SYS_PTRACE the helper keeps what it has, and the agent forwards
@@ -20,9 +21,9 @@ HELPER=$(children "$GUEST_PID")
 [ "$(echo "$HELPER" | wc -w)" = 1 ] ||
     fail "the guest agent has children \"$HELPER\", not one helper"
 helper_caps_kept "$HELPER"
-log_has guest "privileges dropped: kept CAP_DAC_READ_SEARCH CAP_SYS_PTRACE" ||
+log_has guest "privileges dropped: kept CAP_DAC_READ_SEARCH CAP_SYS_PTRACE CAP_NET_ADMIN" ||
     fail "the guest did not log what it kept"
-pass "after start-up the guest's helper keeps CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE only (effective, permitted, bounding), no_new_privs set"
+pass "after start-up the guest's helper keeps CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE and CAP_NET_ADMIN only (effective, permitted, bounding), no_new_privs set"
 
 # A server of another user (nobody), started after the drop: its bind
 # is seen, named and forwarded.  /usr/bin/python3: the PATH's may be in
@@ -59,10 +60,10 @@ PH_WRAP=(setpriv --bounding-set=-sys_ptrace "${wrap[@]}")
 start_guest
 PH_WRAP=("${wrap[@]}")
 wait_for 5 "the privileges dropped" log_has guest \
-    "privileges dropped: kept CAP_DAC_READ_SEARCH\$"
+    "privileges dropped: kept CAP_DAC_READ_SEARCH CAP_NET_ADMIN\$"
 HELPER=$(children "$GUEST_PID")
-[ "$(caps "$HELPER" CapEff)" = 0000000000000004 ] ||
-    fail "helper CapEff is $(caps "$HELPER" CapEff), not 4"
+[ "$(caps "$HELPER" CapEff)" = 0000000000001004 ] ||
+    fail "helper CapEff is $(caps "$HELPER" CapEff), not 1004"
 nobody_server nobody2 "$port"
 wait_for 5 "the bind seen" log_has guest "new bind: tcp 0.0.0.0:$port"
 log_has guest "new bind: tcp 0.0.0.0:$port by" &&
@@ -70,7 +71,7 @@ log_has guest "new bind: tcp 0.0.0.0:$port by" &&
 wait_for 5 "the forward" host_listens 127.0.0.1 "$port"
 out=$(curl -fsS --max-time 5 "http://127.0.0.1:$port/") ||
     fail "curl through the unnamed forward failed"
-pass "started without CAP_SYS_PTRACE: keeps CAP_DAC_READ_SEARCH, forwards the bind it cannot name"
+pass "started without CAP_SYS_PTRACE: keeps CAP_DAC_READ_SEARCH and CAP_NET_ADMIN, forwards the bind it cannot name"
 kill_wait TERM "$SERVER_PID"
 kill_wait TERM "$GUEST_PID"
 

@@ -3,8 +3,8 @@
 # process that speaks to the host (the one started, the worker) runs as
 # nobody with no capability in any set, no_new_privs, chrooted in an
 # empty root; its one child, the helper, keeps uid 0 with only
-# CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE and names the processes behind
-# binds for it.  Another user's bind is still named (in the host's
+# CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE, names the processes behind
+# binds for it, and CAP_NET_ADMIN, and reads the NAT rules for it.  Another user's bind is still named (in the host's
 # forward), forwarding works, and neither outlives the other.  Root
 # lacking what the split takes (CAP_SETUID...) runs unsplit, and says so.
 . "$(dirname "$0")/lib.sh"
@@ -42,7 +42,8 @@ done
 [ -z "$(ls -A $EMPTY)" ] || fail "$EMPTY is not empty: $(ls -A $EMPTY)"
 pass "worker: uid/gid nobody, no groups, every capability set empty, no_new_privs, root $EMPTY (root's, 0755, empty)"
 
-# The helper: root, CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE, the real root.
+# The helper: root, CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE and CAP_NET_ADMIN,
+# the real root.
 [ "$(ids "$HELPER" Uid)" = "0 0 0 0" ] ||
     fail "helper uids are $(ids "$HELPER" Uid), not root's"
 helper_caps_kept "$HELPER"
@@ -51,7 +52,7 @@ helper_caps_kept "$HELPER"
 # It holds no socket but its end of the pair: nothing from the network.
 [ "$(find "/proc/$HELPER/fd" -lname 'socket:*' | wc -l)" = 1 ] ||
     fail "helper holds sockets: $(ls -l "/proc/$HELPER/fd")"
-pass "helper: uid 0, CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE only, no_new_privs, one socket (the pair)"
+pass "helper: uid 0, CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE and CAP_NET_ADMIN only, no_new_privs, one socket (the pair)"
 
 # Another user's server: named through the helper, in the host's forward,
 # and reached through the forward.  /usr/bin/python3: the PATH's may be
@@ -115,8 +116,8 @@ PH_WRAP=("${wrap[@]}")
 log_has guest "no privilege separation: CAP_SETUID" ||
     fail "the unsplit agent did not say why"
 [ -z "$(children "$GUEST_PID")" ] || fail "the unsplit agent has a child"
-[ "$(caps "$GUEST_PID" CapEff)" = 0000000000080004 ] ||
-    fail "unsplit CapEff is $(caps "$GUEST_PID" CapEff), not 80004"
+[ "$(caps "$GUEST_PID" CapEff)" = 0000000000081004 ] ||
+    fail "unsplit CapEff is $(caps "$GUEST_PID" CapEff), not 81004"
 wait_for 5 "the forward again" host_listens 127.0.0.1 "$port"
 curl -fsS --max-time 5 "http://127.0.0.1:$port/" >/dev/null ||
     fail "curl through the unsplit agent's forward failed"

@@ -232,9 +232,10 @@ caps=$(awk '/^CapEff:/ { print $2 }' "/proc/$GUEST_PID/status")
 HELPER=$(cat /proc/"$GUEST_PID"/task/*/children | tr -s ' ' '\n' |
     grep -v '^$' | head -n 1)
 hcaps=$(awk '/^CapEff:/ { print $2 }' "/proc/$HELPER/status")
-# CAP_DAC_READ_SEARCH, CAP_NET_BIND_SERVICE, CAP_SYS_PTRACE: bits 2, 10, 19
-[ "$hcaps" = 0000000000080404 ] ||
-    fail "the helper has capabilities $hcaps, not 0000000000080404"
+# CAP_DAC_READ_SEARCH, CAP_NET_BIND_SERVICE, CAP_NET_ADMIN, CAP_SYS_PTRACE:
+# bits 2, 10, 12, 19
+[ "$hcaps" = 0000000000081404 ] ||
+    fail "the helper has capabilities $hcaps, not 0000000000081404"
 pass "the worker connected over AF_VSOCK as uid and gid 65534, no" \
     "capabilities (no user database in this VM); its helper, which binds" \
     "the reserved source port, keeps $hcaps"
