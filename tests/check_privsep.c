@@ -90,7 +90,7 @@ jail_possible(void)
 }
 
 #define REQ_SIZE	16
-#define ANS_SIZE	(16 + PH_NAME_MAX)
+#define ANS_SIZE	(16 + PH_NAME_MAX + 4 + sizeof(struct natbind))
 
 static struct {
 	char	dir[64];
@@ -310,8 +310,12 @@ START_TEST(test_layout)
 	ck_assert_uint_eq(offsetof(struct privsep_ans, own), 8);
 	ck_assert_uint_eq(offsetof(struct privsep_ans, pending), 12);
 	ck_assert_uint_eq(offsetof(struct privsep_ans, name), 16);
+	ck_assert_uint_eq(offsetof(struct privsep_ans, count), 16 + PH_NAME_MAX);
+	ck_assert_uint_eq(offsetof(struct privsep_ans, nat), 20 + PH_NAME_MAX);
 	ck_assert_int_eq(PRIVSEP_OWNER, 1);
 	ck_assert_int_eq(PRIVSEP_CONNECT, 2);
+	ck_assert_int_eq(PRIVSEP_NATWATCH, 3);
+	ck_assert_int_eq(PRIVSEP_NATDUMP, 4);
 }
 END_TEST
 
@@ -355,8 +359,10 @@ static const struct {
 } golden_bad[] = {
 	{ { 0 }, "type 0, inode 0" },
 	{ { 0x00, 0, 0, 0, 0, 0, 0, 0, 0x2a }, "type 0" },
-	{ { 0x03, 0, 0, 0, 0, 0, 0, 0, 0x2a }, "type 3" },
-	{ { 0x03 }, "type 3, inode 0" },
+	{ { 0x05, 0, 0, 0, 0, 0, 0, 0, 0x2a }, "type 5" },
+	{ { 0x05 }, "type 5, inode 0" },
+	{ { 0x03, 0, 0, 0, 0, 0, 0, 0, 0x2a }, "NATWATCH, inode 42" },
+	{ { 0x04, 0, 0, 0, 0, 0, 0, 0, 0x01 }, "NATDUMP, inode 1" },
 	{ { 0xff, 0xff, 0xff, 0xff }, "type ~0, inode 0" },
 	{ { 0x01, 0, 0, 0x01, 0, 0, 0, 0, 0x2a }, "type 1 << 24" },
 	{ { 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0x2a }, "type ~0" },
@@ -506,7 +512,9 @@ END_TEST
 static const struct privsep_req bad_reqs[] = {
 	{ 0, 0, 42 },				/* no type */
 	{ 3, 0, 42 },				/* unknown */
-	{ 3, 0, 0 },				/* nor CONNECT */
+	{ 5, 0, 0 },				/* nor any other */
+	{ PRIVSEP_NATWATCH, 0, 42 },		/* NATWATCH has none */
+	{ PRIVSEP_NATDUMP, 0, 1 },		/* nor NATDUMP */
 	{ 0xffffffffU, 0, 42 },
 	{ PRIVSEP_OWNER, 1, 42 },		/* zero is not */
 	{ PRIVSEP_OWNER, 0x80000000U, 42 },
