@@ -203,10 +203,12 @@ privsep_answer_nat(int fd, struct privsep_ans *a)
 	if (binds == NULL)
 		binds = xcalloc(NAT_MAX, sizeof *binds);
 	a->err = natdump(binds, NAT_MAX, &n) == -1 ? errno : 0;
-	a->count = a->err == 0 ? (uint32_t)n : 0;
+	if (a->err != 0)
+		n = 0;
+	a->count = (uint32_t)n;
 	if (privsep_send(fd, a, -1) == -1)
 		return -1;
-	for (i = 0; i < a->count; i++) {
+	for (i = 0; i < n; i++) {
 		a->nat = binds[i];
 		a->count = (uint32_t)(n - i);
 		if (privsep_send(fd, a, -1) == -1)
