@@ -23,7 +23,9 @@ check)	pkgs="$build iproute2 curl python3 procps iperf3 coreutils util-linux"
 	pkgs="$pkgs python3-prometheus-client passwd"
 	# DNAT rules made by the real tools (t_dnat.sh): iptables-nft,
 	# nft, and CNI's portmap plugin as the kubelet runs it
-	pkgs="$pkgs iptables nftables containernetworking-plugins" ;;
+	pkgs="$pkgs iptables nftables containernetworking-plugins"
+	# the real dockerd, run in a namespace by t_dockerd.sh
+	pkgs="$pkgs docker.io" ;;
 vsock)	pkgs="$build $vm" ;;
 fuzz)	pkgs="$build clang" ;;
 bench)	pkgs="$build iproute2 python3 procps iperf3 socat haproxy util-linux" ;;
