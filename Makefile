@@ -357,7 +357,8 @@ FUZZ_TARGETS = \
 	tests/fuzz/fuzz_dgram \
 	tests/fuzz/fuzz_api_body \
 	tests/fuzz/fuzz_policy \
-	tests/fuzz/fuzz_auth
+	tests/fuzz/fuzz_auth \
+	tests/fuzz/fuzz_natrule
 FUZZ_CFLAGS =	-g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 \
 		-D_GNU_SOURCE -Iproto $(shell $(PKG_CONFIG) --cflags libbsd-overlay)
 FUZZ_SECONDS ?=	20
@@ -388,6 +389,13 @@ tests/fuzz/fuzz_auth: tests/fuzz/fuzz_auth.c proto/auth.c proto/proto.c \
     proto/buf.c proto/addr.c
 	clang $(FUZZ_CFLAGS) -o $@ $^ \
 	    $(shell $(PKG_CONFIG) --libs libbsd-overlay libsodium)
+
+# nf_tables rules as a dump brings them, through libnftnl's parser.
+tests/fuzz/fuzz_natrule: tests/fuzz/fuzz_natrule.c guest-agent/natrule.c \
+    guest-agent/natwalk.c proto/addr.c proto/log.c proto/xmalloc.c \
+    guest-agent/guest.h
+	clang $(FUZZ_CFLAGS) -Iguest-agent -o $@ $(filter %.c,$^) \
+	    $(shell $(PKG_CONFIG) --libs libbsd-overlay libnftnl libmnl libevent)
 
 fuzz:
 	@mk/deps.sh fuzz
