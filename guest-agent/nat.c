@@ -120,8 +120,12 @@ nat_commit_cb(int fd, short ev, void *arg)
 	(void)ev;
 	(void)arg;
 	if ((rc = natdump_changed(fd)) == -1) {
-		log_warn("nat: rule set changes: reading; the poll stays");
-		event_del(nat.ev);
+		log_warn("nat: rule set changes: reading; DNAT rules are read "
+		    "at each slow scan from now on");
+		event_free(nat.ev);
+		nat.ev = NULL;
+		close(nat.fd);
+		nat.fd = -1;
 		return;
 	}
 	if (rc == 1 && nat_refresh())
