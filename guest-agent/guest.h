@@ -26,7 +26,9 @@ struct event_base;
 /* What the host may make the guest do (gsession.c, dial.c) */
 #define GUEST_CTL_QUEUE_MAX	(4 << 20)	/* bytes unsent to the host */
 #define GUEST_DIALS_MAX		256	/* targets being dialled at once */
-#define GUEST_CONNS_MAX		8192	/* forwarded connections open */
+/* forwarded connections open: the host's default --max-connections, so
+ * that a user meets the host's own limit (which -n shows) first */
+#define GUEST_CONNS_MAX		16384
 
 /* guest.c: the agent's global state */
 struct ignore {

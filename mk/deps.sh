@@ -23,7 +23,7 @@ check)	pkgs="$build iproute2 curl python3 procps iperf3 coreutils util-linux"
 	pkgs="$pkgs python3-prometheus-client passwd" ;;
 vsock)	pkgs="$build $vm" ;;
 fuzz)	pkgs="$build clang" ;;
-bench)	pkgs="$build iproute2 python3 procps iperf3 socat haproxy util-linux" ;;
+bench)	pkgs="$build iproute2 python3 procps iperf3 socat haproxy util-linux linux-perf" ;;
 *)	echo "mk/deps.sh: unknown target $1" >&2; exit 2 ;;
 esac
 
