@@ -180,8 +180,9 @@ vm_pack() {
 
 # --- the boot ---
 
-# vm_boot TIMEOUT SCRIPT DEADLINE [QEMU_ARG...]: boots the VM, whose init
-# runs SCRIPT (a path in the initramfs) with DEADLINE seconds; waits at
+# vm_boot TIMEOUT SCRIPT DEADLINE [PARAM...]: boots the VM, whose init
+# runs SCRIPT (a path in the initramfs) with DEADLINE seconds, the PARAMs
+# (ph.NAME=VALUE) on its kernel command line for SCRIPT to read; waits at
 # most TIMEOUT s for it to power off.  The console, without CRs, is in
 # $T/console.txt, qemu's status in VM_RC, the time in BOOT_MS.
 vm_boot() {
@@ -195,8 +196,8 @@ vm_boot() {
 	    -nodefaults -no-user-config -display none -monitor none \
 	    -serial "file:$T/console.log" -no-reboot \
 	    -kernel "$KERNEL" -initrd "$T/initramfs.gz" \
-	    -append "console=ttyS0 quiet panic=-1 ph.slow=$PH_SLOW ph.run=$script ph.deadline=$deadline" \
-	    "$@" </dev/null >"$T/qemu.log" 2>&1 || VM_RC=$?
+	    -append "console=ttyS0 quiet panic=-1 ph.slow=$PH_SLOW ph.run=$script ph.deadline=$deadline $*" \
+	    </dev/null >"$T/qemu.log" 2>&1 || VM_RC=$?
 	BOOT_MS=$(ms_since "$t0")
 	tr -d '\r' <"$T/console.log" >"$T/console.txt"
 }
