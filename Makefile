@@ -297,6 +297,15 @@ bench:
 	@$(MAKE) --no-print-directory all bench/tools/phbench
 	@bench/run $(BENCH_ARGS)
 
+# bench/vsock, in the vsock test's VM: porthole over AF_VSOCK beside a
+# socat pair over AF_VSOCK and direct TCP, as ratios; figures, never a
+# failure.  BENCH_VSOCK_ARGS: runs and seconds per measurement (3 3).
+.PHONY: bench-vsock
+bench-vsock:
+	@mk/deps.sh bench-vsock
+	@$(MAKE) --no-print-directory all bench/tools/phbench
+	@bench/vsock-vm.sh $(BENCH_VSOCK_ARGS)
+
 test:
 	@mk/deps.sh check
 	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(TEST_TOOLS)
