@@ -132,6 +132,9 @@ TEST_TOOLS = \
 	tests/tools/vsilent \
 	tests/tools/phudp \
 	bench/tools/phbench
+SCALE_TOOLS = \
+	bench/tools/phguests \
+	bench/tools/phdecide
 
 PROGS = \
 	host-agent/porthole-host \
@@ -175,7 +178,7 @@ CONTRIB_GEN = \
 .SECONDARY: $(UNIT_TESTS:=.o)
 
 .PHONY: all contrib check test check-unit check-e2e check-man check-valgrind \
-	check-stress demo install bench \
+	check-stress demo install bench bench-scale \
 	uninstall clean fuzz deps
 
 all: $(PROGS) contrib
@@ -267,6 +270,17 @@ tests/tools/%: tests/tools/%.c .flags
 bench/tools/%: bench/tools/%.c .flags
 	$(CC) $(CFLAGS) $(PH_CFLAGS) $(LDFLAGS) -o $@ $<
 
+# bench/scale's simulated guests speak the protocol with proto/'s code;
+# its decision timer links the host agent's policy code.
+bench/tools/phguests: bench/tools/phguests.c .flags $(PROTO_OBJS)
+	$(CC) $(CFLAGS) $(PH_CFLAGS) $(LDFLAGS) -o $@ $< $(PROTO_OBJS) \
+	    $(PH_LIBS)
+
+bench/tools/phdecide: bench/tools/phdecide.c .flags $(PROTO_OBJS) \
+    $(HOST_LIB_OBJS)
+	$(CC) $(CFLAGS) $(PH_CFLAGS) -Ihost-agent $(LDFLAGS) -o $@ $< \
+	    $(HOST_LIB_OBJS) $(PROTO_OBJS) $(PH_LIBS)
+
 deps:
 	@mk/deps.sh build
 
@@ -296,6 +310,13 @@ bench:
 	@mk/deps.sh bench
 	@$(MAKE) --no-print-directory all bench/tools/phbench
 	@bench/run $(BENCH_ARGS)
+
+# bench/scale: one host agent, a thousand simulated guests; figures.
+# SCALE_ARGS: guests, forwards each, and the single guest's forwards.
+bench-scale:
+	@mk/deps.sh bench
+	@$(MAKE) --no-print-directory all $(SCALE_TOOLS)
+	@bench/scale $(SCALE_ARGS)
 
 test:
 	@mk/deps.sh check
@@ -430,5 +451,6 @@ uninstall:
 
 clean:
 	rm -f $(PROGS) $(PROTO_OBJS) $(HOST_OBJS) $(GUEST_OBJS) $(CTL_OBJS) \
-	    $(UNIT_TESTS) $(UNIT_TESTS:=.o) $(TEST_TOOLS) $(FUZZ_TARGETS) \
+	    $(UNIT_TESTS) $(UNIT_TESTS:=.o) $(TEST_TOOLS) $(SCALE_TOOLS) \
+	    $(FUZZ_TARGETS) \
 	    $(CONTRIB_GEN) .flags .paths
