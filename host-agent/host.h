@@ -126,7 +126,7 @@ int		 policy_guest_match(const struct policy_guest *, const char *,
 #define POLICY_FILE_MAX		(1024 * 1024)	/* bytes */
 #define POLICY_LINE_MAX		1024		/* bytes */
 #define POLICY_WORDS_MAX	32		/* on one line */
-#define POLICY_RULES_MAX	4096
+#define POLICY_RULES_MAX	32768	/* bounded by the file size too */
 #define POLICY_GUESTS_MAX	256		/* guest blocks */
 #define POLICY_PORTS_MAX	16		/* items in a port list */
 #define POLICY_LIMIT_MAX	1000000		/* max-forwards and the like */
