@@ -62,6 +62,7 @@ HOST_SRCS = \
 	host-agent/metrics.c \
 	host-agent/policy.c \
 	host-agent/policy_file.c \
+	host-agent/policy_index.c \
 	host-agent/policy_parse.c \
 	host-agent/privport.c \
 	host-agent/reason.c \
@@ -111,6 +112,7 @@ UNIT_TESTS = \
 	tests/check_fwtable \
 	tests/check_policy \
 	tests/check_policy_parse \
+	tests/check_policy_index \
 	tests/check_forward \
 	tests/check_api \
 	tests/check_admit \
@@ -387,7 +389,7 @@ tests/fuzz/fuzz_api_body: tests/fuzz/fuzz_api_body.c host-agent/api_body.c \
 	    $(shell $(PKG_CONFIG) --libs libbsd-overlay jansson)
 
 tests/fuzz/fuzz_policy: tests/fuzz/fuzz_policy.c host-agent/policy_parse.c \
-    host-agent/policy.c proto/addr.c proto/endpoint.c proto/number.c \
+    host-agent/policy_index.c host-agent/policy.c proto/addr.c proto/endpoint.c proto/number.c \
     proto/xmalloc.c $(wildcard host-agent/*.h)
 	clang $(FUZZ_CFLAGS) -Ihost-agent -o $@ $(filter %.c,$^) \
 	    $(shell $(PKG_CONFIG) --libs libbsd-overlay)

@@ -205,12 +205,28 @@ struct policy_file {
 	int			 nguests;
 	struct policy_rule	*rules;
 	struct policy_guest	*guests;
+	struct policy_index	*index;		/* policy_index.c; NULL: none */
 };
 
 struct policy_file *policy_parse(const char *, const char *, size_t, char *,
 		    size_t);
 void		 policy_print(FILE *, const struct policy_file *);
 void		 policy_file_free(struct policy_file *);
+
+/* policy_index.c: the rules by port, for first-match without a scan */
+#define POLICY_INDEX_SPAN	64	/* a rule over more ports is wide */
+
+struct policy_candidates {
+	const int		*port;		/* rule numbers, ascending */
+	int			 nport;
+	const int		*wide;		/* the same, of wide rules */
+	int			 nwide;
+};
+
+void		 policy_index_build(struct policy_file *);
+void		 policy_index_free(struct policy_file *);
+int		 policy_index_lookup(const struct policy_file *, uint16_t,
+		    struct policy_candidates *);
 
 /* policy_file.c: the file on disk, its lock, reloading, guest limits */
 struct policy_file *policy_load(const char *, char *, size_t);
