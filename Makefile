@@ -56,6 +56,7 @@ HOST_SRCS = \
 	host-agent/gate.c \
 	host-agent/host.c \
 	host-agent/limits.c \
+	host-agent/hostports.c \
 	host-agent/hostsock.c \
 	host-agent/listener.c \
 	host-agent/pair.c \

@@ -74,35 +74,11 @@ admit_same_hosts(const struct bind_decision *a, const struct bind_decision *b)
 	return 1;
 }
 
-/*
- * The first forward other than f, of any guest and f's protocol, that
- * listens on a host address for which match(address, arg) holds.
- */
-static struct forward *
-admit_find(const struct forward *f,
-    int (*match)(const struct ph_hostaddr *, const void *), const void *arg)
-{
-	struct session	*s;
-	struct forward	*g;
-	int		 i;
-
-	TAILQ_FOREACH(s, &host->sessions, entry)
-		TAILQ_FOREACH(g, &s->forwards, entry) {
-			if (g == f || g->req.proto != f->req.proto ||
-			    !admit_listening(&g->dec))
-				continue;
-			for (i = 0; i < g->dec.naddr; i++)
-				if (match(&g->dec.host[i], arg))
-					return g;
-		}
-	return NULL;
-}
-
 /* The forward other than f, of any guest, listening where h would. */
 static struct forward *
 admit_holder(const struct forward *f, const struct ph_hostaddr *h)
 {
-	return admit_find(f, hostaddr_overlap, h);
+	return hostports_find(f, h->port, hostaddr_overlap, h);
 }
 
 /*
@@ -113,7 +89,7 @@ admit_holder(const struct forward *f, const struct ph_hostaddr *h)
 int
 admit_port_taken(const struct forward *f, uint16_t port)
 {
-	return admit_find(f, hostaddr_port, &port) != NULL;
+	return hostports_find(f, port, hostaddr_port, &port) != NULL;
 }
 
 static void
@@ -154,6 +130,13 @@ admit_over_limit(const struct forward *f, int listening, char *why,
 	unsigned int			 n = 0;
 
 	if (l->max_forwards == 0)
+		return 0;
+	/*
+	 * The guest's other listening forwards (hostports.c counts them)
+	 * leave a slot: so do those before f.  Only a guest at its limit
+	 * is walked, to count those before f.
+	 */
+	if ((unsigned int)(f->s->nlistening - f->indexed) < l->max_forwards)
 		return 0;
 	TAILQ_FOREACH(g, &f->s->forwards, entry) {
 		if (g == f) {

@@ -369,8 +369,13 @@ struct forward;
 struct pair;
 struct pooled;
 
+RB_HEAD(forward_ids, forward);		/* a session's forwards by id */
+
 struct session {
 	TAILQ_ENTRY(session)	 entry;
+	RB_ENTRY(session)	 node;		/* by guest: endpoint, CID */
+	uint64_t		 seq;		/* its place in host->sessions */
+	uint64_t		 forward_seq;	/* the last forward's seq */
 	uint64_t		 token;		/* DATA must present it */
 	struct guest_ep		*gep;		/* endpoint it came in on */
 	uint32_t		 cid;		/* vsock peer CID, or 0 */
@@ -385,6 +390,8 @@ struct session {
 	enum end_reason		 end;
 	char			 end_why[PH_REASON_MAX];
 	TAILQ_HEAD(, forward)	 forwards;
+	struct forward_ids	 forward_ids;
+	int			 nlistening;	/* forwards in hostports.c */
 	TAILQ_HEAD(, pair)	 pairs;		/* waiting or relaying */
 	TAILQ_HEAD(, pooled)	 pool;		/* idle streams (pair.c) */
 	int			 npool;
@@ -406,10 +413,26 @@ void	 session_set_limits(struct session *);
 int	 session_send(struct session *, const struct ph_msg *);
 int	 session_matches(const struct session *, const struct guest_ep *,
 	    uint32_t, uint64_t);
+struct session *session_find(const struct guest_ep *, uint32_t);
+
+/* hostports.c: who listens on which host port, for admission */
+struct hostport {
+	RB_ENTRY(hostport)	 node;
+	struct forward		*f;
+	uint8_t			 proto;
+	uint16_t		 port;
+	uint64_t		 sseq, fseq;	/* the order of a walk */
+	int			 i;		/* in f->dec.host */
+};
 
 /* forward.c: the host listeners for one guest bind */
 struct forward {
 	TAILQ_ENTRY(forward)	 entry;
+	RB_ENTRY(forward)	 by_id;		/* in s->forward_ids */
+	uint64_t		 seq;		/* its place in s->forwards */
+	int			 indexed;	/* in hostports.c */
+	int			 nhp;
+	struct hostport		 hp[PH_HOSTADDR_MAX];
 	struct session		*s;		/* NULL once the session ended */
 	uint32_t		 id;		/* the guest's id for the bind */
 	struct bind_req		 req;		/* guest_* point into s */
@@ -427,6 +450,7 @@ struct forward {
 };
 
 struct forward	*forward_find(struct session *, uint32_t);
+enum refusal	 forward_start(struct session *, struct forward *);
 int		 forward_open(struct forward *, int, struct ph_hostaddr *);
 void		 forward_expose(struct session *, const struct ph_expose *);
 void		 forward_close(struct forward *, const char *);
@@ -434,6 +458,13 @@ void		 forward_pause(struct forward *, const char *);
 int		 forward_redecide_all(const char *);
 int		 forward_retry(struct forward *);
 void		 forward_unref(struct forward *);
+
+/* hostports.c, continued */
+void		 hostports_add(struct forward *);
+void		 hostports_remove(struct forward *);
+struct forward	*hostports_find(const struct forward *, uint16_t,
+		    int (*)(const struct ph_hostaddr *, const void *),
+		    const void *);
 
 /* hostsock.c: a forward's host socket, TCP or UDP */
 int		 hostsock_open(const struct forward *, struct ph_hostaddr *,
