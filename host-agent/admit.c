@@ -213,6 +213,30 @@ admit_ports(struct forward *f)
 }
 
 /*
+ * Why a host socket could not be opened, said for the guest and the log:
+ * running out of descriptors names the limit to raise.
+ */
+static void
+admit_socket_error(char *why, size_t len, const struct ph_hostaddr *h,
+    int err)
+{
+	char	ha[PH_ADDRSTRLEN];
+
+	addr_fmt(&h->addr, h->port, ha, sizeof ha);
+	if (err == EADDRINUSE)
+		snprintf(why, len, "%s: address in use", ha);
+	else if (err == EMFILE)
+		snprintf(why, len, "%s: the host agent is out of descriptors "
+		    "(RLIMIT_NOFILE %llu): raise its limit", ha,
+		    (unsigned long long)host->nofile);
+	else if (err == ENFILE)
+		snprintf(why, len, "%s: the host is out of descriptors "
+		    "(fs.file-max)", ha);
+	else
+		snprintf(why, len, "%s: %s", ha, strerror(err));
+}
+
+/*
  * Step 3: opens the listeners (forward_open).  Returns the code of the
  * last failure when none could be opened, else REFUSAL_NONE (a failure
  * of one of two addresses goes in the note).
@@ -222,16 +246,13 @@ admit_listen(struct forward *f)
 {
 	struct bind_decision	*d = &f->dec;
 	struct ph_hostaddr	 ok[PH_HOSTADDR_MAX];
-	char			 ha[PH_ADDRSTRLEN], why[PH_REASON_MAX] = "";
+	char			 why[PH_REASON_MAX] = "";
 	int			 i, j, n = 0, err = 0;
 
 	for (i = 0; i < d->naddr; i++) {
 		if (forward_open(f, n, &d->host[i]) == -1) {
 			err = errno;
-			snprintf(why, sizeof why, "%s: %s",
-			    addr_fmt(&d->host[i].addr, d->host[i].port, ha,
-			    sizeof ha), err == EADDRINUSE ? "address in use" :
-			    strerror(err));
+			admit_socket_error(why, sizeof why, &d->host[i], err);
 			continue;
 		}
 		/* The port the kernel chose is the port for all. */
