@@ -56,12 +56,14 @@ HOST_SRCS = \
 	host-agent/gate.c \
 	host-agent/host.c \
 	host-agent/limits.c \
+	host-agent/hostports.c \
 	host-agent/hostsock.c \
 	host-agent/listener.c \
 	host-agent/pair.c \
 	host-agent/metrics.c \
 	host-agent/policy.c \
 	host-agent/policy_file.c \
+	host-agent/policy_index.c \
 	host-agent/policy_parse.c \
 	host-agent/privport.c \
 	host-agent/reason.c \
@@ -111,6 +113,7 @@ UNIT_TESTS = \
 	tests/check_fwtable \
 	tests/check_policy \
 	tests/check_policy_parse \
+	tests/check_policy_index \
 	tests/check_forward \
 	tests/check_api \
 	tests/check_admit \
@@ -132,6 +135,9 @@ TEST_TOOLS = \
 	tests/tools/vsilent \
 	tests/tools/phudp \
 	bench/tools/phbench
+SCALE_TOOLS = \
+	bench/tools/phguests \
+	bench/tools/phdecide
 
 PROGS = \
 	host-agent/porthole-host \
@@ -175,7 +181,7 @@ CONTRIB_GEN = \
 .SECONDARY: $(UNIT_TESTS:=.o)
 
 .PHONY: all contrib check test check-unit check-e2e check-man check-valgrind \
-	check-stress demo install bench \
+	check-stress demo install bench bench-scale \
 	uninstall clean fuzz deps
 
 all: $(PROGS) contrib
@@ -267,6 +273,17 @@ tests/tools/%: tests/tools/%.c .flags
 bench/tools/%: bench/tools/%.c .flags
 	$(CC) $(CFLAGS) $(PH_CFLAGS) $(LDFLAGS) -o $@ $<
 
+# bench/scale's simulated guests speak the protocol with proto/'s code;
+# its decision timer links the host agent's policy code.
+bench/tools/phguests: bench/tools/phguests.c .flags $(PROTO_OBJS)
+	$(CC) $(CFLAGS) $(PH_CFLAGS) $(LDFLAGS) -o $@ $< $(PROTO_OBJS) \
+	    $(PH_LIBS)
+
+bench/tools/phdecide: bench/tools/phdecide.c .flags $(PROTO_OBJS) \
+    $(HOST_LIB_OBJS)
+	$(CC) $(CFLAGS) $(PH_CFLAGS) -Ihost-agent $(LDFLAGS) -o $@ $< \
+	    $(HOST_LIB_OBJS) $(PROTO_OBJS) $(PH_LIBS)
+
 deps:
 	@mk/deps.sh build
 
@@ -305,6 +322,12 @@ bench-vsock:
 	@mk/deps.sh bench-vsock
 	@$(MAKE) --no-print-directory all bench/tools/phbench
 	@bench/vsock-vm.sh $(BENCH_VSOCK_ARGS)
+# bench/scale: one host agent, a thousand simulated guests; figures.
+# SCALE_ARGS: guests, forwards each, and the single guest's forwards.
+bench-scale:
+	@mk/deps.sh bench
+	@$(MAKE) --no-print-directory all $(SCALE_TOOLS)
+	@bench/scale $(SCALE_ARGS)
 
 test:
 	@mk/deps.sh check
@@ -375,7 +398,7 @@ tests/fuzz/fuzz_api_body: tests/fuzz/fuzz_api_body.c host-agent/api_body.c \
 	    $(shell $(PKG_CONFIG) --libs libbsd-overlay jansson)
 
 tests/fuzz/fuzz_policy: tests/fuzz/fuzz_policy.c host-agent/policy_parse.c \
-    host-agent/policy.c proto/addr.c proto/endpoint.c proto/number.c \
+    host-agent/policy_index.c host-agent/policy.c proto/addr.c proto/endpoint.c proto/number.c \
     proto/xmalloc.c $(wildcard host-agent/*.h)
 	clang $(FUZZ_CFLAGS) -Ihost-agent -o $@ $(filter %.c,$^) \
 	    $(shell $(PKG_CONFIG) --libs libbsd-overlay)
@@ -439,5 +462,6 @@ uninstall:
 
 clean:
 	rm -f $(PROGS) $(PROTO_OBJS) $(HOST_OBJS) $(GUEST_OBJS) $(CTL_OBJS) \
-	    $(UNIT_TESTS) $(UNIT_TESTS:=.o) $(TEST_TOOLS) $(FUZZ_TARGETS) \
+	    $(UNIT_TESTS) $(UNIT_TESTS:=.o) $(TEST_TOOLS) $(SCALE_TOOLS) \
+	    $(FUZZ_TARGETS) \
 	    $(CONTRIB_GEN) .flags .paths
