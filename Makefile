@@ -322,6 +322,7 @@ bench-vsock:
 	@mk/deps.sh bench-vsock
 	@$(MAKE) --no-print-directory all bench/tools/phbench
 	@bench/vsock-vm.sh $(BENCH_VSOCK_ARGS)
+
 # bench/scale: one host agent, a thousand simulated guests; figures.
 # SCALE_ARGS: guests, forwards each, and the single guest's forwards.
 bench-scale:
