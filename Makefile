@@ -87,6 +87,8 @@ GUEST_SRCS = \
 	guest-agent/privdrop.c \
 	guest-agent/privsep.c \
 	guest-agent/proc.c \
+	guest-agent/pxmsg.c \
+	guest-agent/pxsock.c \
 	guest-agent/scan.c \
 	guest-agent/gsession.c \
 	guest-agent/status.c \
