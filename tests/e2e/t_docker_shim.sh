@@ -154,6 +154,35 @@ wait_for 5 "port $((P + 3)) to leave the host" \
 pass "a proxy that cannot bind reports docker-proxy's error; its host" \
     "port goes when it exits"
 
+# ask LINE: what the agent answers root's raw request line (Python, so
+# that the bytes are exactly these), or "EOF" for no answer.
+ask() {
+	in_vm "$PY" - "$GPROXY" "$1" <<'PYEOF'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(30)
+s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode('latin-1').decode('unicode_escape').encode('latin-1'))
+a = s.makefile('rb').readline()
+print(a.decode('ascii', 'replace').rstrip('\n') if a else 'EOF')
+PYEOF
+}
+for bad in 'GET / HTTP/1.0\n' "porthole-proxy/1 tcp 0.0.0.0 $((P + 4)) x y\n" \
+    "porthole-proxy/1 tcp 0.0.0.0 99999 docker-proxy\n" \
+    "porthole-proxy/1 tcp 0.0.0.0 $((P + 4)) docker\x01proxy\n" \
+    "$(printf 'a%.0s' $(seq 200))\n" \
+    "porthole-proxy/1 tcp 0.0.0.0 $((P + 4)) docker-proxy\nmore\n"; do
+	got=$(ask "$bad")
+	case $got in
+	"invalid - the guest agent cannot read the request: "*) ;;
+	*) fail "'$bad' was answered '$got'" ;;
+	esac
+done
+[ -z "$(host_listeners $((P + 4)))" ] || fail "port $((P + 4)) on the host"
+kill -0 "$GUEST_PID" || fail "the guest agent died"
+pass "bad requests (not the format, a field out of range, a control" \
+    "byte, 200 bytes, bytes after the line) answered 'invalid', nothing exposed"
+
 # Not root: the socket's mode stops it, and past it the agent does.
 U=65534
 shim_fails user 0.0.0.0 $((P + 4)) "porthole: the guest agent's socket .*: Permission denied" \
