@@ -167,13 +167,14 @@ dproxy_ask(const char *path, const struct pxmsg_req *r,
 		dproxy_fail("porthole: the guest agent's socket %s: %s", path,
 		    strerror(errno));
 	}
+	/*
+	 * The agent may answer (denied, busy) before it reads: a failed
+	 * send still looks for that answer, and must not raise SIGPIPE.
+	 */
 	if ((n = pxmsg_req_format(r, line, sizeof line)) == -1 ||
-	    write(fd, line, (size_t)n) != n) {
+	    send(fd, line, (size_t)n, MSG_NOSIGNAL) != n)
 		fprintf(stderr, "porthole-docker-proxy: %s: cannot ask: %s\n",
 		    path, strerror(errno));
-		close(fd);
-		return -1;
-	}
 	if ((n = dproxy_read_answer(fd, line, sizeof line)) == -1 ||
 	    pxmsg_ans_parse(line, (size_t)n, a, err, sizeof err) == -1) {
 		fprintf(stderr, "porthole-docker-proxy: %s: %s\n", path,
