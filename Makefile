@@ -238,6 +238,11 @@ shim/%.o: shim/%.c .flags shim/dproxy.h guest-agent/pxmsg.h proto/addr.h
 shim/porthole-docker-proxy: $(SHIM_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs libbsd-overlay)
 
+.PHONY: clean-shim
+clean: clean-shim
+clean-shim:
+	rm -f $(SHIM_OBJS)
+
 tests/check_%.o: tests/check_%.c .flags $(wildcard proto/*.h) \
     $(wildcard host-agent/*.h)
 	$(CC) $(CFLAGS) $(PH_CFLAGS) -Ihost-agent -c -o $@ $<
@@ -470,6 +475,5 @@ uninstall:
 
 clean:
 	rm -f $(PROGS) $(PROTO_OBJS) $(HOST_OBJS) $(GUEST_OBJS) $(CTL_OBJS) \
-	    $(SHIM_OBJS) \
 	    $(UNIT_TESTS) $(UNIT_TESTS:=.o) $(TEST_TOOLS) $(FUZZ_TARGETS) \
 	    $(CONTRIB_GEN) .flags .paths
