@@ -287,9 +287,11 @@ void
 pxsock_verdict(const struct gbind *b)
 {
 	struct pxclient	*c, *next;
+	uint32_t	 id = b->id;
 
+	/* An answer that fails closes its client: the next is kept. */
 	TAILQ_FOREACH_SAFE(c, &px.clients, entry, next)
-		if (c->state == PX_WAITING && c->bind == b->id)
+		if (c->state == PX_WAITING && c->bind == id)
 			pxsock_answer(c, b);
 }
 
