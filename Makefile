@@ -4,6 +4,7 @@
 PREFIX ?=	/usr/local
 BINDIR ?=	$(PREFIX)/bin
 SBINDIR ?=	$(PREFIX)/sbin
+LIBEXECDIR ?=	$(PREFIX)/libexec
 MANDIR ?=	$(PREFIX)/share/man
 DOCDIR ?=	$(PREFIX)/share/doc/porthole
 # systemd reads units under /usr/local/lib too; OpenRC only /etc/init.d.
@@ -89,17 +90,26 @@ GUEST_SRCS = \
 	guest-agent/privdrop.c \
 	guest-agent/privsep.c \
 	guest-agent/proc.c \
+	guest-agent/pxmsg.c \
+	guest-agent/pxsock.c \
 	guest-agent/scan.c \
 	guest-agent/gsession.c \
 	guest-agent/status.c \
 	guest-agent/status_show.c \
 	guest-agent/watch.c \
 	proto/fwtable.c
+# porthole-docker-proxy: dockerd's userland proxy, asking the guest agent
+SHIM_SRCS = \
+	shim/dproxy.c \
+	shim/dproxy_args.c \
+	guest-agent/pxmsg.c \
+	proto/addr.c
 
 PROTO_OBJS =	$(PROTO_SRCS:.c=.o)
 HOST_OBJS =	$(HOST_SRCS:.c=.o)
 GUEST_OBJS =	$(GUEST_SRCS:.c=.o)
 CTL_OBJS =	$(CTL_SRCS:.c=.o)
+SHIM_OBJS =	$(SHIM_SRCS:.c=.o)
 # The host agent's objects other than main(), for unit tests.
 HOST_LIB_OBJS =	$(filter-out host-agent/host.o,$(HOST_OBJS))
 
@@ -120,6 +130,7 @@ UNIT_TESTS = \
 	tests/check_relay \
 	tests/check_notify \
 	tests/check_dgram \
+	tests/check_pxmsg \
 	$(GUEST_UNIT_TESTS)
 # The guest agent's units, each with the test standing in for the rest.
 GUEST_UNIT_TESTS = \
@@ -142,18 +153,24 @@ SCALE_TOOLS = \
 PROGS = \
 	host-agent/porthole-host \
 	ctl/portholectl \
-	guest-agent/porthole-guest
+	guest-agent/porthole-guest \
+	shim/porthole-docker-proxy
 MANS = \
 	docs/porthole-host.8 \
 	docs/porthole-guest.8 \
+	docs/porthole-docker-proxy.8 \
 	docs/porthole-policy.5 \
 	docs/portholectl.1
 # Installed: PROGS in BINDIR but the guest agent in SBINDIR (it runs as
-# root from the VM's init), each page of MANS by its section, and DOCS
-# in DOCDIR under their paths here, so the README's links to docs/ work.
+# root from the VM's init) and dockerd's userland proxy in LIBEXECDIR
+# (dockerd runs it, nobody else), each page of MANS by its section, and
+# DOCS in DOCDIR under their paths here, so the README's links to docs/
+# work.
 SBIN_PROGS = \
 	guest-agent/porthole-guest
-BIN_PROGS =	$(filter-out $(SBIN_PROGS),$(PROGS))
+LIBEXEC_PROGS = \
+	shim/porthole-docker-proxy
+BIN_PROGS =	$(filter-out $(SBIN_PROGS) $(LIBEXEC_PROGS),$(PROGS))
 DOCS = \
 	README.md \
 	docs/api.md \
@@ -221,6 +238,17 @@ ctl/portholectl: $(CTL_OBJS)
 guest-agent/porthole-guest: $(GUEST_OBJS) $(PROTO_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PH_LIBS)
 
+shim/%.o: shim/%.c .flags shim/dproxy.h guest-agent/pxmsg.h proto/addr.h
+	$(CC) $(CFLAGS) $(PH_CFLAGS) -Iguest-agent -c -o $@ $<
+
+shim/porthole-docker-proxy: $(SHIM_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs libbsd-overlay)
+
+.PHONY: clean-shim
+clean: clean-shim
+clean-shim:
+	rm -f $(SHIM_OBJS)
+
 tests/check_%.o: tests/check_%.c .flags $(wildcard proto/*.h) \
     $(wildcard host-agent/*.h)
 	$(CC) $(CFLAGS) $(PH_CFLAGS) -Ihost-agent -c -o $@ $<
@@ -261,6 +289,15 @@ tests/check_dial: tests/check_dial.o guest-agent/dial.o \
 
 tests/check_privsep: tests/check_privsep.o guest-agent/privsep.o \
     guest-agent/proc.o $(PROTO_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PH_LIBS)
+
+# The proxy socket's lines and the shim's arguments, alone.
+tests/check_pxmsg.o: tests/check_pxmsg.c .flags shim/dproxy.h \
+    guest-agent/pxmsg.h
+	$(CC) $(CFLAGS) $(PH_CFLAGS) -Iguest-agent -Ishim -c -o $@ $<
+
+tests/check_pxmsg: tests/check_pxmsg.o guest-agent/pxmsg.o \
+    shim/dproxy_args.o proto/addr.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PH_LIBS)
 
 tests/check_gsession: tests/check_gsession.o guest-agent/gsession.o \
@@ -377,7 +414,8 @@ FUZZ_TARGETS = \
 	tests/fuzz/fuzz_dgram \
 	tests/fuzz/fuzz_api_body \
 	tests/fuzz/fuzz_policy \
-	tests/fuzz/fuzz_auth
+	tests/fuzz/fuzz_auth \
+	tests/fuzz/fuzz_pxmsg
 FUZZ_CFLAGS =	-g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 \
 		-D_GNU_SOURCE -Iproto $(shell $(PKG_CONFIG) --cflags libbsd-overlay)
 FUZZ_SECONDS ?=	20
@@ -409,6 +447,11 @@ tests/fuzz/fuzz_auth: tests/fuzz/fuzz_auth.c proto/auth.c proto/proto.c \
 	clang $(FUZZ_CFLAGS) -o $@ $^ \
 	    $(shell $(PKG_CONFIG) --libs libbsd-overlay libsodium)
 
+tests/fuzz/fuzz_pxmsg: tests/fuzz/fuzz_pxmsg.c guest-agent/pxmsg.c \
+    shim/dproxy_args.c proto/addr.c guest-agent/pxmsg.h shim/dproxy.h
+	clang $(FUZZ_CFLAGS) -Iguest-agent -Ishim -o $@ $(filter %.c,$^) \
+	    $(shell $(PKG_CONFIG) --libs libbsd-overlay)
+
 fuzz:
 	@mk/deps.sh fuzz
 	@$(MAKE) --no-print-directory $(FUZZ_TARGETS)
@@ -422,11 +465,12 @@ fuzz:
 
 install: all contrib
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
-	    $(DESTDIR)$(DOCDIR)/docs \
+	    $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DOCDIR)/docs \
 	    $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(SYSTEMDUNITDIR) \
 	    $(DESTDIR)$(SYSTEMDUSERUNITDIR) $(DESTDIR)$(SYSCONFDIR)/init.d
 	install -m 755 $(BIN_PROGS) $(DESTDIR)$(BINDIR)/
 	install -m 755 $(SBIN_PROGS) $(DESTDIR)$(SBINDIR)/
+	install -m 755 $(LIBEXEC_PROGS) $(DESTDIR)$(LIBEXECDIR)/
 	@for m in $(MANS); do \
 	    d=$(DESTDIR)$(MANDIR)/man$${m##*.}; \
 	    echo "install -m 644 $$m $$d/"; \
@@ -449,6 +493,7 @@ install: all contrib
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(BIN_PROGS))) \
 	    $(addprefix $(DESTDIR)$(SBINDIR)/,$(notdir $(SBIN_PROGS))) \
+	    $(addprefix $(DESTDIR)$(LIBEXECDIR)/,$(notdir $(LIBEXEC_PROGS))) \
 	    $(addprefix $(DESTDIR)$(DOCDIR)/,$(DOCS)) \
 	    $(addprefix $(DESTDIR)$(DOCDIR)/examples/,$(notdir $(EXAMPLES))) \
 	    $(DESTDIR)$(SYSTEMDUNITDIR)/porthole-guest.service \

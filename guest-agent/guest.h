@@ -65,6 +65,7 @@ struct gbind {
 	int			 v6only;
 	char			 process[PH_NAME_MAX];
 	unsigned int		 gen;		/* last scan that saw it */
+	int			 held;		/* proxies that asked (pxsock.c) */
 	/* the host's answer, once it came */
 	uint8_t			 verdict;	/* 0 until EXPOSED */
 	struct ph_exposed	 reply;
@@ -82,6 +83,8 @@ int		 watch_decode(const struct nlmsghdr *, uint8_t, struct gbind *,
 struct gbind	*watch_find(uint32_t);
 void		 watch_foreach(void (*)(struct gbind *, void *), void *);
 void		 watch_target(const struct gbind *, struct ph_addr *);
+struct gbind	*watch_hold(const struct gbind *, const char *);
+void		 watch_release(uint32_t);
 
 /* scan.c: when to scan for binds (events, bursts, a slow poll) */
 void		 scan_start(void);
@@ -207,6 +210,19 @@ void		 status_start(void);
 void		 status_stop(void);
 void		 status_forget(void);
 void		 status_unlink(void);
+
+/* pxsock.c: the root-only socket a userland proxy asks before it binds */
+#define GUEST_PROXY_PATH	"/run/porthole-guest-proxy.sock"
+#define GUEST_PROXY_CLIENTS	1024	/* proxies asking or holding */
+#define GUEST_PROXY_READ	5	/* seconds to send the request */
+#define GUEST_PROXY_WAIT	5	/* seconds to wait for the host */
+
+void		 pxsock_open(const char *);
+void		 pxsock_start(void);
+void		 pxsock_stop(void);
+void		 pxsock_forget(void);
+void		 pxsock_unlink(void);
+void		 pxsock_verdict(const struct gbind *);
 
 /* status_show.c: porthole-guest status */
 int		 status_show(const char *, int);

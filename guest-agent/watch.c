@@ -114,6 +114,54 @@ watch_new(const struct gbind *key, uint64_t inode)
 }
 
 /*
+ * A bind a userland proxy asks for before it listens (pxsock.c): the
+ * known one with that key, or a new one, exposed at once and named
+ * after the proxy.  A held bind stays, whether a scan sees its socket
+ * or not, so that the proxy's socket, once it listens, is the same bind
+ * (no second EXPOSE) and one that never comes is withdrawn only when
+ * the proxy lets go (watch_release).
+ */
+struct gbind *
+watch_hold(const struct gbind *key, const char *process)
+{
+	struct gbind	*b;
+	char		 ga[PH_ADDRSTRLEN];
+
+	if ((b = RB_FIND(bind_keys, &keys, (struct gbind *)key)) == NULL) {
+		b = xcalloc(1, sizeof *b);
+		*b = *key;
+		b->id = next_id++;
+		b->gen = gen;
+		strlcpy(b->process, process, sizeof b->process);
+		RB_INSERT(bind_keys, &keys, b);
+		RB_INSERT(bind_ids, &ids, b);
+		log_info("new bind: %s %s%s by %s (asked before it binds)",
+		    proto_name(b->proto), addr_fmt(&b->addr, b->port, ga,
+		    sizeof ga), b->addr.family == AF_INET6 && !b->v6only &&
+		    addr_is_any(&b->addr) ? " (dual-stack)" : "", b->process);
+		gsession_expose(b);
+	}
+	b->held++;
+	return b;
+}
+
+/*
+ * A proxy let go of bind id: the last one to lets the scans decide,
+ * and one is asked for now, so that a bind nothing listens on goes at
+ * once.
+ */
+void
+watch_release(uint32_t id)
+{
+	struct gbind	*b;
+
+	if ((b = watch_find(id)) == NULL || b->held == 0)
+		return;
+	if (--b->held == 0)
+		scan_kick();
+}
+
+/*
  * Is a bind on port skipped?  The -i list: a port alone matches TCP and
  * UDP (proto 0), PORT/tcp or PORT/udp that protocol only.
  */
@@ -292,7 +340,7 @@ watch_scan_end(int complete)
 		return;
 	}
 	RB_FOREACH_SAFE(b, bind_keys, &keys, next)
-		if (b->gen != gen)
+		if (b->gen != gen && b->held == 0)
 			watch_gone(b);
 }
 
