@@ -4,6 +4,7 @@
 PREFIX ?=	/usr/local
 BINDIR ?=	$(PREFIX)/bin
 SBINDIR ?=	$(PREFIX)/sbin
+LIBEXECDIR ?=	$(PREFIX)/libexec
 MANDIR ?=	$(PREFIX)/share/man
 DOCDIR ?=	$(PREFIX)/share/doc/porthole
 # systemd reads units under /usr/local/lib too; OpenRC only /etc/init.d.
@@ -57,12 +58,14 @@ HOST_SRCS = \
 	host-agent/gate.c \
 	host-agent/host.c \
 	host-agent/limits.c \
+	host-agent/hostports.c \
 	host-agent/hostsock.c \
 	host-agent/listener.c \
 	host-agent/pair.c \
 	host-agent/metrics.c \
 	host-agent/policy.c \
 	host-agent/policy_file.c \
+	host-agent/policy_index.c \
 	host-agent/policy_parse.c \
 	host-agent/privport.c \
 	host-agent/reason.c \
@@ -92,17 +95,26 @@ GUEST_SRCS = \
 	guest-agent/privdrop.c \
 	guest-agent/privsep.c \
 	guest-agent/proc.c \
+	guest-agent/pxmsg.c \
+	guest-agent/pxsock.c \
 	guest-agent/scan.c \
 	guest-agent/gsession.c \
 	guest-agent/status.c \
 	guest-agent/status_show.c \
 	guest-agent/watch.c \
 	proto/fwtable.c
+# porthole-docker-proxy: dockerd's userland proxy, asking the guest agent
+SHIM_SRCS = \
+	shim/dproxy.c \
+	shim/dproxy_args.c \
+	guest-agent/pxmsg.c \
+	proto/addr.c
 
 PROTO_OBJS =	$(PROTO_SRCS:.c=.o)
 HOST_OBJS =	$(HOST_SRCS:.c=.o)
 GUEST_OBJS =	$(GUEST_SRCS:.c=.o)
 CTL_OBJS =	$(CTL_SRCS:.c=.o)
+SHIM_OBJS =	$(SHIM_SRCS:.c=.o)
 # The host agent's objects other than main(), for unit tests.
 HOST_LIB_OBJS =	$(filter-out host-agent/host.o,$(HOST_OBJS))
 
@@ -116,12 +128,14 @@ UNIT_TESTS = \
 	tests/check_fwtable \
 	tests/check_policy \
 	tests/check_policy_parse \
+	tests/check_policy_index \
 	tests/check_forward \
 	tests/check_api \
 	tests/check_admit \
 	tests/check_relay \
 	tests/check_notify \
 	tests/check_dgram \
+	tests/check_pxmsg \
 	$(GUEST_UNIT_TESTS)
 # The guest agent's units, each with the test standing in for the rest.
 GUEST_UNIT_TESTS = \
@@ -138,22 +152,31 @@ TEST_TOOLS = \
 	tests/tools/vsilent \
 	tests/tools/phudp \
 	bench/tools/phbench
+SCALE_TOOLS = \
+	bench/tools/phguests \
+	bench/tools/phdecide
 
 PROGS = \
 	host-agent/porthole-host \
 	ctl/portholectl \
-	guest-agent/porthole-guest
+	guest-agent/porthole-guest \
+	shim/porthole-docker-proxy
 MANS = \
 	docs/porthole-host.8 \
 	docs/porthole-guest.8 \
+	docs/porthole-docker-proxy.8 \
 	docs/porthole-policy.5 \
 	docs/portholectl.1
 # Installed: PROGS in BINDIR but the guest agent in SBINDIR (it runs as
-# root from the VM's init), each page of MANS by its section, and DOCS
-# in DOCDIR under their paths here, so the README's links to docs/ work.
+# root from the VM's init) and dockerd's userland proxy in LIBEXECDIR
+# (dockerd runs it, nobody else), each page of MANS by its section, and
+# DOCS in DOCDIR under their paths here, so the README's links to docs/
+# work.
 SBIN_PROGS = \
 	guest-agent/porthole-guest
-BIN_PROGS =	$(filter-out $(SBIN_PROGS),$(PROGS))
+LIBEXEC_PROGS = \
+	shim/porthole-docker-proxy
+BIN_PROGS =	$(filter-out $(SBIN_PROGS) $(LIBEXEC_PROGS),$(PROGS))
 DOCS = \
 	README.md \
 	docs/api.md \
@@ -181,7 +204,7 @@ CONTRIB_GEN = \
 .SECONDARY: $(UNIT_TESTS:=.o)
 
 .PHONY: all contrib check test check-unit check-e2e check-man check-valgrind \
-	check-stress demo install bench \
+	check-stress demo install bench bench-scale \
 	uninstall clean fuzz deps
 
 all: $(PROGS) contrib
@@ -220,6 +243,17 @@ ctl/portholectl: $(CTL_OBJS)
 
 guest-agent/porthole-guest: $(GUEST_OBJS) $(PROTO_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PH_LIBS)
+
+shim/%.o: shim/%.c .flags shim/dproxy.h guest-agent/pxmsg.h proto/addr.h
+	$(CC) $(CFLAGS) $(PH_CFLAGS) -Iguest-agent -c -o $@ $<
+
+shim/porthole-docker-proxy: $(SHIM_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs libbsd-overlay)
+
+.PHONY: clean-shim
+clean: clean-shim
+clean-shim:
+	rm -f $(SHIM_OBJS)
 
 tests/check_%.o: tests/check_%.c .flags $(wildcard proto/*.h) \
     $(wildcard host-agent/*.h)
@@ -270,6 +304,15 @@ tests/check_privsep: tests/check_privsep.o guest-agent/privsep.o \
     guest-agent/proc.o $(NAT_OBJS) $(PROTO_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PH_LIBS)
 
+# The proxy socket's lines and the shim's arguments, alone.
+tests/check_pxmsg.o: tests/check_pxmsg.c .flags shim/dproxy.h \
+    guest-agent/pxmsg.h
+	$(CC) $(CFLAGS) $(PH_CFLAGS) -Iguest-agent -Ishim -c -o $@ $<
+
+tests/check_pxmsg: tests/check_pxmsg.o guest-agent/pxmsg.o \
+    shim/dproxy_args.o proto/addr.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PH_LIBS)
+
 tests/check_gsession: tests/check_gsession.o guest-agent/gsession.o \
     guest-agent/watch.o $(PROTO_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PH_LIBS)
@@ -279,6 +322,17 @@ tests/tools/%: tests/tools/%.c .flags
 
 bench/tools/%: bench/tools/%.c .flags
 	$(CC) $(CFLAGS) $(PH_CFLAGS) $(LDFLAGS) -o $@ $<
+
+# bench/scale's simulated guests speak the protocol with proto/'s code;
+# its decision timer links the host agent's policy code.
+bench/tools/phguests: bench/tools/phguests.c .flags $(PROTO_OBJS)
+	$(CC) $(CFLAGS) $(PH_CFLAGS) $(LDFLAGS) -o $@ $< $(PROTO_OBJS) \
+	    $(PH_LIBS)
+
+bench/tools/phdecide: bench/tools/phdecide.c .flags $(PROTO_OBJS) \
+    $(HOST_LIB_OBJS)
+	$(CC) $(CFLAGS) $(PH_CFLAGS) -Ihost-agent $(LDFLAGS) -o $@ $< \
+	    $(HOST_LIB_OBJS) $(PROTO_OBJS) $(PH_LIBS)
 
 deps:
 	@mk/deps.sh build
@@ -309,6 +363,22 @@ bench:
 	@mk/deps.sh bench
 	@$(MAKE) --no-print-directory all bench/tools/phbench
 	@bench/run $(BENCH_ARGS)
+
+# bench/vsock, in the vsock test's VM: porthole over AF_VSOCK beside a
+# socat pair over AF_VSOCK and direct TCP, as ratios; figures, never a
+# failure.  BENCH_VSOCK_ARGS: runs and seconds per measurement (3 3).
+.PHONY: bench-vsock
+bench-vsock:
+	@mk/deps.sh bench-vsock
+	@$(MAKE) --no-print-directory all bench/tools/phbench
+	@bench/vsock-vm.sh $(BENCH_VSOCK_ARGS)
+
+# bench/scale: one host agent, a thousand simulated guests; figures.
+# SCALE_ARGS: guests, forwards each, and the single guest's forwards.
+bench-scale:
+	@mk/deps.sh bench
+	@$(MAKE) --no-print-directory all $(SCALE_TOOLS)
+	@bench/scale $(SCALE_ARGS)
 
 test:
 	@mk/deps.sh check
@@ -358,6 +428,7 @@ FUZZ_TARGETS = \
 	tests/fuzz/fuzz_api_body \
 	tests/fuzz/fuzz_policy \
 	tests/fuzz/fuzz_auth \
+	tests/fuzz/fuzz_pxmsg \
 	tests/fuzz/fuzz_natrule
 FUZZ_CFLAGS =	-g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 \
 		-D_GNU_SOURCE -Iproto $(shell $(PKG_CONFIG) --cflags libbsd-overlay)
@@ -380,7 +451,7 @@ tests/fuzz/fuzz_api_body: tests/fuzz/fuzz_api_body.c host-agent/api_body.c \
 	    $(shell $(PKG_CONFIG) --libs libbsd-overlay jansson)
 
 tests/fuzz/fuzz_policy: tests/fuzz/fuzz_policy.c host-agent/policy_parse.c \
-    host-agent/policy.c proto/addr.c proto/endpoint.c proto/number.c \
+    host-agent/policy_index.c host-agent/policy.c proto/addr.c proto/endpoint.c proto/number.c \
     proto/xmalloc.c $(wildcard host-agent/*.h)
 	clang $(FUZZ_CFLAGS) -Ihost-agent -o $@ $(filter %.c,$^) \
 	    $(shell $(PKG_CONFIG) --libs libbsd-overlay)
@@ -389,6 +460,11 @@ tests/fuzz/fuzz_auth: tests/fuzz/fuzz_auth.c proto/auth.c proto/proto.c \
     proto/buf.c proto/addr.c
 	clang $(FUZZ_CFLAGS) -o $@ $^ \
 	    $(shell $(PKG_CONFIG) --libs libbsd-overlay libsodium)
+
+tests/fuzz/fuzz_pxmsg: tests/fuzz/fuzz_pxmsg.c guest-agent/pxmsg.c \
+    shim/dproxy_args.c proto/addr.c guest-agent/pxmsg.h shim/dproxy.h
+	clang $(FUZZ_CFLAGS) -Iguest-agent -Ishim -o $@ $(filter %.c,$^) \
+	    $(shell $(PKG_CONFIG) --libs libbsd-overlay)
 
 # nf_tables rules as a dump brings them, through libnftnl's parser.
 tests/fuzz/fuzz_natrule: tests/fuzz/fuzz_natrule.c guest-agent/natrule.c \
@@ -410,11 +486,12 @@ fuzz:
 
 install: all contrib
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
-	    $(DESTDIR)$(DOCDIR)/docs \
+	    $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DOCDIR)/docs \
 	    $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(SYSTEMDUNITDIR) \
 	    $(DESTDIR)$(SYSTEMDUSERUNITDIR) $(DESTDIR)$(SYSCONFDIR)/init.d
 	install -m 755 $(BIN_PROGS) $(DESTDIR)$(BINDIR)/
 	install -m 755 $(SBIN_PROGS) $(DESTDIR)$(SBINDIR)/
+	install -m 755 $(LIBEXEC_PROGS) $(DESTDIR)$(LIBEXECDIR)/
 	@for m in $(MANS); do \
 	    d=$(DESTDIR)$(MANDIR)/man$${m##*.}; \
 	    echo "install -m 644 $$m $$d/"; \
@@ -437,6 +514,7 @@ install: all contrib
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(BIN_PROGS))) \
 	    $(addprefix $(DESTDIR)$(SBINDIR)/,$(notdir $(SBIN_PROGS))) \
+	    $(addprefix $(DESTDIR)$(LIBEXECDIR)/,$(notdir $(LIBEXEC_PROGS))) \
 	    $(addprefix $(DESTDIR)$(DOCDIR)/,$(DOCS)) \
 	    $(addprefix $(DESTDIR)$(DOCDIR)/examples/,$(notdir $(EXAMPLES))) \
 	    $(DESTDIR)$(SYSTEMDUNITDIR)/porthole-guest.service \
@@ -451,5 +529,6 @@ uninstall:
 
 clean:
 	rm -f $(PROGS) $(PROTO_OBJS) $(HOST_OBJS) $(GUEST_OBJS) $(CTL_OBJS) \
-	    $(UNIT_TESTS) $(UNIT_TESTS:=.o) $(TEST_TOOLS) $(FUZZ_TARGETS) \
+	    $(UNIT_TESTS) $(UNIT_TESTS:=.o) $(TEST_TOOLS) $(SCALE_TOOLS) \
+	    $(FUZZ_TARGETS) \
 	    $(CONTRIB_GEN) .flags .paths

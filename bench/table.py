@@ -18,6 +18,8 @@ ROWS = [
     ("conns", "short connections per second", "high"),
     ("conn_errors", "  errors", "low"),
     ("cpu_gib", "relay CPU per GiB, 1 stream (s)", "low"),
+    ("sys_mib", "relay syscalls per MiB, 1 stream", "low"),
+    ("wake_mib", "relay wakeups per MiB, 1 stream", "low"),
     ("idle_kib", "memory per idle connection (KiB)", "low"),
 ]
 PORTHOLE_ROWS = [

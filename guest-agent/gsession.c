@@ -358,6 +358,7 @@ gsession_exposed(const struct ph_exposed *x)
 	else
 		log_info("%s %s: %s %s: %s", proto_name(b->proto), ga,
 		    ph_verdict_name(x->verdict), ha, safe);
+	pxsock_verdict(b);	/* a proxy may be waiting for it */
 }
 
 static void

@@ -36,6 +36,7 @@ static const struct option longopts[] = {
 	{ "name",	required_argument,	NULL, 'N' },
 	{ "pidfile",	required_argument,	NULL, 'p' },
 	{ "pool",	required_argument,	NULL, 'P' },
+	{ "proxy-socket", required_argument,	NULL, 'r' },
 	{ "status",	required_argument,	NULL, 's' },
 	{ "scan-interval", required_argument,	NULL, 'S' },
 	{ "trigger",	required_argument,	NULL, 'w' },
@@ -190,6 +191,7 @@ guest_signal_cb(int sig, short ev, void *arg)
 /* What the command line asks for, beyond the settings kept in guest. */
 struct options {
 	const char	*connect_to, *pidfile, *status_path, *user;
+	const char	*proxy_path;
 	int		 debug, detach, verbose, json_out;
 };
 
@@ -220,6 +222,9 @@ guest_option(int ch, struct options *o)
 		break;
 	case 'K':
 		guest_set_key(optarg);
+		break;
+	case 'r':
+		o->proxy_path = optarg;
 		break;
 	case 's':
 		o->status_path = optarg;
@@ -276,6 +281,7 @@ guest_run(const struct options *o)
 	if (o->detach || o->pidfile != NULL)
 		daemon_pidfile(o->pidfile != NULL ? o->pidfile : GUEST_PIDFILE);
 	status_open(o->status_path);
+	pxsock_open(o->proxy_path);
 	if (o->detach) {
 		daemon_detach();
 		log_init("porthole-guest", 0, o->verbose);
@@ -295,6 +301,7 @@ guest_run(const struct options *o)
 	    PORTHOLE_VERSION, guest->ep.str, guest->name);
 	guest_raise_nofile();
 	status_start();
+	pxsock_start();
 	scan_start();		/* the bind triggers need root */
 	privsep_start(o->user);
 	gsession_start();
@@ -304,6 +311,7 @@ guest_run(const struct options *o)
 	event_base_dispatch(guest->base);
 	notify_stopping();
 	status_stop();
+	pxsock_stop();
 	gsession_stop();
 	gstream_stop();
 	scan_stop();
@@ -332,7 +340,7 @@ main(int argc, char **argv)
 	guest->trigger = "auto";
 	if (auth_init() == -1)
 		bad_arg("-K", "%s", "libsodium cannot start");
-	while ((ch = getopt_long(argc, argv, "c:Ddhi:jk:K:N:p:P:S:s:u:vVw:",
+	while ((ch = getopt_long(argc, argv, "c:Ddhi:jk:K:N:p:P:r:S:s:u:vVw:",
 	    longopts, NULL)) != -1)
 		guest_option(ch, &o);
 	if (argc - optind == 1 && strcmp(argv[optind], "status") == 0) {

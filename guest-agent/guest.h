@@ -26,7 +26,9 @@ struct event_base;
 /* What the host may make the guest do (gsession.c, dial.c) */
 #define GUEST_CTL_QUEUE_MAX	(4 << 20)	/* bytes unsent to the host */
 #define GUEST_DIALS_MAX		256	/* targets being dialled at once */
-#define GUEST_CONNS_MAX		8192	/* forwarded connections open */
+/* forwarded connections open: the host's default --max-connections, so
+ * that a user meets the host's own limit (which -n shows) first */
+#define GUEST_CONNS_MAX		16384
 
 /* guest.c: the agent's global state */
 struct ignore {
@@ -63,6 +65,7 @@ struct gbind {
 	int			 v6only;
 	char			 process[PH_NAME_MAX];
 	unsigned int		 gen;		/* last scan that saw it */
+	int			 held;		/* proxies that asked (pxsock.c) */
 	/* a port a DNAT rule publishes (nat.c): dialled at its destination */
 	int			 nat;
 	struct ph_addr		 to;
@@ -87,6 +90,8 @@ struct gbind	*watch_find(uint32_t);
 void		 watch_foreach(void (*)(struct gbind *, void *), void *);
 void		 watch_target(const struct gbind *, struct ph_addr *,
 		    uint16_t *);
+struct gbind	*watch_hold(const struct gbind *, const char *);
+void		 watch_release(uint32_t);
 
 /* scan.c: when to scan for binds (events, bursts, a slow poll) */
 void		 scan_start(void);
@@ -283,6 +288,19 @@ void		 status_start(void);
 void		 status_stop(void);
 void		 status_forget(void);
 void		 status_unlink(void);
+
+/* pxsock.c: the root-only socket a userland proxy asks before it binds */
+#define GUEST_PROXY_PATH	"/run/porthole-guest-proxy.sock"
+#define GUEST_PROXY_CLIENTS	1024	/* proxies asking or holding */
+#define GUEST_PROXY_READ	5	/* seconds to send the request */
+#define GUEST_PROXY_WAIT	5	/* seconds to wait for the host */
+
+void		 pxsock_open(const char *);
+void		 pxsock_start(void);
+void		 pxsock_stop(void);
+void		 pxsock_forget(void);
+void		 pxsock_unlink(void);
+void		 pxsock_verdict(const struct gbind *);
 
 /* status_show.c: porthole-guest status */
 int		 status_show(const char *, int);

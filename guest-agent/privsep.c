@@ -277,6 +277,7 @@ privsep_helper(int fd, pid_t worker)
 	if ((rc = privsep_serve(fd)) == -1)
 		log_warnx("privsep: helper exiting, and so the worker");
 	status_unlink();
+	pxsock_unlink();
 	daemon_exit();
 	_exit(rc == -1 ? 1 : 0);
 }
@@ -454,6 +455,7 @@ privsep_worker(int fd, pid_t helper, uid_t uid, gid_t gid)
 	ps.helper = helper;
 	daemon_forget();	/* the helper removes them at exit */
 	status_forget();
+	pxsock_forget();
 	jail_enter(uid, gid);
 #ifdef __SANITIZE_ADDRESS__
 	atexit(privsep_skip_lsan);

@@ -163,7 +163,10 @@ watch_drop_nat(uint8_t proto, uint16_t port)
 	}
 }
 
-/* Was a socket on proto and port seen by the scan under way? */
+/*
+ * Was a socket on proto and port seen by the scan under way, or is one
+ * coming (a bind a proxy holds)?
+ */
 static int
 watch_socket_on_port(uint8_t proto, uint16_t port)
 {
@@ -172,7 +175,7 @@ watch_socket_on_port(uint8_t proto, uint16_t port)
 	for (b = watch_first_on_port(proto, port);
 	    b != NULL && b->proto == proto && b->port == port;
 	    b = RB_NEXT(bind_keys, &keys, b))
-		if (!b->nat && b->gen == gen)
+		if (!b->nat && (b->gen == gen || b->held > 0))
 			return 1;
 	return 0;
 }
@@ -209,6 +212,55 @@ watch_seen_nat(const struct natbind *n)
 		watch_gone(b);	/* another rule now, or a socket gone */
 	}
 	watch_add(&key);
+}
+
+/*
+ * A bind a userland proxy asks for before it listens (pxsock.c): the
+ * known one with that key, or a new one, exposed at once and named
+ * after the proxy.  A held bind stays, whether a scan sees its socket
+ * or not, so that the proxy's socket, once it listens, is the same bind
+ * (no second EXPOSE) and one that never comes is withdrawn only when
+ * the proxy lets go (watch_release).
+ */
+struct gbind *
+watch_hold(const struct gbind *key, const char *process)
+{
+	struct gbind	*b;
+	char		 ga[PH_ADDRSTRLEN];
+
+	watch_drop_nat(key->proto, key->port);	/* a socket is coming */
+	if ((b = RB_FIND(bind_keys, &keys, (struct gbind *)key)) == NULL) {
+		b = xcalloc(1, sizeof *b);
+		*b = *key;
+		b->id = next_id++;
+		b->gen = gen;
+		strlcpy(b->process, process, sizeof b->process);
+		RB_INSERT(bind_keys, &keys, b);
+		RB_INSERT(bind_ids, &ids, b);
+		log_info("new bind: %s %s%s by %s (asked before it binds)",
+		    proto_name(b->proto), addr_fmt(&b->addr, b->port, ga,
+		    sizeof ga), b->addr.family == AF_INET6 && !b->v6only &&
+		    addr_is_any(&b->addr) ? " (dual-stack)" : "", b->process);
+		gsession_expose(b);
+	}
+	b->held++;
+	return b;
+}
+
+/*
+ * A proxy let go of bind id: the last one to lets the scans decide,
+ * and one is asked for now, so that a bind nothing listens on goes at
+ * once.
+ */
+void
+watch_release(uint32_t id)
+{
+	struct gbind	*b;
+
+	if ((b = watch_find(id)) == NULL || b->held == 0)
+		return;
+	if (--b->held == 0)
+		scan_kick();
 }
 
 /*
@@ -393,7 +445,7 @@ watch_scan_end(int complete)
 		return;
 	}
 	RB_FOREACH_SAFE(b, bind_keys, &keys, next)
-		if (b->gen != gen)
+		if (b->gen != gen && b->held == 0)
 			watch_gone(b);
 }
 

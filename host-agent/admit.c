@@ -74,35 +74,11 @@ admit_same_hosts(const struct bind_decision *a, const struct bind_decision *b)
 	return 1;
 }
 
-/*
- * The first forward other than f, of any guest and f's protocol, that
- * listens on a host address for which match(address, arg) holds.
- */
-static struct forward *
-admit_find(const struct forward *f,
-    int (*match)(const struct ph_hostaddr *, const void *), const void *arg)
-{
-	struct session	*s;
-	struct forward	*g;
-	int		 i;
-
-	TAILQ_FOREACH(s, &host->sessions, entry)
-		TAILQ_FOREACH(g, &s->forwards, entry) {
-			if (g == f || g->req.proto != f->req.proto ||
-			    !admit_listening(&g->dec))
-				continue;
-			for (i = 0; i < g->dec.naddr; i++)
-				if (match(&g->dec.host[i], arg))
-					return g;
-		}
-	return NULL;
-}
-
 /* The forward other than f, of any guest, listening where h would. */
 static struct forward *
 admit_holder(const struct forward *f, const struct ph_hostaddr *h)
 {
-	return admit_find(f, hostaddr_overlap, h);
+	return hostports_find(f, h->port, hostaddr_overlap, h);
 }
 
 /*
@@ -113,7 +89,7 @@ admit_holder(const struct forward *f, const struct ph_hostaddr *h)
 int
 admit_port_taken(const struct forward *f, uint16_t port)
 {
-	return admit_find(f, hostaddr_port, &port) != NULL;
+	return hostports_find(f, port, hostaddr_port, &port) != NULL;
 }
 
 static void
@@ -154,6 +130,13 @@ admit_over_limit(const struct forward *f, int listening, char *why,
 	unsigned int			 n = 0;
 
 	if (l->max_forwards == 0)
+		return 0;
+	/*
+	 * The guest's other listening forwards (hostports.c counts them)
+	 * leave a slot: so do those before f.  Only a guest at its limit
+	 * is walked, to count those before f.
+	 */
+	if ((unsigned int)(f->s->nlistening - f->indexed) < l->max_forwards)
 		return 0;
 	TAILQ_FOREACH(g, &f->s->forwards, entry) {
 		if (g == f) {
@@ -230,6 +213,30 @@ admit_ports(struct forward *f)
 }
 
 /*
+ * Why a host socket could not be opened, said for the guest and the log:
+ * running out of descriptors names the limit to raise.
+ */
+static void
+admit_socket_error(char *why, size_t len, const struct ph_hostaddr *h,
+    int err)
+{
+	char	ha[PH_ADDRSTRLEN];
+
+	addr_fmt(&h->addr, h->port, ha, sizeof ha);
+	if (err == EADDRINUSE)
+		snprintf(why, len, "%s: address in use", ha);
+	else if (err == EMFILE)
+		snprintf(why, len, "%s: the host agent is out of descriptors "
+		    "(RLIMIT_NOFILE %llu): raise its limit", ha,
+		    (unsigned long long)host->nofile);
+	else if (err == ENFILE)
+		snprintf(why, len, "%s: the host is out of descriptors "
+		    "(fs.file-max)", ha);
+	else
+		snprintf(why, len, "%s: %s", ha, strerror(err));
+}
+
+/*
  * Step 3: opens the listeners (forward_open).  Returns the code of the
  * last failure when none could be opened, else REFUSAL_NONE (a failure
  * of one of two addresses goes in the note).
@@ -239,16 +246,13 @@ admit_listen(struct forward *f)
 {
 	struct bind_decision	*d = &f->dec;
 	struct ph_hostaddr	 ok[PH_HOSTADDR_MAX];
-	char			 ha[PH_ADDRSTRLEN], why[PH_REASON_MAX] = "";
+	char			 why[PH_REASON_MAX] = "";
 	int			 i, j, n = 0, err = 0;
 
 	for (i = 0; i < d->naddr; i++) {
 		if (forward_open(f, n, &d->host[i]) == -1) {
 			err = errno;
-			snprintf(why, sizeof why, "%s: %s",
-			    addr_fmt(&d->host[i].addr, d->host[i].port, ha,
-			    sizeof ha), err == EADDRINUSE ? "address in use" :
-			    strerror(err));
+			admit_socket_error(why, sizeof why, &d->host[i], err);
 			continue;
 		}
 		/* The port the kernel chose is the port for all. */

@@ -13,19 +13,28 @@
 
 #include <event2/listener.h>
 
+#include "compat.h"
 #include "host.h"
 #include "log.h"
 #include "xmalloc.h"
 
+static int
+forward_id_cmp(const struct forward *a, const struct forward *b)
+{
+	return a->id < b->id ? -1 : a->id > b->id;
+}
+
+PH_RB_PROTOTYPE(forward_ids, forward, by_id, forward_id_cmp);
+PH_RB_GENERATE(forward_ids, forward, by_id, forward_id_cmp)
+
+/* A guest's forward by the id it gave the bind: a tree, for guests with
+ * thousands of them. */
 struct forward *
 forward_find(struct session *s, uint32_t id)
 {
-	struct forward	*f;
+	struct forward	key = { .id = id };
 
-	TAILQ_FOREACH(f, &s->forwards, entry)
-		if (f->id == id)
-			return f;
-	return NULL;
+	return RB_FIND(forward_ids, &s->forward_ids, &key);
 }
 
 static void
@@ -157,6 +166,28 @@ forward_reject(struct session *s, const struct ph_expose *e, const char *why)
 	forward_reply_failed(s, e->id, why);
 }
 
+/*
+ * A new forward f of s, its bind filled in: listed (s->forwards, its
+ * tree by id), decided by policy and admitted.  Returns why it does not
+ * listen, or REFUSAL_NONE.
+ */
+enum refusal
+forward_start(struct session *s, struct forward *f)
+{
+	enum refusal	r;
+
+	f->s = s;
+	f->seq = ++s->forward_seq;
+	TAILQ_INSERT_TAIL(&s->forwards, f, entry);
+	RB_INSERT(forward_ids, &s->forward_ids, f);
+	s->nforwards++;
+	policy_decide(&host->policy, &f->req, &f->want);
+	f->dec = f->want;
+	r = admit_forward(f, 0);
+	hostports_add(f);
+	return r;
+}
+
 void
 forward_expose(struct session *s, const struct ph_expose *e)
 {
@@ -188,11 +219,7 @@ forward_expose(struct session *s, const struct ph_expose *e)
 	f->req.guest_name = s->name;
 	f->req.guest_ep = s->gep->ep.str;
 	f->req.guest_cid = s->cid;
-	TAILQ_INSERT_TAIL(&s->forwards, f, entry);
-	s->nforwards++;
-	policy_decide(&host->policy, &f->req, &f->want);
-	f->dec = f->want;
-	admit_forward(f, 0);
+	forward_start(s, f);
 	forward_log(f);
 	events_forward(HEV_FORWARD, f, NULL);
 	forward_reply(s, e->id, &f->dec);
@@ -208,6 +235,7 @@ forward_unlisten(struct forward *f)
 {
 	int	i, freed = 0;
 
+	hostports_remove(f);
 	for (i = 0; i < PH_HOSTADDR_MAX; i++) {
 		if (f->lis[i] != NULL) {
 			evconnlistener_free(f->lis[i]);
@@ -259,6 +287,7 @@ forward_redecide(struct forward *f)
 		admit_unwait(f);
 		f->want = f->dec = d;
 		admit_forward(f, listening);
+		hostports_add(f);
 	}
 	if (decision_equal(&old, &f->dec))
 		return 0;
@@ -308,6 +337,7 @@ forward_close(struct forward *f, const char *why)
 		    f->req.port, ga, sizeof ga), why);
 	events_forward(HEV_FORWARD_CLOSED, f, why);
 	TAILQ_REMOVE(&s->forwards, f, entry);
+	RB_REMOVE(forward_ids, &s->forward_ids, f);
 	s->nforwards--;
 	f->s = NULL;
 	forward_unref(f);

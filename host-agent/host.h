@@ -126,7 +126,7 @@ int		 policy_guest_match(const struct policy_guest *, const char *,
 #define POLICY_FILE_MAX		(1024 * 1024)	/* bytes */
 #define POLICY_LINE_MAX		1024		/* bytes */
 #define POLICY_WORDS_MAX	32		/* on one line */
-#define POLICY_RULES_MAX	4096
+#define POLICY_RULES_MAX	32768	/* bounded by the file size too */
 #define POLICY_GUESTS_MAX	256		/* guest blocks */
 #define POLICY_PORTS_MAX	16		/* items in a port list */
 #define POLICY_LIMIT_MAX	1000000		/* max-forwards and the like */
@@ -205,12 +205,28 @@ struct policy_file {
 	int			 nguests;
 	struct policy_rule	*rules;
 	struct policy_guest	*guests;
+	struct policy_index	*index;		/* policy_index.c; NULL: none */
 };
 
 struct policy_file *policy_parse(const char *, const char *, size_t, char *,
 		    size_t);
 void		 policy_print(FILE *, const struct policy_file *);
 void		 policy_file_free(struct policy_file *);
+
+/* policy_index.c: the rules by port, for first-match without a scan */
+#define POLICY_INDEX_SPAN	64	/* a rule over more ports is wide */
+
+struct policy_candidates {
+	const int		*port;		/* rule numbers, ascending */
+	int			 nport;
+	const int		*wide;		/* the same, of wide rules */
+	int			 nwide;
+};
+
+void		 policy_index_build(struct policy_file *);
+void		 policy_index_free(struct policy_file *);
+int		 policy_index_lookup(const struct policy_file *, uint16_t,
+		    struct policy_candidates *);
 
 /* policy_file.c: the file on disk, its lock, reloading, guest limits */
 struct policy_file *policy_load(const char *, char *, size_t);
@@ -353,8 +369,13 @@ struct forward;
 struct pair;
 struct pooled;
 
+RB_HEAD(forward_ids, forward);		/* a session's forwards by id */
+
 struct session {
 	TAILQ_ENTRY(session)	 entry;
+	RB_ENTRY(session)	 node;		/* by guest: endpoint, CID */
+	uint64_t		 seq;		/* its place in host->sessions */
+	uint64_t		 forward_seq;	/* the last forward's seq */
 	uint64_t		 token;		/* DATA must present it */
 	struct guest_ep		*gep;		/* endpoint it came in on */
 	uint32_t		 cid;		/* vsock peer CID, or 0 */
@@ -369,6 +390,8 @@ struct session {
 	enum end_reason		 end;
 	char			 end_why[PH_REASON_MAX];
 	TAILQ_HEAD(, forward)	 forwards;
+	struct forward_ids	 forward_ids;
+	int			 nlistening;	/* forwards in hostports.c */
 	TAILQ_HEAD(, pair)	 pairs;		/* waiting or relaying */
 	TAILQ_HEAD(, pooled)	 pool;		/* idle streams (pair.c) */
 	int			 npool;
@@ -390,10 +413,26 @@ void	 session_set_limits(struct session *);
 int	 session_send(struct session *, const struct ph_msg *);
 int	 session_matches(const struct session *, const struct guest_ep *,
 	    uint32_t, uint64_t);
+struct session *session_find(const struct guest_ep *, uint32_t);
+
+/* hostports.c: who listens on which host port, for admission */
+struct hostport {
+	RB_ENTRY(hostport)	 node;
+	struct forward		*f;
+	uint8_t			 proto;
+	uint16_t		 port;
+	uint64_t		 sseq, fseq;	/* the order of a walk */
+	int			 i;		/* in f->dec.host */
+};
 
 /* forward.c: the host listeners for one guest bind */
 struct forward {
 	TAILQ_ENTRY(forward)	 entry;
+	RB_ENTRY(forward)	 by_id;		/* in s->forward_ids */
+	uint64_t		 seq;		/* its place in s->forwards */
+	int			 indexed;	/* in hostports.c */
+	int			 nhp;
+	struct hostport		 hp[PH_HOSTADDR_MAX];
 	struct session		*s;		/* NULL once the session ended */
 	uint32_t		 id;		/* the guest's id for the bind */
 	struct bind_req		 req;		/* guest_* point into s */
@@ -411,6 +450,7 @@ struct forward {
 };
 
 struct forward	*forward_find(struct session *, uint32_t);
+enum refusal	 forward_start(struct session *, struct forward *);
 int		 forward_open(struct forward *, int, struct ph_hostaddr *);
 void		 forward_expose(struct session *, const struct ph_expose *);
 void		 forward_close(struct forward *, const char *);
@@ -418,6 +458,13 @@ void		 forward_pause(struct forward *, const char *);
 int		 forward_redecide_all(const char *);
 int		 forward_retry(struct forward *);
 void		 forward_unref(struct forward *);
+
+/* hostports.c, continued */
+void		 hostports_add(struct forward *);
+void		 hostports_remove(struct forward *);
+struct forward	*hostports_find(const struct forward *, uint16_t,
+		    int (*)(const struct ph_hostaddr *, const void *),
+		    const void *);
 
 /* hostsock.c: a forward's host socket, TCP or UDP */
 int		 hostsock_open(const struct forward *, struct ph_hostaddr *,

@@ -291,12 +291,9 @@ pooled_read_cb(int fd, short ev, void *arg)
 static struct session *
 pair_session_of(const struct guest_ep *gep, uint32_t cid, uint64_t token)
 {
-	struct session	*s;
+	struct session	*s = session_find(gep, cid);
 
-	TAILQ_FOREACH(s, &host->sessions, entry)
-		if (session_matches(s, gep, cid, token))
-			return s;
-	return NULL;
+	return s != NULL && session_matches(s, gep, cid, token) ? s : NULL;
 }
 
 static int

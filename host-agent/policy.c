@@ -159,29 +159,50 @@ rule_matches_from(const struct policy_rule *r, const struct ph_addr *a)
 	return 0;
 }
 
-/* The first rule, in the file's order, that matches the bind. */
+/* Whether rule r matches the bind: its protocol, port, address, guest. */
+static int
+rule_matches(const struct policy_file *pf, const struct policy_rule *r,
+    const struct bind_req *req)
+{
+	int	k;
+
+	if (r->proto != 0 && r->proto != req->proto)
+		return 0;
+	for (k = 0; k < r->nports; k++)
+		if (req->port >= r->ports[k].lo && req->port <= r->ports[k].hi)
+			break;
+	if (k == r->nports || !rule_matches_from(r, &req->addr))
+		return 0;
+	return r->guest == -1 || policy_guest_match(&pf->guests[r->guest],
+	    req->guest_name, req->guest_ep, req->guest_cid);
+}
+
+/*
+ * The first rule, in the file's order, that matches the bind: among the
+ * rules the index lists for its port and the wide ones (policy_index.c),
+ * taken in the order of the file, or among all without an index.
+ */
 static const struct policy_rule *
 policy_match(const struct policy_file *pf, const struct bind_req *req)
 {
-	const struct policy_rule	*r;
-	int				 i, k;
+	struct policy_candidates c;
+	int			 i = 0, j = 0, n;
 
 	if (pf == NULL)
 		return NULL;
-	for (i = 0; i < pf->nrules; i++) {
-		r = &pf->rules[i];
-		if (r->proto != 0 && r->proto != req->proto)
-			continue;
-		for (k = 0; k < r->nports; k++)
-			if (req->port >= r->ports[k].lo &&
-			    req->port <= r->ports[k].hi)
-				break;
-		if (k == r->nports || !rule_matches_from(r, &req->addr))
-			continue;
-		if (r->guest != -1 && !policy_guest_match(&pf->guests[r->guest],
-		    req->guest_name, req->guest_ep, req->guest_cid))
-			continue;
-		return r;
+	if (policy_index_lookup(pf, req->port, &c) == -1) {
+		for (n = 0; n < pf->nrules; n++)
+			if (rule_matches(pf, &pf->rules[n], req))
+				return &pf->rules[n];
+		return NULL;
+	}
+	while (i < c.nport || j < c.nwide) {
+		if (j == c.nwide || (i < c.nport && c.port[i] < c.wide[j]))
+			n = c.port[i++];
+		else
+			n = c.wide[j++];
+		if (rule_matches(pf, &pf->rules[n], req))
+			return &pf->rules[n];
 	}
 	return NULL;
 }

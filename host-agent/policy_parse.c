@@ -684,8 +684,10 @@ policy_parse(const char *name, const char *buf, size_t len, char *errs,
 	if (p.guest != -1 && p.nerrors < POLICY_ERRORS_MAX)
 		perr(&p, "the guest block from line %d is not closed with }",
 		    p.pf->guests[p.guest].line);
-	if (p.nerrors == 0)
+	if (p.nerrors == 0) {
+		policy_index_build(p.pf);
 		return p.pf;
+	}
 fail:
 	policy_file_free(p.pf);
 	return NULL;
@@ -696,6 +698,7 @@ policy_file_free(struct policy_file *pf)
 {
 	if (pf == NULL)
 		return;
+	policy_index_free(pf);
 	free(pf->path);
 	free(pf->rules);
 	if (pf->guests != NULL)

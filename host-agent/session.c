@@ -16,6 +16,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "compat.h"
 #include "frameio.h"
 #include "host.h"
 #include "log.h"
@@ -84,16 +85,35 @@ session_send_error(struct session *s, uint32_t code, const char *why)
 	session_send(s, &m);
 }
 
-/* A guest's identity: the endpoint it came through, and its vsock CID. */
-static struct session *
-session_find_guest(const struct guest_ep *gep, uint32_t cid)
+/*
+ * A guest's identity: the endpoint it came through, and its vsock CID.
+ * One session each, found in a tree: every data stream looks its
+ * session up, and a host may serve a thousand guests.
+ */
+static int
+session_guest_cmp(const struct session *a, const struct session *b)
 {
-	struct session	*s;
+	if (a->gep != b->gep)
+		return a->gep < b->gep ? -1 : 1;
+	return a->cid < b->cid ? -1 : a->cid > b->cid;
+}
 
-	TAILQ_FOREACH(s, &host->sessions, entry)
-		if (s->gep == gep && s->cid == cid)
-			return s;
-	return NULL;
+RB_HEAD(session_guests, session);
+PH_RB_PROTOTYPE(session_guests, session, node, session_guest_cmp);
+PH_RB_GENERATE(session_guests, session, node, session_guest_cmp)
+
+static struct session_guests	session_guests =
+				    RB_INITIALIZER(&session_guests);
+static uint64_t			session_seq;	/* the last session's */
+
+struct session *
+session_find(const struct guest_ep *gep, uint32_t cid)
+{
+	struct session	key;
+
+	key.gep = (struct guest_ep *)gep;
+	key.cid = cid;
+	return RB_FIND(session_guests, &session_guests, &key);
 }
 
 static void
@@ -233,11 +253,17 @@ session_keepalive_cb(int fd, short ev, void *arg)
 	session_send(s, &m);
 }
 
+/*
+ * Every session's keepalive has the same period: one of libevent's
+ * common timeouts, a queue instead of the heap, so that a thousand
+ * guests' timers cost a constant, not a logarithm, each time.
+ */
 static void
 session_start_keepalive(struct session *s)
 {
-	struct timeval	tv;
-	int		ms = host->keepalive * 1000 / 3;
+	struct timeval		 tv;
+	const struct timeval	*common;
+	int			 ms = host->keepalive * 1000 / 3;
 
 	s->last_rx = time(NULL);
 	if (host->keepalive == 0)
@@ -248,7 +274,9 @@ session_start_keepalive(struct session *s)
 		fatalx("event_new");
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
-	event_add(s->keepalive, &tv);
+	if ((common = event_base_init_common_timeout(host->base, &tv)) == NULL)
+		common = &tv;
+	event_add(s->keepalive, common);
 }
 
 /* WELCOME's fields but the key proof's (gate.c adds them). */
@@ -297,7 +325,7 @@ session_new(int fd, struct guest_ep *gep, uint32_t cid,
 
 	if (a == NULL && session_refuse_version(fd, gep, cid, h) == -1)
 		return;
-	old = session_find_guest(gep, cid);
+	old = session_find(gep, cid);
 	if (!session_may_replace(fd, old, a != NULL))
 		return;
 	if (old != NULL)
@@ -317,6 +345,7 @@ session_new(int fd, struct guest_ep *gep, uint32_t cid,
 	session_set_id(s, h);
 	session_set_limits(s);
 	TAILQ_INIT(&s->forwards);
+	RB_INIT(&s->forward_ids);
 	TAILQ_INIT(&s->pairs);
 	TAILQ_INIT(&s->pool);
 	/* The highest version both speak (the ranges overlap). */
@@ -330,7 +359,10 @@ session_new(int fd, struct guest_ep *gep, uint32_t cid,
 	bufferevent_setcb(s->bev, session_read_cb, session_write_cb,
 	    session_event_cb, s);
 	bufferevent_enable(s->bev, EV_READ);
+	s->seq = ++session_seq;
 	TAILQ_INSERT_TAIL(&host->sessions, s, entry);
+	if (RB_INSERT(session_guests, &session_guests, s) != NULL)
+		fatalx("%s: two sessions of guest %s", __func__, s->id);
 	gep->nsessions++;
 	session_start_keepalive(s);
 
@@ -359,6 +391,7 @@ session_end(struct session *s, enum end_reason end, const char *why)
 	    time(NULL) - s->last_rx >= host->keepalive);
 	events_guest(HEV_GUEST_GONE, s, end, why);
 	TAILQ_REMOVE(&host->sessions, s, entry);
+	RB_REMOVE(session_guests, &session_guests, s);
 	s->gep->nsessions--;
 	if (s->keepalive != NULL)
 		event_free(s->keepalive);

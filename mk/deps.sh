@@ -1,7 +1,8 @@
 #!/bin/sh
 # Makes sure the Debian packages a make target needs are installed.
 # As root they are installed with apt-get; otherwise the exact command is
-# printed and we stop.  Usage: mk/deps.sh build|check|vsock|demo|fuzz|bench
+# printed and we stop.  Usage: mk/deps.sh
+# build|check|vsock|demo|fuzz|bench|bench-vsock
 set -eu
 
 build="gcc make pkg-config libevent-dev libbsd-dev libmnl-dev libjansson-dev check libcap-ng-dev libsodium-dev libnftnl-dev"
@@ -28,7 +29,9 @@ check)	pkgs="$build iproute2 curl python3 procps iperf3 coreutils util-linux"
 	pkgs="$pkgs docker.io" ;;
 vsock)	pkgs="$build $vm" ;;
 fuzz)	pkgs="$build clang" ;;
-bench)	pkgs="$build iproute2 python3 procps iperf3 socat haproxy util-linux" ;;
+bench)	pkgs="$build iproute2 python3 procps iperf3 socat haproxy util-linux linux-perf" ;;
+# bench/vsock-vm.sh copies socat and iperf3 into the VM it boots.
+bench-vsock)	pkgs="$build $vm socat iperf3" ;;
 *)	echo "mk/deps.sh: unknown target $1" >&2; exit 2 ;;
 esac
 

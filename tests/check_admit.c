@@ -517,12 +517,8 @@ admit_new(struct guest *g, uint32_t id, const char *addr, uint16_t p,
 	f->req.port = p;
 	f->req.guest_name = g->s->name;
 	f->req.guest_ep = g->s->gep->ep.str;
-	TAILQ_INSERT_TAIL(&g->s->forwards, f, entry);
-	g->s->nforwards++;
-	policy_decide(&host->policy, &f->req, &f->want);
-	f->dec = f->want;
 	*fp = f;
-	return admit_forward(f, 0);
+	return forward_start(g->s, f);
 }
 
 /* Each refusal code admission gives, and which of them wait. */

@@ -312,7 +312,7 @@ START_TEST(test_limits)
 {
 	/* What the man page and the host's expectations say. */
 	ck_assert_int_eq(GUEST_DIALS_MAX, 256);
-	ck_assert_int_eq(GUEST_CONNS_MAX, 8192);
+	ck_assert_int_eq(GUEST_CONNS_MAX, 16384);
 }
 END_TEST
 

@@ -50,6 +50,18 @@ static struct {
 	uint64_t	conn;
 } st;
 
+/* No proxy socket, and no scans, here. */
+void
+pxsock_verdict(const struct gbind *b)
+{
+	(void)b;
+}
+
+void
+scan_kick(void)
+{
+}
+
 int
 proc_is_own_socket(uint64_t inode)
 {

@@ -58,6 +58,16 @@ status_unlink(void)
 }
 
 void
+pxsock_forget(void)
+{
+}
+
+void
+pxsock_unlink(void)
+{
+}
+
+void
 privdrop(void)
 {
 }

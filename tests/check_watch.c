@@ -54,6 +54,15 @@ gsession_unexpose(const struct gbind *b)
 	calls[ncalls++].b = *b;
 }
 
+/* A proxy let go of a bind: the scans decide (counted here). */
+static int	kicks;
+
+void
+scan_kick(void)
+{
+	kicks++;
+}
+
 int
 proc_is_own_socket(uint64_t inode)
 {
@@ -84,7 +93,7 @@ setup(void)
 	log_init("check_watch", 1, 0);
 	guest = calloc(1, sizeof *guest);
 	ck_assert_ptr_nonnull(guest);
-	ncalls = next_call = 0;
+	ncalls = next_call = kicks = 0;
 	memset(own_inodes, 0, sizeof own_inodes);
 }
 
@@ -165,6 +174,96 @@ nbinds(void)
 	watch_foreach(count_cb, &last);
 	return count_cb_n;
 }
+
+/*
+ * A proxy asks before it binds (pxsock.c): the bind is exposed at once,
+ * named after the proxy, kept by scans that do not see it, and is the
+ * same bind when its socket listens: no second EXPOSE.  Let go, the
+ * next scan decides.
+ */
+START_TEST(test_hold_then_listen)
+{
+	struct gbind	 k = key(IPPROTO_TCP, "0.0.0.0", 8080, 0), *b;
+	uint32_t	 id;
+	int		 i;
+
+	b = watch_hold(&k, "docker-proxy");
+	id = expect(1, IPPROTO_TCP, "0.0.0.0", 8080);
+	ck_assert_uint_eq(b->id, id);
+	ck_assert_str_eq(calls[0].b.process, "docker-proxy");
+	for (i = 0; i < 3; i++) {	/* not listening yet */
+		watch_scan_begin();
+		watch_scan_end(1);
+	}
+	expect_none();
+	watch_scan_begin();
+	seen(IPPROTO_TCP, "0.0.0.0", 8080, 99);	/* it listens */
+	watch_scan_end(1);
+	expect_none();
+	ck_assert_str_eq(watch_find(id)->process, "docker-proxy");
+	watch_release(id);
+	ck_assert_int_eq(kicks, 1);
+	watch_scan_begin();
+	seen(IPPROTO_TCP, "0.0.0.0", 8080, 99);	/* still listening */
+	watch_scan_end(1);
+	expect_none();
+	watch_scan_begin();
+	watch_scan_end(1);			/* it stopped */
+	ck_assert_uint_eq(expect(0, IPPROTO_TCP, "0.0.0.0", 8080), id);
+	expect_none();
+}
+END_TEST
+
+/* One that never listens goes with the first scan after the release. */
+START_TEST(test_hold_never_listens)
+{
+	struct gbind	 k = key(IPPROTO_UDP, "::1", 5353, 1);
+	uint32_t	 id;
+
+	id = watch_hold(&k, "docker-proxy")->id;
+	expect(1, IPPROTO_UDP, "::1", 5353);
+	ck_assert(calls[0].b.v6only);
+	watch_release(id);
+	watch_release(id);		/* a second release: nothing */
+	ck_assert_int_eq(kicks, 1);
+	watch_scan_begin();
+	watch_scan_end(1);
+	expect(0, IPPROTO_UDP, "::1", 5353);
+	expect_none();
+	ck_assert_ptr_null(watch_find(id));
+}
+END_TEST
+
+/*
+ * Asked for a bind the watcher knows (another proxy's, or a socket
+ * dockerd made itself): that bind, held, no EXPOSE; two holds, two
+ * releases before the scans decide.
+ */
+START_TEST(test_hold_known)
+{
+	struct gbind	 k = key(IPPROTO_TCP, "127.0.0.1", 9000, 0);
+	uint32_t	 id;
+
+	watch_scan_begin();
+	seen(IPPROTO_TCP, "127.0.0.1", 9000, 5);
+	watch_scan_end(1);
+	id = expect(1, IPPROTO_TCP, "127.0.0.1", 9000);
+	ck_assert_uint_eq(watch_hold(&k, "docker-proxy")->id, id);
+	ck_assert_uint_eq(watch_hold(&k, "docker-proxy")->id, id);
+	expect_none();
+	ck_assert_str_eq(watch_find(id)->process, "srv5");
+	watch_release(id);
+	ck_assert_int_eq(kicks, 0);
+	watch_scan_begin();
+	watch_scan_end(1);
+	expect_none();			/* still held once */
+	watch_release(id);
+	ck_assert_int_eq(kicks, 1);
+	watch_scan_begin();
+	watch_scan_end(1);
+	ck_assert_uint_eq(expect(0, IPPROTO_TCP, "127.0.0.1", 9000), id);
+}
+END_TEST
 
 START_TEST(test_new_bind_exposed)
 {
@@ -906,6 +1005,33 @@ START_TEST(test_nat_rule_changed)
 }
 END_TEST
 
+/*
+ * A proxy that holds a bind (porthole-docker-proxy) is a socket to come:
+ * a rule's bind of that port gives way at once, and the rule's port is
+ * not exposed again while the hold lasts, socket or not.
+ */
+START_TEST(test_nat_held_wins)
+{
+	struct gbind	 k = key(IPPROTO_TCP, "0.0.0.0", 8080, 0);
+	struct gbind	*b;
+	uint32_t	 id;
+
+	watch_scan_begin();
+	seen_nat(IPPROTO_TCP, 8080, "172.17.0.2", 80, "docker");
+	watch_scan_end(1);
+	id = expect(1, IPPROTO_TCP, "0.0.0.0", 8080);
+	b = watch_hold(&k, "docker-proxy");
+	ck_assert_uint_eq(expect(0, IPPROTO_TCP, "0.0.0.0", 8080), id);
+	ck_assert_uint_eq(expect(1, IPPROTO_TCP, "0.0.0.0", 8080), b->id);
+	ck_assert_int_eq(b->nat, 0);
+	watch_scan_begin();
+	seen_nat(IPPROTO_TCP, 8080, "172.17.0.2", 80, "docker");
+	watch_scan_end(1);
+	expect_none();
+	ck_assert_ptr_eq(watch_find(b->id), b);
+}
+END_TEST
+
 START_TEST(test_nat_ignored)
 {
 	guest->ignore[0].port = 8080;
@@ -942,6 +1068,9 @@ watch_suite(void)
 	tcase_add_test(tc, test_order_by_discovery);
 	tcase_add_test(tc, test_large_set);
 	tcase_add_test(tc, test_stop_silent);
+	tcase_add_test(tc, test_hold_then_listen);
+	tcase_add_test(tc, test_hold_never_listens);
+	tcase_add_test(tc, test_hold_known);
 	tcase_add_loop_test(tc, test_target, 0,
 	    sizeof targets / sizeof targets[0]);
 	suite_add_tcase(s, tc);
@@ -952,6 +1081,7 @@ watch_suite(void)
 	tcase_add_test(tc, test_nat_socket_wins);
 	tcase_add_test(tc, test_nat_rule_changed);
 	tcase_add_test(tc, test_nat_ignored);
+	tcase_add_test(tc, test_nat_held_wins);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("ignore");

@@ -22,6 +22,7 @@ NS=ph-$$-${T##*.}
 SOCK=$T/vsock.sock
 API=$T/api.sock		# the host agent's API, never the shared default
 GSTATUS=$T/guest-status.sock
+GPROXY=$T/guest-proxy.sock	# the guest's proxy socket, never the default
 PIDS=()
 AGENTS=()	# every agent started: stopped gracefully at the end
 HOST_PID=
@@ -188,7 +189,7 @@ start_host() {
 # exec the program in place, so fd_count and rss_kb read the agent.
 start_guest() {
 	bg guest ip netns exec "$NS" "${PH_WRAP[@]}" "$PH_GUEST" -d -v \
-	    -c "unix:$SOCK" -s "$GSTATUS" "$@"
+	    -c "unix:$SOCK" -s "$GSTATUS" -r "$GPROXY" "$@"
 	GUEST_PID=$LAST_PID
 	AGENTS+=("$GUEST_PID")
 	wait_for 5 "the guest to connect" grep -q "connected to host" \

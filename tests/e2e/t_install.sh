@@ -20,8 +20,10 @@ expected() {
 	[ -e "$PH_ROOT/ctl/portholectl.c" ] &&
 	    echo "755 usr/local/bin/portholectl"
 	echo "755 usr/local/sbin/porthole-guest"
+	echo "755 usr/local/libexec/porthole-docker-proxy"
 	echo "644 usr/local/share/man/man8/porthole-host.8"
 	echo "644 usr/local/share/man/man8/porthole-guest.8"
+	echo "644 usr/local/share/man/man8/porthole-docker-proxy.8"
 	[ -e "$PH_ROOT/docs/portholectl.1" ] &&
 	    echo "644 usr/local/share/man/man1/portholectl.1"
 	[ -e "$PH_ROOT/docs/porthole-policy.5" ] &&

@@ -5,7 +5,9 @@
  *  - a file that parses prints (-n) as a file that parses again to the
  *    same rules, guest blocks, mode and limits;
  *  - every kind of bind decided under it gives a verdict, host ports
- *    within range and a terminated, printable reason.
+ *    within range and a terminated, printable reason;
+ *  - the same decision through the index by port (policy_index.c) as by
+ *    a scan of every rule.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -18,6 +20,18 @@
 #include "log.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+/* The decision by a scan of every rule: pf without its index. */
+static void
+decide_scan(struct policy *p, const struct bind_req *req,
+    struct bind_decision *d)
+{
+	struct policy_index	*ix = p->file->index;
+
+	p->file->index = NULL;
+	policy_decide(p, req, d);
+	p->file->index = ix;
+}
 
 /* xmalloc.c's only need from log.c (which needs libevent). */
 void
@@ -79,7 +93,7 @@ check_decisions(struct policy_file *pf, const uint8_t *data, size_t size)
 				    "::1", "10.1.2.3", "fd00::1", "224.0.0.1" };
 	struct policy		 p = { .file = pf };
 	struct bind_req		 req;
-	struct bind_decision	 d;
+	struct bind_decision	 d, scan;
 	size_t			 i, k;
 	const char		*s;
 
@@ -98,6 +112,10 @@ check_decisions(struct policy_file *pf, const uint8_t *data, size_t size)
 		p.mode = (enum policy_mode)(i % 3);
 		p.loopback_only = (int)(i & 4);
 		policy_decide(&p, &req, &d);
+		decide_scan(&p, &req, &scan);
+		if (d.rule_line != scan.rule_line ||
+		    strcmp(d.reason, scan.reason) != 0)
+			abort();
 		if (d.verdict < PH_BOUND || d.verdict > PH_REFUSED ||
 		    d.naddr < 0 || d.naddr > PH_HOSTADDR_MAX ||
 		    memchr(d.reason, '\0', sizeof d.reason) == NULL)
