@@ -2,6 +2,7 @@
 # The stream pool (protocol 2): the guest keeps streams open in advance,
 # a client takes one and the pool is refilled; a burst larger than the
 # pool is served too (by OPEN and new streams); -P 0 turns the pool off.
+# (Streams going back to the pool, protocol 4: t_reuse.sh.)
 . "$(dirname "$0")/lib.sh"
 
 port=$(free_port)
@@ -48,8 +49,9 @@ done
 wait_for 10 "40 clients connected" clients_said connected 40
 wait_for 10 "the host to take 40 more clients" host_took 41
 kill -CONT "$GUEST_PID"
-# control channel, 40 paired streams, the pool of 4 refilled
-wait_for 10 "40 streams paired, the pool refilled" guest_conns 45
+# control channel, 40 paired streams, the pool refilled to half of its 4:
+# with protocol 4 the streams taken come back when their clients are done
+wait_for 10 "40 streams paired, the pool refilled" guest_conns 43
 kill -USR1 "${pids[@]}"
 for i in "${!pids[@]}"; do
 	wait "${pids[$i]}" || fail "burst client $((i + 1)): $(cat \
