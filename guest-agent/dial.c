@@ -172,6 +172,8 @@ relay_done_cb(struct relay *r, enum relay_end end, void *arg)
 	    relay_end_name(end));
 	if ((stream = relay_keep_stream(r)) != -1)
 		dial_release(c, stream);
+	else
+		gstream_lost();
 	c->relay = NULL;
 	c->target = c->stream = -1;	/* the relay closed them */
 	gconn_free(c);

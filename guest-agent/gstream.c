@@ -460,6 +460,14 @@ released_read_cb(int fd, short ev, void *arg)
 	pool_fill();
 }
 
+/* A taken stream will not come back (protocol 4): replace it. */
+void
+gstream_lost(void)
+{
+	if (pool.reuse)
+		pool_fill();
+}
+
 /*
  * The stream of a connection that ended cleanly, both ways (protocol 4):
  * it joins the idle pool under a new id, returned for the RELEASE, while
