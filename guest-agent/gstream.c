@@ -15,11 +15,10 @@
  *
  * With a protocol 4 host a stream whose connection ended cleanly comes
  * back (gstream_release()) as a new idle stream of the pool, under a new
- * id the guest sends in RELEASE.  Streams taken are then replaced only
- * when the idle ones fall under half the pool, and one comes back only
- * while the pool has room: a steady load reuses the same streams.  A
- * released stream is watched, since the host closes it rather than pool
- * it when its side did not end cleanly.
+ * id the guest sends in RELEASE, while the pool holds fewer than twice
+ * the streams it keeps ready (pool_cap()).  A released stream is watched,
+ * since the host closes it rather than pool it when its side did not end
+ * cleanly.
  */
 #include <sys/socket.h>
 #include <errno.h>
@@ -70,7 +69,6 @@ static struct {
 static void	gstream_try(struct gstream *);
 static void	pool_connected(struct gstream *, const char *);
 static void	pool_fill(void);
-static void	pool_fill_to(int);
 
 static void
 gstream_free(struct gstream *g)
@@ -341,17 +339,11 @@ pool_connected(struct gstream *g, const char *why)
 static void
 pool_fill(void)
 {
-	pool_fill_to(pool.want);
-}
-
-static void
-pool_fill_to(int n)
-{
 	struct gstream	*g;
 
 	if (evtimer_pending(pool.refill, NULL))
 		return;
-	while (pool.nidle + pool.nconnecting < n &&
+	while (pool.nidle + pool.nconnecting < pool.want &&
 	    !evtimer_pending(pool.refill, NULL)) {
 		g = gstream_new(0, NULL, NULL);
 		g->id = ++pool.next_id;
@@ -427,8 +419,7 @@ gstream_take(uint64_t id)
 	fd = g->fd;
 	g->fd = -1;
 	gstream_free(g);
-	/* With reuse, the stream taken comes back: keep half in hand. */
-	pool_fill_to(pool.reuse ? (pool.want + 1) / 2 : pool.want);
+	pool_fill();
 	return fd;
 }
 
@@ -460,6 +451,19 @@ released_read_cb(int fd, short ev, void *arg)
 	pool_fill();
 }
 
+/*
+ * Idle streams the pool may hold with reuse: twice what it keeps ready,
+ * within the host's bound.  Taken streams are replaced at once, so that
+ * a burst finds streams ready; those that come back then add to the
+ * pool, and at a steady load (as many connections ending as starting)
+ * it holds enough that none is opened or closed.
+ */
+static int
+pool_cap(void)
+{
+	return pool.want * 2 < PH_POOL_MAX ? pool.want * 2 : PH_POOL_MAX;
+}
+
 /* A taken stream will not come back (protocol 4): replace it. */
 void
 gstream_lost(void)
@@ -478,7 +482,7 @@ gstream_release(int fd)
 {
 	struct gstream	*g;
 
-	if (!pool.reuse || pool.nidle + pool.nconnecting >= pool.want) {
+	if (!pool.reuse || pool.nidle + pool.nconnecting >= pool_cap()) {
 		close(fd);
 		return 0;
 	}

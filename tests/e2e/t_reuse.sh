@@ -26,8 +26,15 @@ returned_is() { [ "$(returned)" = "$1" ]; }
 no_conns() { [ "$(metric porthole_connections_active)" = 0 ]; }
 
 wait_for 5 "the control channel and 4 pooled streams" guest_conns 5
-guest_socks >"$T/socks.before"
 log_has guest "protocol 4" || fail "the agents do not speak protocol 4"
+
+# The first client's stream is replaced when taken, and comes back: the
+# pool then holds 5, which a client at a time never runs short of.
+"$PHTEST" client 127.0.0.1 "$port" halfreply 100 1000 >"$T/c.out" 2>&1 ||
+    fail "first client: $(cat "$T/c.out")"
+wait_for 10 "the first stream back in the pool" returned_is 1
+wait_for 5 "the pool of 5" guest_conns 6
+guest_socks >"$T/socks.before"
 
 # 200 clients, one after another, each with its own byte count (so its
 # own digest) and a half-close: it sends, shuts down writing, then reads
@@ -39,14 +46,14 @@ for i in $(seq 1 200); do
 	wait_for 5 "client $i's bytes at the server" grep -q \
 	    "^server received ${sent% *} digest ${sent#* } " "$T/server.log"
 done
-wait_for 10 "200 streams back in the pool" returned_is 200
-wait_for 5 "the pool as it was" guest_conns 5
+wait_for 10 "200 streams back in the pool" returned_is 201
+wait_for 5 "the pool as it was" guest_conns 6
 guest_socks >"$T/socks.after"
 cmp -s "$T/socks.before" "$T/socks.after" ||
     fail "the guest opened new streams: $(tr '\n' ' ' <"$T/socks.before")" \
     "before, $(tr '\n' ' ' <"$T/socks.after") after"
 log_has host "OPEN sent" && fail "a sequential client asked for a new stream"
-pass "200 sequential clients on the same 4 pooled streams, bytes exact"
+pass "200 sequential clients on the same 5 pooled streams, bytes exact"
 
 # Bulk data both ways (spliced) over reused streams: the count in SHUT
 # ends each direction exactly, whatever the splices brought.
@@ -61,7 +68,7 @@ for i in 1 2 3 4 5 6; do
 	    "^server received ${sent% *} digest ${sent#* } " \
 	    "$T/bulkserver.log"
 done
-wait_for 10 "the bulk streams back in the pool" returned_is 206
+wait_for 10 "the bulk streams back in the pool" returned_is 207
 pass "5 MB up and 3 MB down, 6 times, over reused streams, exact"
 
 # A reset, either way: its stream is closed, never pooled again.
@@ -77,11 +84,11 @@ wait_for 5 "the server to see the client's reset" grep -qE \
 grep -q "server reset" "$T/expserver.log" ||
     fail "client reset reached the server as: $(cat "$T/expserver.log")"
 wait_for 10 "the reset connections to end" no_conns
-returned_is 206 || fail "a reset connection's stream was pooled again" \
+returned_is 207 || fail "a reset connection's stream was pooled again" \
     "($(returned) returned)"
 # The guest replaces the streams the resets took.
 wait_for 5 "the pool refilled after the resets" guest_conns 5
 "$PHTEST" client 127.0.0.1 "$port" halfreply 77 1000 >"$T/c.out" 2>&1 ||
     fail "client after the resets: $(cat "$T/c.out")"
-wait_for 10 "a clean connection's stream back in the pool" returned_is 207
+wait_for 10 "a clean connection's stream back in the pool" returned_is 208
 pass "reset connections close their streams; clean ones still come back"
