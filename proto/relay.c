@@ -689,6 +689,8 @@ relay_peer_shut(struct relay *r, uint64_t bytes)
 {
 	struct relay_dir	*dir = &r->dir[DIR_IN];
 
+	if (r->linger != NULL)
+		return;		/* ext failed: waiting for the stream's end */
 	if (dir->done && !dir->limited)
 		return;		/* a real EOF came first (no reuse) */
 	if ((dir->limited && dir->limit != bytes) || *dir->count > bytes) {

@@ -1033,6 +1033,38 @@ START_TEST(test_reuse_unshare)
 }
 END_TEST
 
+/*
+ * Reuse: a SHUT for a relay whose ext was reset (it waits for the other
+ * agent to close the stream) changes nothing; the stream's end ends it.
+ */
+START_TEST(test_reuse_shut_after_reset)
+{
+	struct linger	l = { 1, 0 };
+
+	make_tcp_ext();
+	start_relay();
+	relay_set_reuse(f.r);
+	ck_assert_int_eq(send(f.peer[RELAY_STREAM], "0123456789", 10, 0), 10);
+	sink_start(RELAY_EXT, 10);
+	run_until(ext_got, 10, "the bytes at ext");
+	event_del(f.sink[RELAY_EXT].ev);
+	ck_assert_int_eq(setsockopt(f.peer[RELAY_EXT], SOL_SOCKET, SO_LINGER,
+	    &l, sizeof l), 0);
+	close(f.peer[RELAY_EXT]);
+	f.peer[RELAY_EXT] = -1;
+	run_until(ext_reset_called, 0, "the ext reset");
+	ck_assert(!f.done);
+	relay_peer_shut(f.r, 10);
+	run_for(20);
+	ck_assert(!f.done);
+	close(f.peer[RELAY_STREAM]);
+	f.peer[RELAY_STREAM] = -1;
+	run_until(relay_done, 0, "the relay to end");
+	assert_end(RELAY_END_EXT_RESET);
+	ck_assert_int_eq(f.kept, -1);
+}
+END_TEST
+
 static Suite *
 relay_suite(void)
 {
@@ -1061,6 +1093,7 @@ relay_suite(void)
 	tcase_add_test(tc, test_reuse_bad_count);
 	tcase_add_test(tc, test_reuse_fallback);
 	tcase_add_test(tc, test_reuse_unshare);
+	tcase_add_test(tc, test_reuse_shut_after_reset);
 	suite_add_tcase(s, tc);
 	return s;
 }
