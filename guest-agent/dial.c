@@ -156,8 +156,8 @@ dial_release(struct gconn *c, int stream)
 		close(stream);
 		return;
 	}
-	if ((m.u.release.stream = gstream_release(stream)) == 0)
-		return;		/* closed: the pool is full */
+	/* Stream 0: closed, the pool is full; the host closes its end. */
+	m.u.release.stream = gstream_release(stream);
 	m.u.release.conn = c->id;
 	gsession_send(&m);
 }

@@ -430,10 +430,17 @@ pair_shut_msg(struct session *s, const struct ph_shut *m)
 	p->ops->shut(p, m->bytes);
 }
 
-/* A released stream joins the pool, within its bounds, for the next client. */
+/*
+ * A released stream joins the pool, within its bounds, for the next
+ * client; stream id 0 means the guest closed it instead.
+ */
 static void
 pool_put(struct session *s, uint64_t id, int fd)
 {
+	if (id == 0) {
+		close(fd);
+		return;
+	}
 	if (s->npool >= PH_POOL_MAX || pool_has(s, id)) {
 		limit_warn(s->gep, s->cid, WARN_STRAY_STREAM, "guest %s: "
 		    "released stream %llu %s: closed", s->id,
@@ -461,9 +468,9 @@ returning_end(struct pair *p, int pool)
 }
 
 /*
- * A returning stream became readable (the guest closed it rather than
- * release it, or sent bytes no PAIR asked for) or no RELEASE came in
- * time: it is not reused.
+ * No RELEASE came in time for a returning stream: it is not reused.  (It
+ * is not watched meanwhile: the guest says RELEASE either way, and a
+ * session's end closes it.)
  */
 static void
 returning_cb(int fd, short ev, void *arg)
@@ -471,15 +478,16 @@ returning_cb(int fd, short ev, void *arg)
 	struct pair	*p = arg;
 
 	(void)fd;
-	log_debug("guest %s: stream of connection %016llx %s: closed",
-	    p->s->id, (unsigned long long)p->id, ev & EV_TIMEOUT ?
-	    "not released in time" : "ended by the guest");
+	(void)ev;
+	log_debug("guest %s: stream of connection %016llx not released in "
+	    "time: closed", p->s->id, (unsigned long long)p->id);
 	returning_end(p, 0);
 }
 
 /*
  * The guest's RELEASE: conn ended cleanly there, and the guest pools its
- * stream as id.  A connection still relaying here returns it when done;
+ * stream as id (or, id 0, closed it).  A connection still relaying here
+ * returns it when done;
  * one already done returns it now.  An unknown connection is one that
  * ended otherwise (a reset crossed the RELEASE): its stream is closed.
  */
@@ -528,10 +536,9 @@ pair_return(struct pair *p, int fd)
 	r->id = id;
 	r->s = s;
 	r->fd = fd;
-	r->ev = event_new(host->base, fd, EV_READ, returning_cb, r);
-	if (r->ev == NULL)
-		fatalx("event_new");
-	event_add(r->ev, &tv);
+	if ((r->ev = evtimer_new(host->base, returning_cb, r)) == NULL)
+		fatalx("evtimer_new");
+	evtimer_add(r->ev, &tv);
 	RB_INSERT(pair_tree, &pairs, r);
 	TAILQ_INSERT_TAIL(&s->returning, r, entry);
 }
