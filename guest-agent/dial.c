@@ -47,6 +47,7 @@ struct gconn {
 	struct relay		*relay;
 	struct dgrelay		*dg;		/* a UDP flow's instead */
 	int			 relaying;	/* no longer dialling */
+	int			 pooled;	/* its stream from gstream_take() */
 	int			 shut_early;	/* the host's SHUT, before the relay */
 	uint64_t		 shut_bytes;
 };
@@ -91,6 +92,8 @@ gconn_free(struct gconn *c)
 	if (!c->relaying)
 		ndialling--;
 	nconns--;
+	if (c->pooled)
+		gstream_back();
 	free(c);
 }
 
@@ -172,8 +175,6 @@ relay_done_cb(struct relay *r, enum relay_end end, void *arg)
 	    relay_end_name(end));
 	if ((stream = relay_keep_stream(r)) != -1)
 		dial_release(c, stream);
-	else
-		gstream_lost();
 	c->relay = NULL;
 	c->target = c->stream = -1;	/* the relay closed them */
 	gconn_free(c);
@@ -434,10 +435,13 @@ dial_start(uint64_t id, uint32_t forward, int stream)
 	const char	*why;
 
 	if ((c = gconn_new(id, stream)) == NULL) {
-		if (stream != -1)
+		if (stream != -1) {
 			close(stream);
+			gstream_back();
+		}
 		return;
 	}
+	c->pooled = stream != -1;
 	c->forward = forward;
 	if (b != NULL)
 		c->proto = b->proto;

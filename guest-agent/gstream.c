@@ -16,7 +16,8 @@
  * With a protocol 4 host a stream whose connection ended cleanly comes
  * back (gstream_release()) as a new idle stream of the pool, under a new
  * id the guest sends in RELEASE, while the pool holds fewer than twice
- * the streams it keeps ready (pool_cap()).  A released stream is watched,
+ * the streams it keeps ready (pool_cap()); a taken stream is replaced
+ * only when it does not come back.  A released stream is watched,
  * since the host closes it rather than pool it when its side did not end
  * cleanly.
  */
@@ -59,6 +60,7 @@ static struct {
 	struct gstream_list	 idle;
 	struct gstream_list	 connecting;
 	int			 nidle, nconnecting;
+	int			 nbusy;		/* taken, to come back (reuse) */
 	uint64_t		 next_id;
 	struct event		*refill;	/* after a failure */
 } pool = {
@@ -343,7 +345,7 @@ pool_fill(void)
 
 	if (evtimer_pending(pool.refill, NULL))
 		return;
-	while (pool.nidle + pool.nconnecting < pool.want &&
+	while (pool.nidle + pool.nconnecting + pool.nbusy < pool.want &&
 	    !evtimer_pending(pool.refill, NULL)) {
 		g = gstream_new(0, NULL, NULL);
 		g->id = ++pool.next_id;
@@ -386,6 +388,7 @@ gstream_pool_stop(void)
 
 	pool.want = 0;
 	pool.reuse = 0;
+	pool.nbusy = 0;		/* (the old session's relays may still end) */
 	if (pool.refill != NULL)
 		evtimer_del(pool.refill);
 	while ((g = TAILQ_FIRST(&pool.idle)) != NULL) {
@@ -419,6 +422,8 @@ gstream_take(uint64_t id)
 	fd = g->fd;
 	g->fd = -1;
 	gstream_free(g);
+	if (pool.reuse)
+		pool.nbusy++;	/* it comes back: no need to replace it */
 	pool_fill();
 	return fd;
 }
@@ -453,10 +458,12 @@ released_read_cb(int fd, short ev, void *arg)
 
 /*
  * Idle streams the pool may hold with reuse: twice what it keeps ready,
- * within the host's bound.  Taken streams are replaced at once, so that
- * a burst finds streams ready; those that come back then add to the
- * pool, and at a steady load (as many connections ending as starting)
- * it holds enough that none is opened or closed.
+ * within the host's bound.  A taken stream still counts as the pool's
+ * until it is back (gstream_back()), so it is not replaced while it
+ * carries a connection; a burst beyond the pool gets new streams (OPEN),
+ * which come back into it too.  At a steady load the pool so grows to
+ * the number of connections at once, up to this, and no stream is
+ * opened or closed.
  */
 static int
 pool_cap(void)
@@ -464,12 +471,17 @@ pool_cap(void)
 	return pool.want * 2 < PH_POOL_MAX ? pool.want * 2 : PH_POOL_MAX;
 }
 
-/* A taken stream will not come back (protocol 4): replace it. */
+/*
+ * A stream gstream_take() gave is done with: back in the pool (released)
+ * or closed, in which case another is opened in its place.
+ */
 void
-gstream_lost(void)
+gstream_back(void)
 {
-	if (pool.reuse)
-		pool_fill();
+	if (pool.nbusy == 0)
+		return;
+	pool.nbusy--;
+	pool_fill();
 }
 
 /*

@@ -134,7 +134,7 @@ int		 gstream_take(uint64_t);
 void		 gstream_linger(int);
 void		 gstream_stop(void);
 uint64_t	 gstream_release(int);
-void		 gstream_lost(void);
+void		 gstream_back(void);
 void		 gstream_pool_start(int, int);
 void		 gstream_pool_stop(void);
 
