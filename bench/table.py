@@ -17,6 +17,7 @@ ROWS = [
     ("rr_p99", "  its 99th percentile (us)", "low"),
     ("conns", "short connections per second", "high"),
     ("conn_errors", "  errors", "low"),
+    ("conn_cpu", "  relay CPU per connection (us)", "low"),
     ("cpu_gib", "relay CPU per GiB, 1 stream (s)", "low"),
     ("sys_mib", "relay syscalls per MiB, 1 stream", "low"),
     ("wake_mib", "relay wakeups per MiB, 1 stream", "low"),

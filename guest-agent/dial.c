@@ -10,6 +10,9 @@
  * The host cannot make the guest dial or hold without bound: beyond
  * GUEST_DIALS_MAX targets being dialled, or GUEST_CONNS_MAX connections
  * open, an OPEN is answered as a failed dial is (CLOSE refused).
+ * With a protocol 4 host the relay's EOFs travel as SHUT, and a TCP
+ * connection that ended cleanly both ways gives its stream back to the
+ * pool (gstream_release()) and tells the host so (RELEASE).
  */
 #include <sys/socket.h>
 #include <errno.h>
@@ -44,6 +47,9 @@ struct gconn {
 	struct relay		*relay;
 	struct dgrelay		*dg;		/* a UDP flow's instead */
 	int			 relaying;	/* no longer dialling */
+	int			 pooled;	/* its stream from gstream_take() */
+	int			 shut_early;	/* the host's SHUT, before the relay */
+	uint64_t		 shut_bytes;
 };
 
 static int
@@ -86,6 +92,8 @@ gconn_free(struct gconn *c)
 	if (!c->relaying)
 		ndialling--;
 	nconns--;
+	if (c->pooled)
+		gstream_back();
 	free(c);
 }
 
@@ -127,14 +135,46 @@ relay_ext_reset_cb(struct relay *r, void *arg)
 	return 0;
 }
 
+static int
+relay_shut_cb(struct relay *r, uint64_t bytes, void *arg)
+{
+	struct gconn	*c = arg;
+	struct ph_msg	 m = { .type = PH_SHUT };
+
+	(void)r;
+	if (!gsession_reuses())
+		return -1;
+	m.u.shut.conn = c->id;
+	m.u.shut.bytes = bytes;
+	return gsession_send(&m);
+}
+
+/* A clean end, both ways: the stream back to the pool, the host told. */
+static void
+dial_release(struct gconn *c, int stream)
+{
+	struct ph_msg	m = { .type = PH_RELEASE };
+
+	if (!gsession_reuses()) {
+		close(stream);
+		return;
+	}
+	/* Stream 0: closed, the pool is full; the host closes its end. */
+	m.u.release.stream = gstream_release(stream);
+	m.u.release.conn = c->id;
+	gsession_send(&m);
+}
+
 static void
 relay_done_cb(struct relay *r, enum relay_end end, void *arg)
 {
 	struct gconn	*c = arg;
+	int		 stream;
 
-	(void)r;
 	log_debug("connection %016llx: %s", (unsigned long long)c->id,
 	    relay_end_name(end));
+	if ((stream = relay_keep_stream(r)) != -1)
+		dial_release(c, stream);
 	c->relay = NULL;
 	c->target = c->stream = -1;	/* the relay closed them */
 	gconn_free(c);
@@ -142,6 +182,7 @@ relay_done_cb(struct relay *r, enum relay_end end, void *arg)
 
 static const struct relay_cbs gconn_relay_cbs = {
 	.ext_reset = relay_ext_reset_cb,
+	.shut = relay_shut_cb,
 	.done = relay_done_cb,
 };
 
@@ -177,9 +218,14 @@ dial_relay(struct gconn *c)
 	if (c->proto == IPPROTO_UDP)
 		c->dg = dgrelay_new(guest->base, c->target, c->stream,
 		    &gconn_dgrelay_cbs, c);
-	else
+	else {
 		c->relay = relay_new(guest->base, c->target, c->stream,
 		    &gconn_relay_cbs, c);
+		if (gsession_reuses())
+			relay_set_reuse(c->relay);
+		if (c->shut_early)
+			relay_peer_shut(c->relay, c->shut_bytes);
+	}
 }
 
 static void
@@ -390,10 +436,13 @@ dial_start(uint64_t id, uint32_t forward, int stream)
 	const char	*why;
 
 	if ((c = gconn_new(id, stream)) == NULL) {
-		if (stream != -1)
+		if (stream != -1) {
 			close(stream);
+			gstream_back();
+		}
 		return;
 	}
+	c->pooled = stream != -1;
 	c->forward = forward;
 	if (b != NULL)
 		c->proto = b->proto;
@@ -440,4 +489,31 @@ dial_close(const struct ph_close *m)
 		relay_reset(c->relay);
 	else
 		gconn_free(c);
+}
+
+/* The host's SHUT: its client's bytes end after so many. */
+void
+dial_shut(const struct ph_shut *m)
+{
+	struct gconn	*c = gconn_find(m->conn);
+
+	if (c == NULL || c->dg != NULL)
+		return;
+	if (c->relay != NULL)
+		relay_peer_shut(c->relay, m->bytes);
+	else if (!c->relaying) {
+		c->shut_early = 1;	/* the target is still being dialled */
+		c->shut_bytes = m->bytes;
+	}
+}
+
+/* The control channel is gone: relays shut their streams down again. */
+void
+dial_unshare(void)
+{
+	struct gconn	*c;
+
+	RB_FOREACH(c, gconn_tree, &gconns)
+		if (c->relay != NULL)
+			relay_unshare(c->relay);
 }

@@ -43,6 +43,7 @@ static struct {
 	time_t			 last_rx;	/* last frame from the host */
 	struct bufferevent	*bev;
 	uint64_t		 token;
+	uint16_t		 version;	/* the protocol spoken, once up */
 	struct ph_welcome	 welcome;	/* kept over GS_AUTH */
 	int			 backoff_ms;
 	int			 failures;	/* in a row, for logging */
@@ -56,6 +57,13 @@ int
 gsession_established(void)
 {
 	return gs.state == GS_UP;
+}
+
+/* Whether EOFs travel as SHUT and streams are reused (protocol 4). */
+int
+gsession_reuses(void)
+{
+	return gs.state == GS_UP && gs.version >= PH_PROTO_VERSION_REUSE;
 }
 
 uint64_t
@@ -147,8 +155,10 @@ gsession_drop(const char *why)
 	gs.bev = NULL;
 	gs.fd = -1;
 	gs.token = 0;
+	gs.version = 0;
 	evtimer_del(gs.timer);
 	event_del(gs.keepalive);
+	dial_unshare();		/* relays shut their streams down again */
 	gstream_pool_stop();
 	watch_foreach(forget_verdict, NULL);	/* that session's answers */
 	gsession_schedule();
@@ -320,6 +330,7 @@ gsession_up(const struct ph_welcome *w)
 	}
 	evtimer_del(gs.timer);
 	gs.token = w->session;
+	gs.version = w->version;
 	gs.state = GS_UP;
 	gs.backoff_ms = GUEST_BACKOFF_MIN_MS;
 	gs.failures = 0;
@@ -330,7 +341,8 @@ gsession_up(const struct ph_welcome *w)
 	notify_ready("connected to host %s", guest->ep.str);
 	watch_foreach(sync_one, NULL);
 	if (gs.state == GS_UP && w->version >= PH_PROTO_VERSION_POOL)
-		gstream_pool_start(guest->pool);
+		gstream_pool_start(guest->pool,
+		    w->version >= PH_PROTO_VERSION_REUSE);
 }
 
 static void
@@ -403,6 +415,13 @@ gsession_dispatch(const struct ph_msg *m)
 		break;
 	case PH_CLOSE:
 		dial_close(&m->u.close);
+		break;
+	case PH_SHUT:
+		if (!gsession_reuses()) {
+			gsession_drop("SHUT from a host before protocol 4");
+			return;
+		}
+		dial_shut(&m->u.shut);
 		break;
 	case PH_PING:
 		pong.u.ping.nonce = m->u.ping.nonce;

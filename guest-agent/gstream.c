@@ -12,6 +12,14 @@
  * always comes from the event loop, never inside the caller's call.  A
  * full backlog on the host or a lack of descriptors here is retried for
  * a while rather than failed.
+ *
+ * With a protocol 4 host a stream whose connection ended cleanly comes
+ * back (gstream_release()) as a new idle stream of the pool, under a new
+ * id the guest sends in RELEASE, while the pool holds fewer than twice
+ * the streams it keeps ready (pool_cap()); a taken stream is replaced
+ * only when it does not come back.  A released stream is watched,
+ * since the host closes it rather than pool it when its side did not end
+ * cleanly.
  */
 #include <sys/socket.h>
 #include <errno.h>
@@ -48,9 +56,11 @@ TAILQ_HEAD(gstream_list, gstream);
 
 static struct {
 	int			 want;		/* streams to keep; 0: none */
+	int			 reuse;		/* a protocol 4 host */
 	struct gstream_list	 idle;
 	struct gstream_list	 connecting;
 	int			 nidle, nconnecting;
+	int			 nbusy;		/* taken, to come back (reuse) */
 	uint64_t		 next_id;
 	struct event		*refill;	/* after a failure */
 } pool = {
@@ -335,7 +345,7 @@ pool_fill(void)
 
 	if (evtimer_pending(pool.refill, NULL))
 		return;
-	while (pool.nidle + pool.nconnecting < pool.want &&
+	while (pool.nidle + pool.nconnecting + pool.nbusy < pool.want &&
 	    !evtimer_pending(pool.refill, NULL)) {
 		g = gstream_new(0, NULL, NULL);
 		g->id = ++pool.next_id;
@@ -354,15 +364,19 @@ pool_refill_cb(int fd, short ev, void *arg)
 	pool_fill();
 }
 
-/* The session is up, with a host that pools: keep n streams ready. */
+/*
+ * The session is up, with a host that pools: keep n streams ready; reuse
+ * them with a protocol 4 host.
+ */
 void
-gstream_pool_start(int n)
+gstream_pool_start(int n, int reuse)
 {
 	if (pool.refill == NULL &&
 	    (pool.refill = evtimer_new(guest->base, pool_refill_cb,
 	    NULL)) == NULL)
 		fatalx("evtimer_new");
 	pool.want = n;
+	pool.reuse = reuse;
 	pool_fill();
 }
 
@@ -373,6 +387,8 @@ gstream_pool_stop(void)
 	struct gstream	*g;
 
 	pool.want = 0;
+	pool.reuse = 0;
+	pool.nbusy = 0;		/* (the old session's relays may still end) */
 	if (pool.refill != NULL)
 		evtimer_del(pool.refill);
 	while ((g = TAILQ_FIRST(&pool.idle)) != NULL) {
@@ -406,6 +422,90 @@ gstream_take(uint64_t id)
 	fd = g->fd;
 	g->fd = -1;
 	gstream_free(g);
+	if (pool.reuse)
+		pool.nbusy++;	/* it comes back: no need to replace it */
 	pool_fill();
 	return fd;
+}
+
+/*
+ * A released stream became readable while idle: the host closed it
+ * (it did not pool it), or a PAIR's bytes came before the PAIR, which
+ * then takes it.
+ */
+static void
+released_read_cb(int fd, short ev, void *arg)
+{
+	struct gstream	*g = arg;
+	char		 c;
+	ssize_t		 n;
+
+	(void)ev;
+	n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n > 0)
+		return;			/* its PAIR is on the way */
+	if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+		event_add(g->ev, NULL);
+		return;
+	}
+	log_debug("pooled stream %llu: closed by the host",
+	    (unsigned long long)g->id);
+	TAILQ_REMOVE(&pool.idle, g, entry);
+	pool.nidle--;
+	gstream_free(g);
+	pool_fill();
+}
+
+/*
+ * Idle streams the pool may hold with reuse: twice what it keeps ready,
+ * within the host's bound.  A taken stream still counts as the pool's
+ * until it is back (gstream_back()), so it is not replaced while it
+ * carries a connection; a burst beyond the pool gets new streams (OPEN),
+ * which come back into it too.  At a steady load the pool so grows to
+ * the number of connections at once, up to this, and no stream is
+ * opened or closed.
+ */
+static int
+pool_cap(void)
+{
+	return pool.want * 2 < PH_POOL_MAX ? pool.want * 2 : PH_POOL_MAX;
+}
+
+/*
+ * A stream gstream_take() gave is done with: back in the pool (released)
+ * or closed, in which case another is opened in its place.
+ */
+void
+gstream_back(void)
+{
+	if (pool.nbusy == 0)
+		return;
+	pool.nbusy--;
+	pool_fill();
+}
+
+/*
+ * The stream of a connection that ended cleanly, both ways (protocol 4):
+ * it joins the idle pool under a new id, returned for the RELEASE, while
+ * the pool has room; else it is closed and 0 returned.
+ */
+uint64_t
+gstream_release(int fd)
+{
+	struct gstream	*g;
+
+	if (!pool.reuse || pool.nidle + pool.nconnecting >= pool_cap()) {
+		close(fd);
+		return 0;
+	}
+	g = gstream_new(0, NULL, NULL);
+	g->fd = fd;
+	g->id = ++pool.next_id;
+	g->ev = event_new(guest->base, fd, EV_READ, released_read_cb, g);
+	if (g->ev == NULL)
+		fatalx("event_new");
+	event_add(g->ev, NULL);
+	TAILQ_INSERT_TAIL(&pool.idle, g, entry);
+	pool.nidle++;
+	return g->id;
 }

@@ -198,6 +198,7 @@ void		 gsession_expose(const struct gbind *);
 void		 gsession_unexpose(const struct gbind *);
 int		 gsession_send(const struct ph_msg *);
 int		 gsession_established(void);
+int		 gsession_reuses(void);
 uint64_t	 gsession_token(void);
 
 /* gstream.c: data streams to the host (the pool, or one per OPEN) */
@@ -209,13 +210,17 @@ void		 gstream_cancel(struct gstream *);
 int		 gstream_take(uint64_t);
 void		 gstream_linger(int);
 void		 gstream_stop(void);
-void		 gstream_pool_start(int);
+uint64_t	 gstream_release(int);
+void		 gstream_back(void);
+void		 gstream_pool_start(int, int);
 void		 gstream_pool_stop(void);
 
 /* dial.c: connections the host asks for */
 void		 dial_open(const struct ph_open *);
 void		 dial_pair(const struct ph_pair *);
 void		 dial_close(const struct ph_close *);
+void		 dial_shut(const struct ph_shut *);
+void		 dial_unshare(void);
 
 /* notify.c: readiness, to systemd (sd_notify) and to a -D parent */
 int		 notify_init(void);

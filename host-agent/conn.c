@@ -3,7 +3,8 @@
  * from pair.c: a pooled one at once, or a new one the guest opens on
  * OPEN, while the client waits, unread.  Then the relay runs until both
  * sides are done.  A connection outlives its session's control channel:
- * its bytes travel on its own stream.
+ * its bytes travel on its own stream.  With protocol 4 its EOFs travel
+ * as SHUT and a clean end hands the stream back to pair.c for reuse.
  */
 #include <sys/socket.h>
 #include <errno.h>
@@ -26,6 +27,8 @@ struct conn {
 	struct forward		*f;
 	int			 client;	/* until the relay has it */
 	struct relay		*relay;
+	int			 shut_early;	/* SHUT before the stream */
+	uint64_t		 shut_bytes;
 };
 
 static TAILQ_HEAD(, conn)	conns = TAILQ_HEAD_INITIALIZER(conns);
@@ -56,8 +59,19 @@ conn_ext_reset_cb(struct relay *r, void *arg)
 	struct conn	*c = arg;
 
 	(void)r;
+	if (c->pair.released)	/* the guest is done: none to tell */
+		return -1;
 	return pair_send_close(&c->pair, PH_CLOSE_RESET,
 	    "client reset the connection");
+}
+
+static int
+conn_shut_cb(struct relay *r, uint64_t bytes, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)r;
+	return pair_send_shut(&c->pair, bytes);
 }
 
 static void
@@ -73,12 +87,14 @@ conn_done_cb(struct relay *r, enum relay_end end, void *arg)
 	    (unsigned long long)c->pair.id, relay_end_name(end),
 	    (unsigned long long)st->bytes_out,
 	    (unsigned long long)st->bytes_in);
+	pair_return(&c->pair, relay_keep_stream(r));
 	c->relay = NULL;
 	conn_free(c, 0);
 }
 
 static const struct relay_cbs conn_relay_cbs = {
 	.ext_reset = conn_ext_reset_cb,
+	.shut = conn_shut_cb,
 	.done = conn_done_cb,
 };
 
@@ -88,6 +104,10 @@ conn_relay(struct conn *c, int stream)
 	c->relay = relay_new(host->base, c->client, stream, &conn_relay_cbs,
 	    c);
 	c->client = -1;
+	if (pair_reuses(&c->pair))
+		relay_set_reuse(c->relay);
+	if (c->shut_early)
+		relay_peer_shut(c->relay, c->shut_bytes);
 }
 
 static void
@@ -121,10 +141,35 @@ conn_failed_cb(struct pair *p, const char *why)
 		conn_free(c, 1);
 }
 
+/* The guest's SHUT; it may come before the stream that DATA brings. */
+static void
+conn_shut_msg_cb(struct pair *p, uint64_t bytes)
+{
+	struct conn	*c = p->arg;
+
+	if (c->relay != NULL) {
+		relay_peer_shut(c->relay, bytes);
+		return;
+	}
+	c->shut_early = 1;
+	c->shut_bytes = bytes;
+}
+
+static void
+conn_unshared_cb(struct pair *p)
+{
+	struct conn	*c = p->arg;
+
+	if (c->relay != NULL)
+		relay_unshare(c->relay);
+}
+
 static const struct pair_ops conn_pair_ops = {
 	.ready = conn_ready_cb,
 	.closed = conn_closed_cb,
 	.failed = conn_failed_cb,
+	.shut = conn_shut_msg_cb,
+	.unshared = conn_unshared_cb,
 };
 
 /*

@@ -348,6 +348,7 @@ struct host {
 	int			 udp_timeout;	/* --udp-timeout, seconds */
 	int			 udp_max_flows;	/* --udp-flows, per forward */
 	uint64_t		 udp_dropped;	/* datagrams to guests dropped */
+	uint64_t		 streams_returned; /* to a pool after a clean end */
 	uint64_t		 gate_refused[GATE_NKINDS];
 	int			 local_peers;	/* --local-peers */
 	int			 any_source_port; /* --any-source-port */
@@ -394,6 +395,7 @@ struct session {
 	int			 nlistening;	/* forwards in hostports.c */
 	TAILQ_HEAD(, pair)	 pairs;		/* waiting or relaying */
 	TAILQ_HEAD(, pooled)	 pool;		/* idle streams (pair.c) */
+	TAILQ_HEAD(, pair)	 returning;	/* ended, awaiting RELEASE */
 	int			 npool;
 	int			 nforwards;
 	uint32_t		 nconns;	/* waiting or relaying */
@@ -481,6 +483,10 @@ struct pair_ops {
 	 * guest stopped answering: the connection cannot go on.
 	 */
 	void	(*failed)(struct pair *, const char *);
+	/* Protocol 4: the guest's SHUT, its bytes' count (relay_peer_shut). */
+	void	(*shut)(struct pair *, uint64_t);
+	/* The control channel is gone while relaying (relay_unshare). */
+	void	(*unshared)(struct pair *);
 };
 
 struct pair {
@@ -491,6 +497,10 @@ struct pair {
 	const struct pair_ops	*ops;
 	void			*arg;		/* the owner's */
 	struct event		*timeout;	/* waiting for DATA */
+	int			 released;	/* the guest's RELEASE came */
+	uint64_t		 release_id;	/* its pooled stream id */
+	int			 fd;		/* returning: the stream */
+	struct event		*ev;		/* returning: readable */
 };
 
 int	 pair_open(struct pair *, struct session *, uint32_t,
@@ -502,6 +512,11 @@ void	 pair_data(int, const struct guest_ep *, uint32_t,
 void	 pair_pool_add(int, const struct guest_ep *, uint32_t,
 	    const struct ph_pool *);
 void	 pair_close_msg(struct session *, const struct ph_close *);
+int	 pair_reuses(const struct pair *);
+int	 pair_send_shut(struct pair *, uint64_t);
+void	 pair_shut_msg(struct session *, const struct ph_shut *);
+void	 pair_release_msg(struct session *, const struct ph_release *);
+void	 pair_return(struct pair *, int);
 void	 pair_session_gone(struct session *, int);
 /* admit.c: what may change a verdict after policy_decide, in one step */
 enum refusal	 admit_forward(struct forward *, int);

@@ -225,6 +225,11 @@ metrics_counters(struct evbuffer *b)
 	    "flow's queue or its --max-udp-buffer was full.");
 	evbuffer_add_printf(b, "porthole_udp_dropped_total %llu\n",
 	    (unsigned long long)host->udp_dropped);
+	head(b, "porthole_streams_returned_total", "counter",
+	    "Data streams put back in their guest's pool after carrying a "
+	    "connection to a clean end (protocol 4), for the next client.");
+	evbuffer_add_printf(b, "porthole_streams_returned_total %llu\n",
+	    (unsigned long long)host->streams_returned);
 	head(b, "porthole_guest_refused_total", "counter",
 	    "Connections refused as not the guest's own agent (a vsock CID "
 	    "or source port, a missing or wrong key proof), by reason.");

@@ -11,6 +11,12 @@
  * pair.c also owns the connection ids: a CLOSE from the guest reaches the
  * connection's owner through its pair, and the owner tells the guest
  * about a reset with pair_send_close().
+ *
+ * With protocol 4 a stream outlives its connection: EOFs travel as SHUT
+ * both ways, and a connection that ended cleanly hands its stream back
+ * (pair_return()).  It goes back to the pool once the guest, done too,
+ * sends RELEASE with the id it pools it under; until then its pair waits
+ * on the session's returning list, keeping its connection id.
  */
 #include <sys/socket.h>
 #include <errno.h>
@@ -62,6 +68,9 @@ pair_random_id(void)
 	}
 	return ids[--left];
 }
+
+static void	returning_end(struct pair *, int);
+static void	pool_insert(struct session *, uint64_t, int);
 
 static struct pair *
 pair_find(uint64_t id)
@@ -192,15 +201,18 @@ pair_detach(struct pair *p)
 	p->s = NULL;
 }
 
-/* The owner is done with p: its id is forgotten. */
+/* The owner is done with p: its id is forgotten (once; ids are not 0). */
 void
 pair_end(struct pair *p)
 {
+	if (p->id == 0)
+		return;
 	pair_detach(p);
 	if (p->timeout != NULL)
 		event_free(p->timeout);
 	p->timeout = NULL;
 	RB_REMOVE(pair_tree, &pairs, p);
+	p->id = 0;
 }
 
 /* Tells the guest about p (a reset, say); -1 if its session is gone. */
@@ -307,13 +319,29 @@ pool_has(const struct session *s, uint64_t id)
 	return 0;
 }
 
+static void
+pool_insert(struct session *s, uint64_t id, int fd)
+{
+	struct pooled	*ps;
+
+	ps = xcalloc(1, sizeof *ps);
+	ps->s = s;
+	ps->id = id;
+	ps->fd = fd;
+	ps->ev = event_new(host->base, fd, EV_READ, pooled_read_cb, ps);
+	if (ps->ev == NULL)
+		fatalx("event_new");
+	event_add(ps->ev, NULL);
+	TAILQ_INSERT_TAIL(&s->pool, ps, entry);
+	s->npool++;
+}
+
 /* A stream presented POOL: it waits, idle, for a client (bounded). */
 void
 pair_pool_add(int fd, const struct guest_ep *gep, uint32_t cid,
     const struct ph_pool *m)
 {
 	struct session	*s = pair_session_of(gep, cid, m->session);
-	struct pooled	*ps;
 	const char	*why = NULL;
 
 	if (s == NULL)
@@ -330,16 +358,7 @@ pair_pool_add(int fd, const struct guest_ep *gep, uint32_t cid,
 		close(fd);
 		return;
 	}
-	ps = xcalloc(1, sizeof *ps);
-	ps->s = s;
-	ps->id = m->stream;
-	ps->fd = fd;
-	ps->ev = event_new(host->base, fd, EV_READ, pooled_read_cb, ps);
-	if (ps->ev == NULL)
-		fatalx("event_new");
-	event_add(ps->ev, NULL);
-	TAILQ_INSERT_TAIL(&s->pool, ps, entry);
-	s->npool++;
+	pool_insert(s, m->stream, fd);
 }
 
 /*
@@ -360,6 +379,8 @@ pair_session_gone(struct session *s, int abort)
 		close(ps->fd);
 		pooled_free(ps);
 	}
+	while ((p = TAILQ_FIRST(&s->returning)) != NULL)
+		returning_end(p, 0);
 	while ((p = TAILQ_FIRST(&s->pairs)) != NULL) {
 		waiting = p->timeout != NULL;
 		pair_detach(p);
@@ -367,5 +388,154 @@ pair_session_gone(struct session *s, int abort)
 			p->ops->failed(p, "session ended");
 		else if (abort)
 			p->ops->failed(p, "the guest stopped answering");
+		else if (p->ops->unshared != NULL)
+			p->ops->unshared(p);
 	}
+}
+
+/* reuse (protocol 4) */
+
+/* Whether p's EOFs travel as SHUT and its stream may be kept. */
+int
+pair_reuses(const struct pair *p)
+{
+	return p->s != NULL && p->s->proto >= PH_PROTO_VERSION_REUSE;
+}
+
+/* Tells the guest the client's bytes end after bytes; -1 if it cannot. */
+int
+pair_send_shut(struct pair *p, uint64_t bytes)
+{
+	struct ph_msg	m = { .type = PH_SHUT };
+
+	if (!pair_reuses(p))
+		return -1;
+	m.u.shut.conn = p->id;
+	m.u.shut.bytes = bytes;
+	return session_send(p->s, &m);
+}
+
+/* The guest's SHUT: its target's bytes end after so many. */
+void
+pair_shut_msg(struct session *s, const struct ph_shut *m)
+{
+	struct pair	*p = pair_find(m->conn);
+
+	/* A returning pair has no owner: its SHUT came long ago. */
+	if (p == NULL || p->s != s || p->ops == NULL || p->ops->shut == NULL)
+		return;
+	p->ops->shut(p, m->bytes);
+}
+
+/*
+ * A released stream joins the pool, within its bounds, for the next
+ * client; stream id 0 means the guest closed it instead.
+ */
+static void
+pool_put(struct session *s, uint64_t id, int fd)
+{
+	if (id == 0) {
+		close(fd);
+		return;
+	}
+	if (s->npool >= PH_POOL_MAX || pool_has(s, id)) {
+		limit_warn(s->gep, s->cid, WARN_STRAY_STREAM, "guest %s: "
+		    "released stream %llu %s: closed", s->id,
+		    (unsigned long long)id, s->npool >= PH_POOL_MAX ?
+		    "beyond the pool's limit" : "with an id already pooled");
+		close(fd);
+		return;
+	}
+	host->streams_returned++;
+	pool_insert(s, id, fd);
+}
+
+/* A returning stream is pooled (pool) or closed, and its pair freed. */
+static void
+returning_end(struct pair *p, int pool)
+{
+	TAILQ_REMOVE(&p->s->returning, p, entry);
+	RB_REMOVE(pair_tree, &pairs, p);
+	event_free(p->ev);
+	if (pool)
+		pool_put(p->s, p->release_id, p->fd);
+	else
+		close(p->fd);
+	free(p);
+}
+
+/*
+ * No RELEASE came in time for a returning stream: it is not reused.  (It
+ * is not watched meanwhile: the guest says RELEASE either way, and a
+ * session's end closes it.)
+ */
+static void
+returning_cb(int fd, short ev, void *arg)
+{
+	struct pair	*p = arg;
+
+	(void)fd;
+	(void)ev;
+	log_debug("guest %s: stream of connection %016llx not released in "
+	    "time: closed", p->s->id, (unsigned long long)p->id);
+	returning_end(p, 0);
+}
+
+/*
+ * The guest's RELEASE: conn ended cleanly there, and the guest pools its
+ * stream as id (or, id 0, closed it).  A connection still relaying here
+ * returns it when done;
+ * one already done returns it now.  An unknown connection is one that
+ * ended otherwise (a reset crossed the RELEASE): its stream is closed.
+ */
+void
+pair_release_msg(struct session *s, const struct ph_release *m)
+{
+	struct pair	*p = pair_find(m->conn);
+
+	if (p == NULL || p->s != s) {
+		log_debug("guest %s: RELEASE of unknown connection %016llx",
+		    s->id, (unsigned long long)m->conn);
+		return;
+	}
+	p->released = 1;
+	p->release_id = m->stream;
+	if (p->ops == NULL)
+		returning_end(p, 1);
+}
+
+/*
+ * The owner is done with p.  fd is its stream when the connection ended
+ * cleanly both ways (relay_keep_stream()), else -1.  The stream goes back
+ * to the pool once the guest released it too.
+ */
+void
+pair_return(struct pair *p, int fd)
+{
+	struct timeval	 tv = { HOST_DATA_TIMEOUT, 0 };
+	struct session	*s = p->s;
+	struct pair	*r;
+	uint64_t	 id = p->id, release_id = p->release_id;
+	int		 released = p->released;
+
+	pair_end(p);
+	if (fd == -1)
+		return;
+	if (s == NULL) {
+		close(fd);
+		return;
+	}
+	if (released) {
+		pool_put(s, release_id, fd);
+		return;
+	}
+	r = xcalloc(1, sizeof *r);
+	r->id = id;
+	r->s = s;
+	r->fd = fd;
+	if ((r->ev = evtimer_new(host->base, returning_cb, r)) == NULL)
+		fatalx("evtimer_new");
+	evtimer_add(r->ev, &tv);
+	RB_INSERT(pair_tree, &pairs, r);
+	TAILQ_INSERT_TAIL(&s->returning, r, entry);
 }

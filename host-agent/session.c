@@ -348,6 +348,7 @@ session_new(int fd, struct guest_ep *gep, uint32_t cid,
 	RB_INIT(&s->forward_ids);
 	TAILQ_INIT(&s->pairs);
 	TAILQ_INIT(&s->pool);
+	TAILQ_INIT(&s->returning);
 	/* The highest version both speak (the ranges overlap). */
 	s->proto = h->vmax < PH_PROTO_VERSION ? h->vmax : PH_PROTO_VERSION;
 	if (a != NULL)
@@ -443,6 +444,18 @@ session_dispatch(struct session *s, const struct ph_msg *m)
 		break;
 	case PH_CLOSE:
 		pair_close_msg(s, &m->u.close);
+		break;
+	case PH_SHUT:
+		if (s->proto < PH_PROTO_VERSION_REUSE)
+			session_unexpected(s, m);
+		else
+			pair_shut_msg(s, &m->u.shut);
+		break;
+	case PH_RELEASE:
+		if (s->proto < PH_PROTO_VERSION_REUSE)
+			session_unexpected(s, m);
+		else
+			pair_release_msg(s, &m->u.release);
 		break;
 	case PH_PING:
 		pong.u.ping.nonce = m->u.ping.nonce;

@@ -16,7 +16,7 @@ static const char *ph_type_names[] = {
 	[PH_EXPOSED] = "EXPOSED", [PH_OPEN] = "OPEN", [PH_CLOSE] = "CLOSE",
 	[PH_DATA] = "DATA", [PH_PING] = "PING", [PH_PONG] = "PONG",
 	[PH_ERROR] = "ERROR", [PH_POOL] = "POOL", [PH_PAIR] = "PAIR",
-	[PH_AUTH] = "AUTH",
+	[PH_AUTH] = "AUTH", [PH_SHUT] = "SHUT", [PH_RELEASE] = "RELEASE",
 };
 
 const char *
@@ -317,6 +317,18 @@ ph_msg_decode(uint16_t type, const uint8_t *p, size_t len, struct ph_msg *m,
 			return 0;
 		*err = "PAIR truncated";
 		return -1;
+	case PH_SHUT:
+		if (rbuf_get_u64(&b, &m->u.shut.conn) == 0 &&
+		    rbuf_get_u64(&b, &m->u.shut.bytes) == 0)
+			return 0;
+		*err = "SHUT truncated";
+		return -1;
+	case PH_RELEASE:
+		if (rbuf_get_u64(&b, &m->u.release.conn) == 0 &&
+		    rbuf_get_u64(&b, &m->u.release.stream) == 0)
+			return 0;
+		*err = "RELEASE truncated";
+		return -1;
 	}
 	*err = "unknown frame type";
 	return -1;
@@ -431,6 +443,14 @@ enc_payload(struct wbuf *b, const struct ph_msg *m)
 		wbuf_put_u64(b, m->u.pair.conn);
 		wbuf_put_u32(b, m->u.pair.forward);
 		wbuf_put_u64(b, m->u.pair.stream);
+		break;
+	case PH_SHUT:
+		wbuf_put_u64(b, m->u.shut.conn);
+		wbuf_put_u64(b, m->u.shut.bytes);
+		break;
+	case PH_RELEASE:
+		wbuf_put_u64(b, m->u.release.conn);
+		wbuf_put_u64(b, m->u.release.stream);
 		break;
 	default:
 		b->overflow = 1;	/* we never send what we cannot name */

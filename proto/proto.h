@@ -30,12 +30,14 @@
 
 /*
  * Version 2 adds the stream pool (POOL, PAIR); version 3 the key proof
- * (WELCOME's nonce, AUTH).  An older peer is still served, without them.
+ * (WELCOME's nonce, AUTH); version 4 stream reuse (SHUT, RELEASE).  An
+ * older peer is still served, without them.
  */
-#define PH_PROTO_VERSION	3	/* the highest version this code speaks */
+#define PH_PROTO_VERSION	4	/* the highest version this code speaks */
 #define PH_PROTO_VERSION_MIN	1
 #define PH_PROTO_VERSION_POOL	2	/* the first with POOL and PAIR */
 #define PH_PROTO_VERSION_AUTH	3	/* the first with a nonce and AUTH */
+#define PH_PROTO_VERSION_REUSE	4	/* the first with SHUT and RELEASE */
 
 #define PH_HDR_LEN		8
 #define PH_PAYLOAD_MAX		4096	/* control frames are small */
@@ -66,7 +68,9 @@ enum ph_type {
 	PH_POOL = 12,		/* guest, first frame of an idle pooled stream */
 	PH_PAIR = 13,		/* host: a client came, on this pooled stream */
 	PH_AUTH = 14,		/* guest: proof of the key, after WELCOME */
-	PH_TYPE_MAX = 14
+	PH_SHUT = 15,		/* either: EOF after so many stream bytes */
+	PH_RELEASE = 16,	/* guest: a clean end, the stream idle again */
+	PH_TYPE_MAX = 16
 };
 
 enum ph_verdict {
@@ -182,6 +186,21 @@ struct ph_pair {
 	uint64_t	stream;
 };
 
+/*
+ * Version 4: the sender's outside peer sent EOF; on the stream, this
+ * connection's bytes in the sender's direction end after bytes of them.
+ */
+struct ph_shut {
+	uint64_t	conn;
+	uint64_t	bytes;
+};
+
+/* Version 4: conn ended cleanly here; its stream is pooled stream id. */
+struct ph_release {
+	uint64_t	conn;
+	uint64_t	stream;
+};
+
 struct ph_ping {
 	uint64_t	nonce;
 };
@@ -205,6 +224,8 @@ struct ph_msg {
 		struct ph_data		data;
 		struct ph_pool		pool;
 		struct ph_pair		pair;
+		struct ph_shut		shut;
+		struct ph_release	release;
 		struct ph_ping		ping;	/* PING and PONG */
 		struct ph_error		error;
 	} u;

@@ -13,6 +13,12 @@
  * sink takes less than all, reading stops until the rest has gone out
  * (back-pressure): a direction holds at most one pipe, or, when copying,
  * the rest of one read in a buffer of its own that is freed once sent.
+ *
+ * Reuse (protocol 4): the stream direction from the other agent ends
+ * where its SHUT says, not at an EOF, so reads from the stream are
+ * capped at that count once it is known; until then every byte on the
+ * stream is this connection's, since the other agent sends the next
+ * connection's only after the stream is released and paired again.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -62,6 +68,9 @@ struct relay_dir {
 	int		 closing;	/* the source said EOF or hung up */
 	int		 nosplice;	/* a socket that cannot splice */
 	int		 done;		/* EOF passed on */
+	int		 limited;	/* reuse: the source ends at limit */
+	uint64_t	 limit;		/* bytes, the other agent's SHUT */
+	int		 by_limit;	/* done at the limit, not at an EOF */
 };
 
 struct relay {
@@ -72,6 +81,9 @@ struct relay {
 	struct relay_cbs	 cbs;
 	void			*arg;
 	struct relay_stats	 stats;
+	int			 reuse;		/* EOF as SHUT; stream keepable */
+	int			 shut_sent;	/* our EOF went as SHUT */
+	int			 keep;		/* in done(): may be kept */
 };
 
 static uint8_t	scratch[RELAY_COPY_MAX];
@@ -276,9 +288,30 @@ relay_finish(struct relay *r, enum relay_end end, int rst_ext)
 	if (r->linger != NULL)
 		event_free(r->linger);
 	close_fd(r, RELAY_EXT, rst_ext);
-	close_fd(r, RELAY_STREAM, 0);
+	r->keep = end == RELAY_END_CLOSED && r->reuse && r->shut_sent &&
+	    r->dir[DIR_IN].by_limit;
+	if (!r->keep)
+		close_fd(r, RELAY_STREAM, 0);
 	r->cbs.done(r, end, r->arg);
+	close_fd(r, RELAY_STREAM, 0);	/* unless the owner kept it */
 	free(r);
+}
+
+/*
+ * In done(): a stream that carried this connection to a clean end in
+ * both directions, by SHUT, and is quiet: the caller owns it now.
+ * -1 for any other end.
+ */
+int
+relay_keep_stream(struct relay *r)
+{
+	int	fd = r->fd[RELAY_STREAM];
+
+	if (!r->keep)
+		return -1;
+	r->keep = 0;
+	r->fd[RELAY_STREAM] = -1;
+	return fd;
 }
 
 static void
@@ -346,15 +379,71 @@ relay_check_done(struct relay *r)
 	return 1;
 }
 
-/* EOF from the source, everything before it delivered: pass it on. */
+/*
+ * EOF from the source, everything before it delivered: pass it on.  With
+ * reuse, ext's EOF travels as SHUT and the stream stays open.
+ */
 static void
 dir_shutdown(struct relay_dir *dir)
 {
+	struct relay	*r = dir->r;
+
 	event_del(dir->rev);
 	event_del(dir->wev);
-	(void)shutdown(dir->dst, SHUT_WR);
 	dir->done = 1;
-	relay_check_done(dir->r);
+	if (dir == &r->dir[DIR_OUT] && r->reuse &&
+	    r->cbs.shut(r, *dir->count, r->arg) == 0)
+		r->shut_sent = 1;
+	else {
+		if (dir == &r->dir[DIR_OUT])
+			r->reuse = 0;
+		(void)shutdown(dir->dst, SHUT_WR);
+	}
+	relay_check_done(r);
+}
+
+/* A real EOF on the source: short of a SHUT's count, the stream failed. */
+static void
+dir_eof(struct relay_dir *dir)
+{
+	struct relay	*r = dir->r;
+
+	if (dir == &r->dir[DIR_IN]) {
+		r->reuse = 0;		/* the other agent shut it down */
+		if (dir->limited && *dir->count < dir->limit) {
+			errno = EPIPE;
+			relay_side_failed(r, RELAY_STREAM,
+			    "stream ended before its SHUT count");
+			return;
+		}
+	}
+	dir_shutdown(dir);
+}
+
+/*
+ * How much the source may give now: want, or less when a SHUT's count is
+ * near; 0 at the count, where the source ends (passed on here).
+ */
+static size_t
+dir_room(struct relay_dir *dir, size_t want)
+{
+	uint64_t	left;
+
+	if (!dir->limited)
+		return want;
+	left = dir->limit - *dir->count;
+	if (left == 0) {
+		dir->by_limit = 1;
+		dir_shutdown(dir);
+	}
+	return left < want ? (size_t)left : want;
+}
+
+/* After a read: at the count, the next turn ends the direction. */
+static int
+dir_at_limit(const struct relay_dir *dir)
+{
+	return dir->limited && *dir->count == dir->limit;
 }
 
 /* The sink is full: no reading until what is held has gone out. */
@@ -447,12 +536,15 @@ static int
 dir_copy(struct relay_dir *dir)
 {
 	ssize_t	n, sent;
+	size_t	room;
 
-	n = recv(dir->src, scratch, sizeof scratch, MSG_DONTWAIT);
+	if ((room = dir_room(dir, sizeof scratch)) == 0)
+		return PUMP_GONE;
+	n = recv(dir->src, scratch, room, MSG_DONTWAIT);
 	if (n == -1)
 		return dir_read_failed(dir, "recv");
 	if (n == 0) {
-		dir_shutdown(dir);
+		dir_eof(dir);
 		return PUMP_GONE;
 	}
 	*dir->count += (uint64_t)n;
@@ -461,8 +553,8 @@ dir_copy(struct relay_dir *dir)
 	if ((sent = dir_send(dir, scratch, (size_t)n)) == -1)
 		return PUMP_GONE;
 	if (sent == n)
-		return (size_t)n < sizeof scratch && !dir->closing ?
-		    PUMP_DRY : PUMP_MOVED;
+		return (size_t)n < sizeof scratch && !dir->closing &&
+		    !dir_at_limit(dir) ? PUMP_DRY : PUMP_MOVED;
 	dir->pend_len = (size_t)(n - sent);
 	dir->pend_off = 0;
 	dir->pend = xmalloc(dir->pend_len);
@@ -480,11 +572,14 @@ static int
 dir_splice(struct relay_dir *dir, int first)
 {
 	ssize_t	n;
+	size_t	room;
 
+	if ((room = dir_room(dir, RELAY_PIPE_SIZE)) == 0)
+		return PUMP_GONE;
 	if (dir->pipe[0] == -1 && pipe_get(dir->pipe) == -1)
 		return dir_copy(dir);	/* out of descriptors: copy for now */
 	pipes_trim_later(dir->r->base);
-	n = splice(dir->src, NULL, dir->pipe[1], NULL, RELAY_PIPE_SIZE,
+	n = splice(dir->src, NULL, dir->pipe[1], NULL, room,
 	    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 	if (n == -1 && errno == EINVAL) {
 		/* A socket type without splice: copy from now on. */
@@ -498,7 +593,7 @@ dir_splice(struct relay_dir *dir, int first)
 	if (n == -1)
 		return dir_read_failed(dir, "splice from socket");
 	if (n == 0) {
-		dir_shutdown(dir);
+		dir_eof(dir);
 		return PUMP_GONE;
 	}
 	*dir->count += (uint64_t)n;
@@ -574,6 +669,56 @@ relay_write_cb(int fd, short ev, void *arg)
 	dir->pend = NULL;
 	dir->pend_off = dir->pend_len = 0;
 	dir_release(dir);
+}
+
+/* The other agent speaks protocol 4: EOFs travel as SHUT. */
+void
+relay_set_reuse(struct relay *r)
+{
+	r->reuse = 1;
+}
+
+/*
+ * The other agent's SHUT: its bytes on the stream end after bytes.  A
+ * count below what already came, or a second, different one, is a broken
+ * stream: the relay ends, resetting ext.  The relay may be gone when
+ * this returns.
+ */
+void
+relay_peer_shut(struct relay *r, uint64_t bytes)
+{
+	struct relay_dir	*dir = &r->dir[DIR_IN];
+
+	if (r->linger != NULL)
+		return;		/* ext failed: waiting for the stream's end */
+	if (dir->done && !dir->limited)
+		return;		/* a real EOF came first (no reuse) */
+	if ((dir->limited && dir->limit != bytes) || *dir->count > bytes) {
+		errno = EPROTO;
+		relay_side_failed(r, RELAY_STREAM, "SHUT count");
+		return;
+	}
+	if (dir->limited)
+		return;
+	dir->limited = 1;
+	dir->limit = bytes;
+	if (dir->held)
+		dir->src_ready = 1;
+	else if (*dir->count == bytes)
+		dir_pump(dir);		/* ends the direction now */
+}
+
+/*
+ * The control channel is gone: a SHUT we sent may never have arrived,
+ * and none can be sent any more, so EOFs shut the stream down again.
+ */
+void
+relay_unshare(struct relay *r)
+{
+	if (r->shut_sent)
+		(void)shutdown(r->fd[RELAY_STREAM], SHUT_WR);
+	r->shut_sent = 0;
+	r->reuse = 0;
 }
 
 /* The other agent says its side was reset: reset ours. */

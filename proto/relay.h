@@ -11,6 +11,13 @@
  * reported to the owner (who tells the other agent on the control
  * channel) and a reset the other agent reports is applied with
  * relay_reset().
+ *
+ * With a protocol 4 peer (relay_set_reuse()) an EOF does not shut the
+ * stream down either: the owner tells the other agent how many bytes
+ * the stream carried before it (SHUT), and applies the other agent's
+ * count with relay_peer_shut().  When both directions end so, the stream
+ * is quiet and whole, and the owner may keep it for another connection
+ * (relay_keep_stream(), in done()).
  */
 #ifndef PH_RELAY_H
 #define PH_RELAY_H
@@ -43,6 +50,12 @@ struct relay_cbs {
 	 * be told (the stream is closed at once).
 	 */
 	int	(*ext_reset)(struct relay *, void *);
+	/*
+	 * Reuse only: ext sent EOF after bytes bytes; return 0 once the
+	 * other agent has been told (SHUT), -1 if it cannot be (the stream
+	 * is then shut down, as without reuse, and not kept).
+	 */
+	int	(*shut)(struct relay *, uint64_t, void *);
 	/* The relay is over; it is freed when this returns. */
 	void	(*done)(struct relay *, enum relay_end, void *);
 };
@@ -55,6 +68,10 @@ struct relay_stats {
 
 struct relay	*relay_new(struct event_base *, int, int,
 		    const struct relay_cbs *, void *);
+void		 relay_set_reuse(struct relay *);
+void		 relay_peer_shut(struct relay *, uint64_t);
+void		 relay_unshare(struct relay *);
+int		 relay_keep_stream(struct relay *);
 void		 relay_reset(struct relay *);
 void		 relay_abort(struct relay *);
 const struct relay_stats *relay_stats(const struct relay *);

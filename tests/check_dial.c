@@ -71,6 +71,25 @@ gsession_established(void)
 	return 1;
 }
 
+/* Protocol 3 here: EOFs shut streams down, none is reused (t_reuse). */
+int
+gsession_reuses(void)
+{
+	return 0;
+}
+
+uint64_t
+gstream_release(int fd)
+{
+	close(fd);
+	return 0;
+}
+
+void
+gstream_back(void)
+{
+}
+
 struct gstream *
 gstream_connect(uint64_t conn, gstream_cb cb, void *arg)
 {
@@ -168,6 +187,32 @@ relay_reset(struct relay *rl)
 
 	r->cbs->done(rl, RELAY_END_PEER_RESET, r->arg);
 	free(r);
+}
+
+void
+relay_set_reuse(struct relay *rl)
+{
+	(void)rl;
+}
+
+void
+relay_peer_shut(struct relay *rl, uint64_t bytes)
+{
+	(void)rl;
+	(void)bytes;
+}
+
+void
+relay_unshare(struct relay *rl)
+{
+	(void)rl;
+}
+
+int
+relay_keep_stream(struct relay *rl)
+{
+	(void)rl;
+	return -1;
 }
 
 const char *

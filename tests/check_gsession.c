@@ -45,8 +45,8 @@ static struct {
 
 /* What the session asked of the data streams. */
 static struct {
-	int		pool_starts, pool_stops, pool_size;
-	int		opens, pairs, closes;
+	int		pool_starts, pool_stops, pool_size, pool_reuse;
+	int		opens, pairs, closes, shuts, unshares;
 	uint64_t	conn;
 } st;
 
@@ -91,10 +91,11 @@ privsep_connect(int *pending)
 }
 
 void
-gstream_pool_start(int n)
+gstream_pool_start(int n, int reuse)
 {
 	st.pool_starts++;
 	st.pool_size = n;
+	st.pool_reuse = reuse;
 }
 
 void
@@ -122,6 +123,19 @@ dial_close(const struct ph_close *c)
 {
 	st.closes++;
 	st.conn = c->conn;
+}
+
+void
+dial_shut(const struct ph_shut *m)
+{
+	st.shuts++;
+	st.conn = m->conn;
+}
+
+void
+dial_unshare(void)
+{
+	st.unshares++;
 }
 
 void

@@ -205,6 +205,26 @@ static const uint8_t pair_frame[] = {
 					/* stream: 0x800000000000002a */
 };
 
+static const uint8_t shut_frame[] = {
+	0x00, 0x0f,			/* type: SHUT */
+	0x00, 0x00,			/* flags */
+	0x00, 0x00, 0x00, 0x10,		/* length: 16 */
+	0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x02,
+					/* conn: 0x100000002 */
+	0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x07,
+					/* bytes: 4294967303 (4 GiB + 7) */
+};
+
+static const uint8_t release_frame[] = {
+	0x00, 0x10,			/* type: RELEASE */
+	0x00, 0x00,			/* flags */
+	0x00, 0x00, 0x00, 0x10,		/* length: 16 */
+	0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x02,
+					/* conn: 0x100000002 */
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x2b,
+					/* stream: 43 */
+};
+
 static void
 set_addr(struct ph_addr *a, const char *s)
 {
@@ -366,6 +386,22 @@ build_pair(struct ph_msg *m)
 	m->u.pair.stream = 0x800000000000002aULL;
 }
 
+static void
+build_shut(struct ph_msg *m)
+{
+	m->type = PH_SHUT;
+	m->u.shut.conn = 0x100000002ULL;
+	m->u.shut.bytes = 0x100000007ULL;
+}
+
+static void
+build_release(struct ph_msg *m)
+{
+	m->type = PH_RELEASE;
+	m->u.release.conn = 0x100000002ULL;
+	m->u.release.stream = 43;
+}
+
 #define GOLDEN(name, frame)	{ #name, build_##name, frame, sizeof frame }
 static const struct golden {
 	const char	*name;
@@ -389,6 +425,8 @@ static const struct golden {
 	GOLDEN(error, error_frame),
 	GOLDEN(pool, pool_frame),
 	GOLDEN(pair, pair_frame),
+	GOLDEN(shut, shut_frame),
+	GOLDEN(release, release_frame),
 };
 #define NGOLDENS	(sizeof goldens / sizeof goldens[0])
 
@@ -824,6 +862,8 @@ START_TEST(test_names)
 		ck_assert_str_ne(ph_type_name(want.type), "unknown");
 	}
 	ck_assert_str_eq(ph_type_name(PH_EXPOSED), "EXPOSED");
+	ck_assert_str_eq(ph_type_name(PH_SHUT), "SHUT");
+	ck_assert_str_eq(ph_type_name(PH_RELEASE), "RELEASE");
 	ck_assert_str_eq(ph_verdict_name(PH_BOUND), "bound");
 	ck_assert_str_eq(ph_verdict_name(PH_REWRITTEN), "rewritten");
 	ck_assert_str_eq(ph_verdict_name(PH_REFUSED), "refused");

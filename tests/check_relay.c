@@ -65,6 +65,10 @@ static struct {
 	struct relay_stats	 stats;		/* as done saw them */
 	int			 ext_resets;
 	int			 ext_reset_ret;
+	int			 shuts;		/* reuse: SHUTs asked for */
+	uint64_t		 shut_bytes;
+	int			 shut_ret;
+	int			 kept;		/* the stream, kept in done */
 } f;
 
 static void
@@ -92,6 +96,7 @@ setup(void)
 	memset(&f, 0, sizeof f);
 	for (side = 0; side < 2; side++)
 		f.fd[side] = f.peer[side] = -1;
+	f.kept = -1;
 	f.base = event_base_new();
 	ck_assert_ptr_nonnull(f.base);
 	f.tick = event_new(f.base, -1, EV_PERSIST, tick_cb, NULL);
@@ -116,6 +121,8 @@ teardown(void)
 		if (f.peer[side] != -1)
 			close(f.peer[side]);
 	}
+	if (f.kept != -1)
+		close(f.kept);
 	event_free(f.tick);
 	event_base_free(f.base);
 }
@@ -193,10 +200,25 @@ done_cb(struct relay *r, enum relay_end end, void *arg)
 	f.done = 1;
 	f.end = end;
 	f.stats = *relay_stats(r);
+	f.kept = relay_keep_stream(r);
 	f.r = NULL;
 }
 
-static const struct relay_cbs cbs = { ext_reset_cb, done_cb };
+static int
+shut_cb(struct relay *r, uint64_t bytes, void *arg)
+{
+	(void)r;
+	(void)arg;
+	f.shuts++;
+	f.shut_bytes = bytes;
+	return f.shut_ret;
+}
+
+static const struct relay_cbs cbs = {
+	.ext_reset = ext_reset_cb,
+	.shut = shut_cb,
+	.done = done_cb,
+};
 
 /* Starts the relay, over Unix socketpairs where no socket is set up yet. */
 static void
@@ -894,6 +916,155 @@ START_TEST(test_small_copied)
 }
 END_TEST
 
+static int
+ext_eof(int unused)
+{
+	(void)unused;
+	return f.sink[RELAY_EXT].eof;
+}
+
+static int
+shut_asked(int unused)
+{
+	(void)unused;
+	return f.shuts > 0;
+}
+
+/*
+ * Reuse: both ways end by count, not by EOF on the stream.  The other
+ * agent's count comes before its bytes (0), after them (1) or while
+ * they flow (2), and with bulk (3); the stream is kept, quiet: its peer
+ * got exactly the bytes and no EOF, and nothing more waits in it.
+ */
+START_TEST(test_reuse_clean)
+{
+	size_t	out = _i == 3 ? 3 * MiB + 7 : 1000, in = _i == 3 ?
+		    2 * MiB + 11 : 2345;
+
+	start_relay();
+	relay_set_reuse(f.r);
+	if (_i == 0)
+		relay_peer_shut(f.r, in);
+	pump_start(RELAY_EXT, out, 1);
+	pump_start(RELAY_STREAM, in, 0);
+	sink_start(RELAY_EXT, in);
+	sink_start(RELAY_STREAM, out);
+	if (_i == 2)
+		run_until(ext_got, 1, "the first bytes at ext");
+	if (_i == 1 || _i == 3)
+		run_until(ext_got, (int)in, "the bytes at ext");
+	if (_i != 0)
+		relay_peer_shut(f.r, in);
+	run_until(relay_done, 0, "the relay to end");
+	run_until(ext_eof, 0, "EOF on the ext peer");
+	assert_end(RELAY_END_CLOSED);
+	ck_assert_int_eq(f.shuts, 1);
+	ck_assert_uint_eq(f.shut_bytes, out);
+	ck_assert_int_ne(f.kept, -1);
+	run_until(stream_got, (int)out, "the bytes at the stream peer");
+	run_for(20);
+	ck_assert(!f.sink[RELAY_STREAM].eof);
+	assert_delivered(RELAY_STREAM);
+	assert_delivered(RELAY_EXT);
+	ck_assert_int_eq(inq(f.kept), 0);
+}
+END_TEST
+
+/* Reuse: a count below what came already breaks the stream: ext reset. */
+START_TEST(test_reuse_bad_count)
+{
+	make_tcp_ext();
+	start_relay();
+	relay_set_reuse(f.r);
+	pump_start(RELAY_STREAM, 100, 0);
+	sink_start(RELAY_EXT, 100);
+	run_until(ext_got, 100, "the bytes at ext");
+	relay_peer_shut(f.r, 99);
+	assert_end(RELAY_END_STREAM_LOST);
+	ck_assert_int_eq(f.kept, -1);
+	assert_ext_reset();
+}
+END_TEST
+
+/*
+ * Reuse without a control channel (the SHUT cannot be sent): the stream
+ * is shut down as before, and an EOF from the stream's peer ends the
+ * other way; the stream is not kept.
+ */
+START_TEST(test_reuse_fallback)
+{
+	start_relay();
+	relay_set_reuse(f.r);
+	f.shut_ret = -1;
+	pump_start(RELAY_EXT, 500, 1);
+	sink_start(RELAY_STREAM, 500);
+	run_until(sink_eof, RELAY_STREAM, "EOF on the stream peer");
+	ck_assert_int_eq(f.shuts, 1);
+	sink_start(RELAY_EXT, 0);
+	ck_assert_int_eq(shutdown(f.peer[RELAY_STREAM], SHUT_WR), 0);
+	run_until(relay_done, 0, "the relay to end");
+	run_until(ext_eof, 0, "EOF on the ext peer");
+	assert_end(RELAY_END_CLOSED);
+	ck_assert_int_eq(f.kept, -1);
+	assert_delivered(RELAY_STREAM);
+}
+END_TEST
+
+/*
+ * Reuse, then the control channel goes (relay_unshare) after our SHUT:
+ * the stream is shut down at once, so the other agent still sees EOF.
+ */
+START_TEST(test_reuse_unshare)
+{
+	start_relay();
+	relay_set_reuse(f.r);
+	pump_start(RELAY_EXT, 300, 1);
+	sink_start(RELAY_STREAM, 300);
+	run_until(shut_asked, 0, "the SHUT");
+	ck_assert(!f.sink[RELAY_STREAM].eof);
+	relay_unshare(f.r);
+	run_until(sink_eof, RELAY_STREAM, "EOF on the stream peer");
+	assert_delivered(RELAY_STREAM);
+	sink_start(RELAY_EXT, 0);
+	relay_peer_shut(f.r, 0);
+	run_until(relay_done, 0, "the relay to end");
+	assert_end(RELAY_END_CLOSED);
+	ck_assert_int_eq(f.kept, -1);
+}
+END_TEST
+
+/*
+ * Reuse: a SHUT for a relay whose ext was reset (it waits for the other
+ * agent to close the stream) changes nothing; the stream's end ends it.
+ */
+START_TEST(test_reuse_shut_after_reset)
+{
+	struct linger	l = { 1, 0 };
+
+	make_tcp_ext();
+	start_relay();
+	relay_set_reuse(f.r);
+	ck_assert_int_eq(send(f.peer[RELAY_STREAM], "0123456789", 10, 0), 10);
+	sink_start(RELAY_EXT, 10);
+	run_until(ext_got, 10, "the bytes at ext");
+	event_del(f.sink[RELAY_EXT].ev);
+	ck_assert_int_eq(setsockopt(f.peer[RELAY_EXT], SOL_SOCKET, SO_LINGER,
+	    &l, sizeof l), 0);
+	close(f.peer[RELAY_EXT]);
+	f.peer[RELAY_EXT] = -1;
+	run_until(ext_reset_called, 0, "the ext reset");
+	ck_assert(!f.done);
+	relay_peer_shut(f.r, 10);
+	run_for(20);
+	ck_assert(!f.done);
+	close(f.peer[RELAY_STREAM]);
+	f.peer[RELAY_STREAM] = -1;
+	run_until(relay_done, 0, "the relay to end");
+	assert_end(RELAY_END_EXT_RESET);
+	ck_assert_int_eq(f.kept, -1);
+}
+END_TEST
+
 static Suite *
 relay_suite(void)
 {
@@ -918,6 +1089,11 @@ relay_suite(void)
 	tcase_add_loop_test(tc, test_splice_kinds, 0, 4);
 	tcase_add_loop_test(tc, test_small_copied, 0, 2);
 	tcase_add_loop_test(tc, test_data_then_eof, 0, 8);
+	tcase_add_loop_test(tc, test_reuse_clean, 0, 4);
+	tcase_add_test(tc, test_reuse_bad_count);
+	tcase_add_test(tc, test_reuse_fallback);
+	tcase_add_test(tc, test_reuse_unshare);
+	tcase_add_test(tc, test_reuse_shut_after_reset);
 	suite_add_tcase(s, tc);
 	return s;
 }
