@@ -83,9 +83,14 @@ pxsock_send(struct pxclient *c, int verdict, const char *hosts,
 
 	strlcpy(a.hosts, hosts, sizeof a.hosts);
 	pxmsg_printable(a.reason, sizeof a.reason, reason);
-	if ((n = pxmsg_ans_format(&a, line, sizeof line)) == -1)
-		fatalx("proxy socket: cannot make the answer \"%s\"",
-		    a.reason);
+	/* The reason is the host's: it may be empty, and must not end us. */
+	if (a.reason[0] == '\0')
+		strlcpy(a.reason, "no reason given", sizeof a.reason);
+	if ((n = pxmsg_ans_format(&a, line, sizeof line)) == -1) {
+		log_warnx("proxy socket: pid %d: cannot make the answer "
+		    "\"%s\"", (int)c->pid, a.reason);
+		return -1;
+	}
 	/* A few hundred bytes into a fresh socket: one write, or gone. */
 	if (write(c->fd, line, (size_t)n) != n) {
 		log_warnx("proxy socket: pid %d did not take its answer",

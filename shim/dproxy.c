@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,18 +126,31 @@ dproxy_connect(const char *path)
 	return fd;
 }
 
+static int64_t
+dproxy_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* The answer's line, within DPROXY_ANSWER_SECS: its length, or -1. */
 static int
 dproxy_read_answer(int fd, char *buf, size_t len)
 {
 	struct pollfd	pfd = { .fd = fd, .events = POLLIN };
-	time_t		end = time(NULL) + DPROXY_ANSWER_SECS;
+	int64_t		end = dproxy_now_ms() + DPROXY_ANSWER_SECS * 1000;
+	int64_t		left;
 	size_t		have = 0;
 	ssize_t		n;
 	int		r;
 
 	while (have < len) {
-		r = poll(&pfd, 1, (int)(end - time(NULL)) * 1000);
+		/* A monotonic clock: a VM's wall clock jumps on resume. */
+		if ((left = end - dproxy_now_ms()) < 0)
+			left = 0;
+		r = poll(&pfd, 1, (int)left);
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r <= 0)
