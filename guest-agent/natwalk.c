@@ -54,7 +54,8 @@ chain_cmp(const void *a, const void *b)
 void
 natwalk_sort(struct natchain *chains, size_t n)
 {
-	qsort(chains, n, sizeof *chains, chain_cmp);
+	if (n > 1)	/* no chains at all is a NULL array: not qsort's */
+		qsort(chains, n, sizeof *chains, chain_cmp);
 }
 
 /* A chain of sorted chains, or NULL. */
@@ -65,6 +66,8 @@ natwalk_find(struct natchain *chains, size_t n, uint8_t family,
 	struct natchain	key = { .family = family, .table = (char *)table,
 	    .name = (char *)name };
 
+	if (n == 0)
+		return NULL;
 	return bsearch(&key, chains, n, sizeof *chains, chain_cmp);
 }
 
