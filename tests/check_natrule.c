@@ -683,6 +683,18 @@ START_TEST(test_walk_nft)
 END_TEST
 
 /* A chain that jumps to itself, twice a rule: the walk ends. */
+/* A VM with no nf_tables chains at all: the dump hands over NULL, 0. */
+START_TEST(test_walk_none)
+{
+	struct natbind	 out[1];
+
+	natwalk_sort(NULL, 0);
+	ck_assert_ptr_null(natwalk_find(NULL, 0, NFPROTO_IPV4, "t", "pre"));
+	ck_assert_uint_eq(natwalk(NULL, 0, out, 1), 0);
+	natwalk_free(NULL, 0);
+}
+END_TEST
+
 START_TEST(test_walk_loop)
 {
 	struct set	 s = { NULL, 0 };
@@ -788,6 +800,7 @@ natrule_suite(void)
 	tcase_add_test(tc, test_walk_docker);
 	tcase_add_test(tc, test_walk_cni_kube);
 	tcase_add_test(tc, test_walk_nft);
+	tcase_add_test(tc, test_walk_none);
 	tcase_add_test(tc, test_walk_loop);
 	tcase_add_test(tc, test_walk_max);
 	tcase_add_test(tc, test_check);
