@@ -446,9 +446,9 @@ tests/fuzz/fuzz_dgram: tests/fuzz/fuzz_dgram.c proto/dgram.c proto/buf.c
 	clang $(FUZZ_CFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs libbsd-overlay)
 
 tests/fuzz/fuzz_api_body: tests/fuzz/fuzz_api_body.c host-agent/api_body.c \
-    host-agent/policy.c proto/addr.c
+    host-agent/policy.c host-agent/policy_index.c proto/addr.c proto/xmalloc.c proto/log.c
 	clang $(FUZZ_CFLAGS) -Ihost-agent -o $@ $^ \
-	    $(shell $(PKG_CONFIG) --libs libbsd-overlay jansson)
+	    $(shell $(PKG_CONFIG) --libs libbsd-overlay jansson libevent)
 
 tests/fuzz/fuzz_policy: tests/fuzz/fuzz_policy.c host-agent/policy_parse.c \
     host-agent/policy_index.c host-agent/policy.c proto/addr.c proto/endpoint.c proto/number.c \
