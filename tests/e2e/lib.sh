@@ -159,6 +159,32 @@ in_vm() {
 	ip netns exec "$NS" "$@"
 }
 
+# ct_create BRIDGE VM-ADDR/LEN CT-ADDR/LEN [udp]: a "container" behind the
+# VM, as an engine lays one out: namespace $CT (removed at exit) on a
+# veth whose VM end is BRIDGE, serving "hello from the container" over
+# HTTP on port 80 and, with udp, a UDP echo on port 7.  Returns once the
+# VM reaches its page.
+ct_create() {
+	local br=$1 vmaddr=$2 ctaddr=$3
+	ip netns add "$CT" || fail "cannot create network namespace $CT"
+	ph_at_exit ct_delete
+	ip -n "$NS" link add "$br" type veth peer name eth0 netns "$CT"
+	ip -n "$NS" addr add "$vmaddr" dev "$br"
+	ip -n "$NS" link set "$br" up
+	ip -n "$CT" addr add "$ctaddr" dev eth0
+	ip -n "$CT" link set eth0 up
+	ip -n "$CT" link set lo up
+	mkdir -p "$T/ct"
+	echo "hello from the container" >"$T/ct/index.html"
+	bg ct-http ip netns exec "$CT" "$PY" -m http.server 80 \
+	    --bind 0.0.0.0 --directory "$T/ct"
+	[ "${4:-}" = udp ] && bg ct-udp ip netns exec "$CT" "$PHUDP" echo 0.0.0.0 7
+	CT_ADDR=${ctaddr%/*}
+	wait_for 10 "the container's HTTP server from the VM" ct_up
+}
+ct_up() { in_vm curl -sf --max-time 2 "http://$CT_ADDR/" | grep -q container; }
+ct_delete() { ip netns del "$CT" 2>/dev/null; }
+
 # bg LOGNAME COMMAND...: run in the background, remember the pid.
 bg() {
 	local log=$1
@@ -172,6 +198,16 @@ bg() {
 kill_wait() {
 	kill "-$1" "$2" 2>/dev/null || true
 	wait "$2" 2>/dev/null || true
+}
+
+# stop_agents NAME: stop both agents between the runs of one test (a
+# policy each), their logs kept aside as *-NAME.log.old so that the next
+# run's log_has reads only its own.
+stop_agents() {
+	kill_wait TERM "$GUEST_PID"
+	kill_wait TERM "$HOST_PID"
+	mv "$T/guest.log" "$T/guest-$1.log.old"
+	mv "$T/host.log" "$T/host-$1.log.old"
 }
 
 start_host() {

@@ -20,28 +20,13 @@ for t in iptables-nft nft; do
 done
 [ -x $PORTMAP ] || fail "no $PORTMAP (containernetworking-plugins)"
 CT=ph-dnat-ct-$$
-del_ct() { ip netns del "$CT" 2>/dev/null; }
-ph_at_exit del_ct
 
 base=$(free_port 5)
 P1=$base P2=$((base + 1)) P3=$((base + 2)) P4=$((base + 3))
 
 # The VM and the container behind its bridge-like veth end.
 vm_create
-ip netns add "$CT"
-ip -n "$NS" link add cbr0 type veth peer name eth0 netns "$CT"
-ip -n "$NS" addr add 10.77.0.1/24 dev cbr0
-ip -n "$NS" link set cbr0 up
-ip -n "$CT" addr add 10.77.0.2/24 dev eth0
-ip -n "$CT" link set eth0 up
-ip -n "$CT" link set lo up
-mkdir -p "$T/ct"
-echo "hello from the container" >"$T/ct/index.html"
-bg ct-http ip netns exec "$CT" "$PY" -m http.server 80 --bind 0.0.0.0 \
-    --directory "$T/ct"
-bg ct-udp ip netns exec "$CT" "$PHUDP" echo 0.0.0.0 7
-ct_up() { in_vm curl -sf --max-time 2 http://10.77.0.2/ | grep -q container; }
-wait_for 10 "the container's HTTP server from the VM" ct_up
+ct_create cbr0 10.77.0.1/24 10.77.0.2/24 udp
 
 ipt() { in_vm iptables-nft -w -t nat "$@"; }
 # Docker's layout (iptables-nft, Debian's default iptables).
@@ -135,13 +120,6 @@ run_mode() {
 	pass "policy ${mode:-loopback (default)}: each DNAT-published port" \
 	    "as the policy says, named docker, nft:phdnat/pre, cni-portmap;" \
 	    "the container's page (curl) and echo (udp) through each"
-}
-
-stop_agents() {
-	kill_wait TERM "$GUEST_PID"
-	kill_wait TERM "$HOST_PID"
-	mv "$T/guest.log" "$T/guest-$1.log.old"
-	mv "$T/host.log" "$T/host-$1.log.old"
 }
 
 run_mode refuse

@@ -19,28 +19,13 @@
 DOCKER_PROXY=$("$PH_ROOT/mk/docker-proxy.sh") ||
     fail "no docker-proxy (mk/docker-proxy.sh)"
 CT=ph-ct-$$
-del_ct() { ip netns del "$CT" 2>/dev/null; }
-ph_at_exit del_ct
 
 P1=$(free_port) P2=$(( $(free_port) + 1 )) P3=$(( $(free_port) + 2 ))
 P4=$(( $(free_port) + 3 )) P5=$(( $(free_port) + 4 ))
 
 # The VM, its docker0-like bridge end, and the container behind it.
 vm_create
-ip netns add "$CT"
-ip -n "$NS" link add docker0 type veth peer name eth0 netns "$CT"
-ip -n "$NS" addr add 172.17.0.1/16 dev docker0
-ip -n "$NS" link set docker0 up
-ip -n "$CT" addr add 172.17.0.2/16 dev eth0
-ip -n "$CT" link set eth0 up
-ip -n "$CT" link set lo up
-mkdir -p "$T/ct"
-echo "hello from the container" >"$T/ct/index.html"
-bg ct-http ip netns exec "$CT" "$PY" -m http.server 80 --bind 0.0.0.0 \
-    --directory "$T/ct"
-bg ct-udp ip netns exec "$CT" "$PHUDP" echo 0.0.0.0 7
-ct_up() { in_vm curl -sf --max-time 2 http://172.17.0.2/ | grep -q container; }
-wait_for 10 "the container's HTTP server from the VM" ct_up
+ct_create docker0 172.17.0.1/16 172.17.0.2/16 udp
 
 # proxy NAME HOST-IP HOST-PORT [udp]: docker-proxy as dockerd starts it;
 # like dockerd, read its verdict ("0\n" or "1\n<error>") from fd 3.
@@ -144,13 +129,6 @@ run_mode() {
 }
 
 # The agents go, the docker-proxies stay: the next mode resyncs them.
-stop_agents() {
-	kill_wait TERM "$GUEST_PID"
-	kill_wait TERM "$HOST_PID"
-	mv "$T/guest.log" "$T/guest-$1.log.old"
-	mv "$T/host.log" "$T/host-$1.log.old"
-}
-
 run_mode refuse
 stop_agents refuse
 run_mode allow

@@ -22,24 +22,10 @@ DOCKER_PROXY=$("$PH_ROOT/mk/docker-proxy.sh") ||
     fail "no docker-proxy (mk/docker-proxy.sh)"
 SHIM=$PH_ROOT/shim/porthole-docker-proxy
 CT=ph-shimct-$$
-del_ct() { ip netns del "$CT" 2>/dev/null; }
-ph_at_exit del_ct
 
 P=$(free_port 6)
 vm_create
-ip netns add "$CT"
-ip -n "$NS" link add docker0 type veth peer name eth0 netns "$CT"
-ip -n "$NS" addr add 172.17.0.1/16 dev docker0
-ip -n "$NS" link set docker0 up
-ip -n "$CT" addr add 172.17.0.2/16 dev eth0
-ip -n "$CT" link set eth0 up
-ip -n "$CT" link set lo up
-mkdir -p "$T/ct"
-echo "hello from the container" >"$T/ct/index.html"
-bg ct-http ip netns exec "$CT" "$PY" -m http.server 80 --bind 0.0.0.0 \
-    --directory "$T/ct"
-ct_up() { in_vm curl -sf --max-time 2 http://172.17.0.2/ | grep -q container; }
-wait_for 10 "the container's HTTP server from the VM" ct_up
+ct_create docker0 172.17.0.1/16 172.17.0.2/16
 
 # The shim as dockerd starts it, in the VM, run through WRAPPER (none,
 # or setpriv); its outcome in $T/NAME.status.

@@ -103,13 +103,6 @@ run_mode() {
 	    "the policy says${want:+, curl on the host gets the page from the container}"
 }
 
-stop_agents() {
-	kill_wait TERM "$GUEST_PID"
-	kill_wait TERM "$HOST_PID"
-	mv "$T/guest.log" "$T/guest-$1.log.old"
-	mv "$T/host.log" "$T/host-$1.log.old"
-}
-
 run_mode refuse
 stop_agents refuse
 run_mode allow
