@@ -88,6 +88,7 @@ GUEST_SRCS = \
 	guest-agent/notify.c \
 	guest-agent/gstream.c \
 	guest-agent/listenev.c \
+	guest-agent/localsock.c \
 	guest-agent/nat.c \
 	guest-agent/natdump.c \
 	guest-agent/natrule.c \

@@ -283,6 +283,27 @@ void		 jail_prepare(void);
 void		 jail_enter(uid_t, gid_t);
 const char	*jail_possible(void);
 
+/* localsock.c: the agent's local sockets, opened before it splits */
+struct event;
+struct localsock {
+	const char	*what;		/* "status socket", in messages */
+	struct endpoint	 ep;
+	int		 fd;		/* -1: none */
+	struct event	*ev;
+	int		 made;		/* the path is ours to remove */
+	dev_t		 dev;		/* which file it is */
+	ino_t		 ino;
+};
+
+void		 localsock_open(struct localsock *, const char *,
+		    const char *);
+void		 localsock_start(struct localsock *,
+		    void (*)(int, short, void *));
+void		 localsock_stop(struct localsock *);
+void		 localsock_forget(struct localsock *);
+void		 localsock_unlink(struct localsock *);
+int		 localsock_peer(int, uid_t *, pid_t *);
+
 /* status.c: the local, root-only status socket (the one it accepts on) */
 #define GUEST_STATUS_PATH	"/run/porthole-guest.sock"
 #define GUEST_STATUS_CLIENTS	8

@@ -18,7 +18,6 @@
  * and a scan decides whether the bind stays.
  */
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,15 +49,11 @@ struct pxclient {
 };
 
 static struct {
-	struct endpoint		 ep;
-	int			 fd;
-	struct event		*ev;
+	struct localsock	 ls;
 	int			 nclients;
 	TAILQ_HEAD(, pxclient)	 clients;
-	int			 made;		/* the path is ours to remove */
-	dev_t			 dev;
-	ino_t			 ino;
-} px = { .fd = -1, .clients = TAILQ_HEAD_INITIALIZER(px.clients) };
+} px = { .ls = { .what = "proxy socket", .fd = -1 },
+    .clients = TAILQ_HEAD_INITIALIZER(px.clients) };
 
 static void
 pxsock_close(struct pxclient *c)
@@ -235,21 +230,6 @@ pxsock_client_cb(int fd, short ev, void *arg)
 	pxsock_close(c);
 }
 
-static int
-pxsock_peer(int fd, uid_t *uid, pid_t *pid)
-{
-	struct ucred	cr;
-	socklen_t	len = sizeof cr;
-
-	*uid = (uid_t)-1;
-	*pid = 0;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == -1)
-		return -1;
-	*uid = cr.uid;
-	*pid = cr.pid;
-	return 0;
-}
-
 static void
 pxsock_accept_cb(int lfd, short ev, void *arg)
 {
@@ -274,7 +254,7 @@ pxsock_accept_cb(int lfd, short ev, void *arg)
 		fatalx("event_new");
 	TAILQ_INSERT_TAIL(&px.clients, c, entry);
 	px.nclients++;
-	if (pxsock_peer(fd, &uid, &c->pid) == -1 || uid != 0) {
+	if (localsock_peer(fd, &uid, &c->pid) == -1 || uid != 0) {
 		log_warnx("proxy socket: uid %d (pid %d) refused: root only",
 		    (int)uid, (int)c->pid);
 		pxsock_refuse(c, PX_DENIED, "only root may ask the guest "
@@ -302,48 +282,18 @@ pxsock_verdict(const struct gbind *b)
 
 /*
  * Opens the socket, as root before the agent detaches and splits, as
- * status_open() does: -r's path, or NULL for the default (one another
- * agent serves is left to it, with a warning); "none" for none.
+ * status_open() does: -r's path, or NULL for the default.
  */
 void
 pxsock_open(const char *path)
 {
-	char		spec[sizeof px.ep.path + 8], err[256];
-	struct stat	sb;
-
-	if (path != NULL && strcmp(path, "none") == 0)
-		return;
-	snprintf(spec, sizeof spec, "unix:%s", path != NULL ? path :
-	    GUEST_PROXY_PATH);
-	if (endpoint_parse(spec, EP_LISTEN, &px.ep, err, sizeof err) == -1 ||
-	    endpoint_absolute(&px.ep, err, sizeof err) == -1)
-		fatalx("proxy socket: %s", err);
-	if ((px.fd = endpoint_listen(&px.ep, err, sizeof err)) == -1) {
-		if (path == NULL) {
-			log_warnx("proxy socket: %s: running without one",
-			    err);
-			return;
-		}
-		fatalx("proxy socket: %s", err);
-	}
-	if (stat(px.ep.path, &sb) == -1)
-		fatal("proxy socket %s", px.ep.path);
-	px.made = 1;
-	px.dev = sb.st_dev;
-	px.ino = sb.st_ino;
+	localsock_open(&px.ls, path, GUEST_PROXY_PATH);
 }
 
 void
 pxsock_start(void)
 {
-	if (px.fd == -1)
-		return;
-	px.ev = event_new(guest->base, px.fd, EV_READ | EV_PERSIST,
-	    pxsock_accept_cb, NULL);
-	if (px.ev == NULL)
-		fatalx("event_new");
-	event_add(px.ev, NULL);
-	log_info("proxy socket %s", px.ep.path);
+	localsock_start(&px.ls, pxsock_accept_cb);
 }
 
 /* At exit: every proxy's connection closed, its hold with the watcher. */
@@ -356,32 +306,18 @@ pxsock_stop(void)
 		c->bind = 0;
 		pxsock_close(c);
 	}
-	if (px.fd == -1)
-		return;
-	if (px.ev != NULL)
-		event_free(px.ev);
-	close(px.fd);
-	pxsock_unlink();
-	px.fd = -1;
+	localsock_stop(&px.ls);
 }
 
 /* The worker, once split: the path is the helper's to remove. */
 void
 pxsock_forget(void)
 {
-	px.made = 0;
+	localsock_forget(&px.ls);
 }
 
-/* Removes the path if it still names our socket (status_unlink's rule). */
 void
 pxsock_unlink(void)
 {
-	struct stat	sb;
-
-	if (!px.made)
-		return;
-	px.made = 0;
-	if (lstat(px.ep.path, &sb) == 0 && sb.st_dev == px.dev &&
-	    sb.st_ino == px.ino)
-		endpoint_unlink(&px.ep);
+	localsock_unlink(&px.ls);
 }

@@ -10,7 +10,6 @@
  * the network reaches it.
  */
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,15 +25,10 @@
 #include "version.h"
 
 static struct {
-	struct endpoint	 ep;
-	int		 fd;
-	struct event	*ev;
+	struct localsock ls;
 	int		 nclients;
 	uid_t		 uid;		/* who started the agent */
-	int		 made;		/* the path is ours to remove */
-	dev_t		 dev;		/* which file it is */
-	ino_t		 ino;
-} st = { .fd = -1 };
+} st = { .ls = { .what = "status socket", .fd = -1 } };
 
 static json_t *
 status_addr(const struct ph_addr *a, uint16_t port)
@@ -111,14 +105,11 @@ status_error_cb(struct bufferevent *bev, short what, void *arg)
 static int
 status_peer_allowed(int fd, uid_t *uid)
 {
-	struct ucred	cr;
-	socklen_t	len = sizeof cr;
+	pid_t	pid;
 
-	*uid = (uid_t)-1;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == -1)
+	if (localsock_peer(fd, uid, &pid) == -1)
 		return 0;
-	*uid = cr.uid;
-	return cr.uid == 0 || cr.uid == st.uid;
+	return *uid == 0 || *uid == st.uid;
 }
 
 static void
@@ -159,85 +150,37 @@ status_accept_cb(int lfd, short ev, void *arg)
 
 /*
  * Opens the socket, before the agent detaches, so that an error reaches
- * the user.  path is -s's, or NULL for the default; a default socket
- * that another guest agent serves is left to it (a warning), and "none"
- * turns the socket off.
+ * the user: -s's path, or NULL for the default (see localsock_open).
  */
 void
 status_open(const char *path)
 {
-	char		spec[sizeof st.ep.path + 8], err[256];
-	struct stat	sb;
-
-	if (path != NULL && strcmp(path, "none") == 0)
-		return;
-	snprintf(spec, sizeof spec, "unix:%s", path != NULL ? path :
-	    GUEST_STATUS_PATH);
-	if (endpoint_parse(spec, EP_LISTEN, &st.ep, err, sizeof err) == -1 ||
-	    endpoint_absolute(&st.ep, err, sizeof err) == -1)
-		fatalx("status socket: %s", err);
-	if ((st.fd = endpoint_listen(&st.ep, err, sizeof err)) == -1) {
-		if (path == NULL) {
-			log_warnx("status socket: %s: running without one",
-			    err);
-			return;
-		}
-		fatalx("status socket: %s", err);
-	}
-	if (stat(st.ep.path, &sb) == -1)
-		fatal("status socket %s", st.ep.path);
+	localsock_open(&st.ls, path, GUEST_STATUS_PATH);
 	st.uid = geteuid();
-	st.made = 1;
-	st.dev = sb.st_dev;
-	st.ino = sb.st_ino;
 }
 
 /* Starts answering, once the event loop exists. */
 void
 status_start(void)
 {
-	if (st.fd == -1)
-		return;
-	st.ev = event_new(guest->base, st.fd, EV_READ | EV_PERSIST,
-	    status_accept_cb, NULL);
-	if (st.ev == NULL)
-		fatalx("event_new");
-	event_add(st.ev, NULL);
-	log_info("status socket %s", st.ep.path);
+	localsock_start(&st.ls, status_accept_cb);
 }
 
 void
 status_stop(void)
 {
-	if (st.fd == -1)
-		return;
-	if (st.ev != NULL)
-		event_free(st.ev);
-	close(st.fd);
-	status_unlink();
-	st.fd = -1;
+	localsock_stop(&st.ls);
 }
 
 /* The worker, once split: the path is the helper's to remove. */
 void
 status_forget(void)
 {
-	st.made = 0;
+	localsock_forget(&st.ls);
 }
 
-/*
- * Removes the socket's path if it still names our socket: a new agent
- * may have taken it over since.
- */
 void
 status_unlink(void)
 {
-	struct stat	sb;
-
-	if (!st.made)
-		return;
-	st.made = 0;
-	if (lstat(st.ep.path, &sb) == 0 && sb.st_dev == st.dev &&
-	    sb.st_ino == st.ino)
-		endpoint_unlink(&st.ep);
+	localsock_unlink(&st.ls);
 }
