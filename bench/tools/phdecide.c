@@ -23,6 +23,7 @@
 
 #include "host.h"
 #include "log.h"
+#include "number.h"
 #include "xmalloc.h"
 
 struct host	*host;
@@ -94,20 +95,6 @@ random_req(struct bind_req *r, int nrules)
 	r->guest_ep = "unix:/nonexistent";
 }
 
-static int
-number(const char *flag, const char *s, int min, int max)
-{
-	char	*end;
-	long	 v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || *end != '\0' || end == s || v < min || v > max)
-		fatalx("%s: %s is not a number from %d to %d", flag, s, min,
-		    max);
-	return (int)v;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -125,9 +112,9 @@ main(int argc, char **argv)
 	log_init("phdecide", 1, 0);
 	while ((ch = getopt(argc, argv, "n:o:r:")) != -1) {
 		switch (ch) {
-		case 'n': n = number("-n", optarg, 1, 10000000); break;
+		case 'n': n = number_arg("-n", optarg, 1, 10000000); break;
 		case 'o': out = optarg; break;
-		case 'r': nrules = number("-r", optarg, 1,
+		case 'r': nrules = number_arg("-r", optarg, 1,
 		    65535 - PHD_FIRST_PORT - 30000); break;
 		default:
 			fprintf(stderr, "usage: phdecide [-r RULES] "

@@ -33,6 +33,7 @@
 
 #include "frameio.h"
 #include "log.h"
+#include "number.h"
 #include "proto.h"
 #include "xmalloc.h"
 
@@ -223,20 +224,6 @@ stop_cb(int sig, short ev, void *arg)
 	event_base_loopbreak(base);
 }
 
-static int
-number(const char *flag, const char *s, int min, int max)
-{
-	char	*end;
-	long	 v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || *end != '\0' || end == s || v < min || v > max)
-		fatalx("%s: %s is not a number from %d to %d", flag, s, min,
-		    max);
-	return (int)v;
-}
-
 static void
 usage(void)
 {
@@ -255,11 +242,11 @@ main(int argc, char **argv)
 	while ((ch = getopt(argc, argv, "d:f:n:p:r:")) != -1) {
 		switch (ch) {
 		case 'd': dir = optarg; break;
-		case 'f': nforwards = number("-f", optarg, 1,
+		case 'f': nforwards = number_arg("-f", optarg, 1,
 		    PHG_FORWARDS_MAX); break;
-		case 'n': nguests = number("-n", optarg, 1, PHG_GUESTS_MAX);
-		    break;
-		case 'p': base_port = number("-p", optarg, 1, 65535); break;
+		case 'n': nguests = number_arg("-n", optarg, 1,
+		    PHG_GUESTS_MAX); break;
+		case 'p': base_port = number_arg("-p", optarg, 1, 65535); break;
 		case 'r': readyfile = optarg; break;
 		default: usage();
 		}
