@@ -14,7 +14,7 @@
 . "$(dirname "$0")/lib.sh"
 
 command -v dockerd >/dev/null && [ -x /usr/bin/docker ] ||
-    skip "no dockerd (Debian's docker.io: mk/deps.sh check)"
+    fail "no dockerd (Debian's docker.io: mk/deps.sh check)"
 DK=$T/dk
 DOCKER=(/usr/bin/docker -H "unix://$DK/docker.sock")
 mkdir -p "$DK"
@@ -46,9 +46,14 @@ bg dockerd nsenter --net="/run/netns/$NS" dockerd --iptables=true \
 DOCKERD_PID=$LAST_PID
 dockerd_up() { "${DOCKER[@]}" version; }
 deadline=$(( $(date +%s) + $(ph_secs 60) ))
+# A dockerd that exits cannot run here (a skip, with its reason); one
+# that runs and never answers is a failure, not a skip.
 until dockerd_up >/dev/null 2>&1; do
-	kill -0 "$DOCKERD_PID" 2>/dev/null && [ "$(date +%s)" -lt $deadline ] ||
+	kill -0 "$DOCKERD_PID" 2>/dev/null ||
 	    skip "dockerd cannot run here: $(tail -3 "$T/dockerd.log")"
+	[ "$(date +%s)" -lt $deadline ] ||
+	    fail "dockerd runs but did not answer in $(ph_secs 60) s:" \
+	    "$(tail -3 "$T/dockerd.log")"
 	sleep 0.1
 done
 
