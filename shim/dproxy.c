@@ -208,20 +208,21 @@ dproxy_verdict(const struct pxmsg_req *r, const struct pxmsg_ans *a)
 	addr_fmt(&r->addr, r->port, where, sizeof where);
 	if (r->proto == IPPROTO_UDP)
 		strlcat(where, "/udp", sizeof where);
+	if (!pxmsg_verdict_fails(a->verdict)) {
+		fprintf(stderr, "porthole-docker-proxy: %s: %s%s%s: %s\n",
+		    where, pxmsg_verdict_name(a->verdict), a->hosts[0] != '\0' ?
+		    " on host " : "", a->hosts, a->reason);
+		return;
+	}
 	switch (a->verdict) {
 	case PX_REFUSED:
 		dproxy_fail("porthole: host refuses %s: %s", where, a->reason);
 	case PX_FAILED:
 		dproxy_fail("porthole: host cannot listen for %s: %s", where,
 		    a->reason);
-	case PX_DENIED:
-	case PX_INVALID:
+	default:	/* PX_DENIED, PX_INVALID */
 		dproxy_fail("porthole: guest agent refuses %s: %s", where,
 		    a->reason);
-	default:
-		fprintf(stderr, "porthole-docker-proxy: %s: %s%s%s: %s\n",
-		    where, pxmsg_verdict_name(a->verdict), a->hosts[0] != '\0' ?
-		    " on host " : "", a->hosts, a->reason);
 	}
 }
 
