@@ -334,6 +334,13 @@ api_start(void)
 	    EVHTTP_REQ_CONNECT);
 	evhttp_set_max_headers_size(api.http, API_HEADERS_MAX);
 	evhttp_set_max_body_size(api.http, API_BODY_HARD_MAX);
+	/*
+	 * A body over the limit is read and dropped before the 413 goes out:
+	 * closing with it unread made the client's next write fail (EPIPE)
+	 * before it could read the answer, so it saw no 413 at all.
+	 */
+	if (evhttp_set_flags(api.http, EVHTTP_SERVER_LINGERING_CLOSE) == -1)
+		fatalx("cannot set the API's lingering close");
 	evhttp_set_timeout(api.http, API_TIMEOUT);
 	evhttp_set_gencb(api.http, api_request_cb, NULL);
 	log_info("API on %s", api.ep.str);
