@@ -42,6 +42,7 @@ PROTO_SRCS = \
 	proto/number.c \
 	proto/proto.c \
 	proto/relay.c \
+	proto/sockname.c \
 	proto/xmalloc.c
 HOST_SRCS = \
 	host-agent/admit.c \
@@ -66,7 +67,9 @@ HOST_SRCS = \
 	host-agent/privport.c \
 	host-agent/reason.c \
 	host-agent/session.c \
-	host-agent/udp.c
+	host-agent/sockdir.c \
+	host-agent/udp.c \
+	host-agent/usock.c
 # portholectl shares where the API socket is (api_path.c, api.h).
 CTL_SRCS = \
 	ctl/ctl_http.c \

@@ -93,7 +93,11 @@ forward_open(struct forward *f, int n, struct ph_hostaddr *h)
 
 	if (f->req.proto == IPPROTO_UDP)
 		return udp_listen(f, h);
-	if ((fd = hostsock_open(f, h, SOCK_STREAM)) == -1)
+	if (f->req.proto == PH_KIND_UNIX)
+		fd = usock_listen(f);
+	else
+		fd = hostsock_open(f, h, SOCK_STREAM);
+	if (fd == -1)
 		return -1;
 	f->lis[n] = evconnlistener_new(host->base, forward_accept_cb, f,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
@@ -103,14 +107,27 @@ forward_open(struct forward *f, int n, struct ph_hostaddr *h)
 	return 0;
 }
 
+/* What the guest exposed, for the log: an address, or a socket. */
+static const char *
+forward_what(const struct forward *f, char *buf, size_t len)
+{
+	if (f->req.proto != PH_KIND_UNIX)
+		return addr_fmt(&f->req.addr, f->req.port, buf, len);
+	snprintf(buf, len, "%s (%s)", f->req.sock_name, f->guest_path[0] !=
+	    '\0' ? f->guest_path : "-");
+	return buf;
+}
+
 static void
 forward_log(const struct forward *f)
 {
-	char	ga[PH_ADDRSTRLEN], ha[PH_ADDRSTRLEN * 2 + 8] = "";
+	char	ga[PH_SOCKPATH_MAX + PH_SOCKNAME_MAX + 8];
+	char	ha[PH_SOCKPATH_MAX + PH_ADDRSTRLEN * 2 + 8] = "";
 	char	one[PH_ADDRSTRLEN];
 	int	i;
 
-	addr_fmt(&f->req.addr, f->req.port, ga, sizeof ga);
+	forward_what(f, ga, sizeof ga);
+	strlcpy(ha, f->host_path, sizeof ha);
 	for (i = 0; i < f->dec.naddr; i++) {
 		if (i > 0)
 			strlcat(ha, " ", sizeof ha);
@@ -157,6 +174,16 @@ forward_reject(struct session *s, const struct ph_expose *e, const char *why)
 	forward_reply_failed(s, e->id, why);
 }
 
+/* Carries out f->dec: admit.c for ports, usock.c for a socket. */
+static void
+forward_admit(struct forward *f, int listening)
+{
+	if (f->req.proto == PH_KIND_UNIX)
+		usock_admit(f);
+	else
+		admit_forward(f, listening);
+}
+
 void
 forward_expose(struct session *s, const struct ph_expose *e)
 {
@@ -172,8 +199,10 @@ forward_expose(struct session *s, const struct ph_expose *e)
 		forward_reply_failed(s, e->id, "too many binds for this guest");
 		return;
 	}
-	if (e->proto != IPPROTO_TCP && e->proto != IPPROTO_UDP) {
-		forward_reject(s, e, "only tcp and udp are forwarded");
+	if (e->proto != IPPROTO_TCP && e->proto != IPPROTO_UDP &&
+	    (e->proto != PH_KIND_UNIX || s->proto < PH_PROTO_VERSION_UNIX)) {
+		forward_reject(s, e, "only tcp and udp are forwarded (and unix "
+		    "sockets from protocol version 5)");
 		return;
 	}
 	f = xcalloc(1, sizeof *f);
@@ -185,6 +214,8 @@ forward_expose(struct session *s, const struct ph_expose *e)
 	f->req.port = e->port;
 	f->req.v6only = (e->flags & PH_EXPOSE_V6ONLY) != 0;
 	strlcpy(f->process, e->process, sizeof f->process);
+	strlcpy(f->req.sock_name, e->name, sizeof f->req.sock_name);
+	strlcpy(f->guest_path, e->path, sizeof f->guest_path);
 	f->req.guest_name = s->name;
 	f->req.guest_ep = s->gep->ep.str;
 	f->req.guest_cid = s->cid;
@@ -192,7 +223,7 @@ forward_expose(struct session *s, const struct ph_expose *e)
 	s->nforwards++;
 	policy_decide(&host->policy, &f->req, &f->want);
 	f->dec = f->want;
-	admit_forward(f, 0);
+	forward_admit(f, 0);
 	forward_log(f);
 	events_forward(HEV_FORWARD, f, NULL);
 	forward_reply(s, e->id, &f->dec);
@@ -220,6 +251,7 @@ forward_unlisten(struct forward *f)
 	f->resume = NULL;
 	if (udp_close(f) > 0)
 		freed = 1;
+	usock_unlisten(f);
 	if (freed)
 		admit_freed();
 }
@@ -258,7 +290,7 @@ forward_redecide(struct forward *f)
 		forward_unlisten(f);
 		admit_unwait(f);
 		f->want = f->dec = d;
-		admit_forward(f, listening);
+		forward_admit(f, listening);
 	}
 	if (decision_equal(&old, &f->dec))
 		return 0;
@@ -298,14 +330,14 @@ void
 forward_close(struct forward *f, const char *why)
 {
 	struct session	*s = f->s;
-	char		 ga[PH_ADDRSTRLEN];
+	char		 ga[PH_SOCKPATH_MAX + PH_SOCKNAME_MAX + 8];
 
 	forward_unlisten(f);
 	admit_unwait(f);
 	if (admit_listening(&f->dec))
 		log_info("guest %s: %s %s closed: %s", s->id,
-		    proto_name(f->req.proto), addr_fmt(&f->req.addr,
-		    f->req.port, ga, sizeof ga), why);
+		    proto_name(f->req.proto), forward_what(f, ga, sizeof ga),
+		    why);
 	events_forward(HEV_FORWARD_CLOSED, f, why);
 	TAILQ_REMOVE(&s->forwards, f, entry);
 	s->nforwards--;

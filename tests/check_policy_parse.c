@@ -266,9 +266,9 @@ static const struct bad_case {
 	  "p:3: key given twice in this block (first at line 2)\n" },
 	{ "deny tcp port 22\n", "p:1: unknown directive \"deny\"\n" },
 	{ "Allow tcp port 22\n", "p:1: unknown directive \"Allow\"\n" },
-	{ "allow\n", "p:1: allow: expected tcp, udp or any\n" },
+	{ "allow\n", "p:1: allow: expected tcp, udp, any or unix\n" },
 	{ "allow sctp port 1\n",
-	  "p:1: allow: expected tcp, udp or any, not \"sctp\"\n" },
+	  "p:1: allow: expected tcp, udp, any or unix, not \"sctp\"\n" },
 	{ "refuse tcp 22\n", "p:1: refuse tcp: expected \"port\" and a port, "
 	  "a range or a list\n" },
 	{ "refuse tcp port\n", "p:1: refuse tcp: expected \"port\" and a "
