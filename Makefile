@@ -94,6 +94,8 @@ GUEST_SRCS = \
 	guest-agent/gsession.c \
 	guest-agent/status.c \
 	guest-agent/status_show.c \
+	guest-agent/usock.c \
+	guest-agent/uwatch.c \
 	guest-agent/watch.c \
 	proto/fwtable.c
 
@@ -241,7 +243,8 @@ $(GUEST_UNIT_TESTS:=.o): %.o: %.c .flags guest-agent/guest.h \
     $(wildcard proto/*.h)
 	$(CC) $(CFLAGS) $(PH_CFLAGS) -Iguest-agent -c -o $@ $<
 
-tests/check_watch: tests/check_watch.o guest-agent/watch.o $(PROTO_OBJS)
+tests/check_watch: tests/check_watch.o guest-agent/watch.o \
+    guest-agent/uwatch.o guest-agent/usock.o $(PROTO_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PH_LIBS)
 
 tests/check_scan: tests/check_scan.o guest-agent/scan.o $(PROTO_OBJS)
@@ -257,11 +260,12 @@ tests/check_dial: tests/check_dial.o guest-agent/dial.o \
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PH_LIBS)
 
 tests/check_privsep: tests/check_privsep.o guest-agent/privsep.o \
-    guest-agent/proc.o $(PROTO_OBJS)
+    guest-agent/proc.o guest-agent/usock.o $(PROTO_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PH_LIBS)
 
 tests/check_gsession: tests/check_gsession.o guest-agent/gsession.o \
-    guest-agent/watch.o $(PROTO_OBJS)
+    guest-agent/watch.o guest-agent/uwatch.o guest-agent/usock.o \
+    $(PROTO_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PH_LIBS)
 
 tests/tools/%: tests/tools/%.c .flags

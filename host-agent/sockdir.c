@@ -18,6 +18,8 @@
 
 #include "host.h"
 
+#define SOCKDIR_MAX	64	/* characters, of sun_path's 107 */
+
 /* --sock-dir: 0, or -1 with err set. */
 int
 sockdir_configure(const char *arg, char *err, size_t errlen)
@@ -44,11 +46,14 @@ sockdir_configure(const char *arg, char *err, size_t errlen)
 	else
 		n = snprintf(host->sockdir, sizeof host->sockdir,
 		    "/tmp/porthole-%u", (unsigned)geteuid());
-	/* Room for "/GUEST/NAME.sock" within sun_path. */
-	if (n < 0 || (size_t)n + 2 * PH_SOCKNAME_MAX + 6 > PH_SOCKPATH_MAX) {
+	/*
+	 * Room for "/GUEST/NAME.sock" within sun_path: enough for usual
+	 * names; a longer one fails that socket alone (sockdir_path).
+	 */
+	if (n < 0 || n > SOCKDIR_MAX) {
 		snprintf(err, errlen, "socket directory %s is too long: at most "
 		    "%d characters", arg != NULL ? arg : host->sockdir,
-		    PH_SOCKPATH_MAX - 2 * PH_SOCKNAME_MAX - 6);
+		    SOCKDIR_MAX);
 		host->sockdir[0] = '\0';
 		return -1;
 	}
@@ -110,7 +115,8 @@ sockdir_path(const char *guest_name, const char *name, char *path,
 	n = snprintf(path, len, "%s/%s.sock", dir, name);
 	if (n < 0 || (size_t)n >= len ||
 	    (size_t)n >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-		snprintf(err, errlen, "socket path too long");
+		snprintf(err, errlen, "socket path %s/%s.sock longer than a "
+		    "Unix socket's 107 bytes", dir, name);
 		return -1;
 	}
 	return 0;

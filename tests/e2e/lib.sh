@@ -21,6 +21,7 @@ T=$(mktemp -d "/tmp/ph-$PH_TEST.XXXXXX")
 NS=ph-$$-${T##*.}
 SOCK=$T/vsock.sock
 API=$T/api.sock		# the host agent's API, never the shared default
+SOCKDIR=$T/socks	# guests' Unix sockets on the host, likewise
 GSTATUS=$T/guest-status.sock
 PIDS=()
 AGENTS=()	# every agent started: stopped gracefully at the end
@@ -174,7 +175,8 @@ kill_wait() {
 }
 
 start_host() {
-	bg host "${PH_WRAP[@]}" "$PH_HOST" -d -v -l "unix:$SOCK" -a "unix:$API" "$@"
+	bg host "${PH_WRAP[@]}" "$PH_HOST" -d -v -l "unix:$SOCK" -a "unix:$API" \
+	    -S "$SOCKDIR" "$@"
 	HOST_PID=$LAST_PID
 	AGENTS+=("$HOST_PID")
 	wait_for 5 "the host agent's socket" test -S "$SOCK"
