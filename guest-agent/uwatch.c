@@ -43,7 +43,8 @@ uwatch_attr_cb(const struct nlattr *a, void *arg)
 /*
  * The bind key of one answer and its inode: 1 for a listening stream
  * socket at a path the guest forwards, else 0.  The name attribute is
- * the path as bound, not NUL-terminated, bounded by sun_path.
+ * the path as bound, bounded by sun_path, with the NUL the kernel ends
+ * a path with (an abstract name has none, and starts with one).
  */
 int
 uwatch_decode(const struct nlmsghdr *nlh, struct gbind *key,
@@ -65,6 +66,8 @@ uwatch_decode(const struct nlmsghdr *nlh, struct gbind *key,
 		return 0;
 	n = mnl_attr_get_payload_len(name);
 	memset(key, 0, sizeof *key);
+	if (n > 0 && ((const char *)mnl_attr_get_payload(name))[n - 1] == '\0')
+		n--;
 	if (n == 0 || n >= sizeof key->path)
 		return 0;
 	memcpy(key->path, mnl_attr_get_payload(name), n);
