@@ -75,10 +75,11 @@ expect_error 1 "$T/file exists and is not a socket" "$PH_HOST" -d -l "unix:$T/fi
 pass "bad flags and endpoints: one clear line, exit 2 (1 for runtime errors)"
 
 out=$("$PH_HOST" -n -l unix:/tmp/x.sock -l vsock:7000 -L -b allow \
-    -a /tmp/d/api.sock)
+    -a /tmp/d/api.sock -S /tmp/d/socks)
 [ "$out" = "listen unix:/tmp/x.sock
 listen vsock:7000
 api unix:/tmp/d/api.sock
+sock-dir /tmp/d/socks
 bind-policy loopback (loopback-only)
 guest-key none but policy key lines
 vsock-peers CID 3 and up, source port 1023 or lower" ] ||
@@ -86,6 +87,7 @@ vsock-peers CID 3 and up, source port 1023 or lower" ] ||
 out=$("$PH_HOST" -n)
 [ "$out" = "listen vsock:6440
 api unix:/run/porthole/api.sock
+sock-dir /run/porthole
 bind-policy loopback
 guest-key none but policy key lines
 vsock-peers CID 3 and up, source port 1023 or lower" ] ||
