@@ -44,6 +44,7 @@ PROTO_SRCS = \
 	proto/number.c \
 	proto/proto.c \
 	proto/relay.c \
+	proto/sockname.c \
 	proto/xmalloc.c
 HOST_SRCS = \
 	host-agent/admit.c \
@@ -70,7 +71,9 @@ HOST_SRCS = \
 	host-agent/privport.c \
 	host-agent/reason.c \
 	host-agent/session.c \
-	host-agent/udp.c
+	host-agent/sockdir.c \
+	host-agent/udp.c \
+	host-agent/usock.c
 # portholectl shares where the API socket is (api_path.c, api.h).
 CTL_SRCS = \
 	ctl/ctl_http.c \
@@ -102,6 +105,8 @@ GUEST_SRCS = \
 	guest-agent/gsession.c \
 	guest-agent/status.c \
 	guest-agent/status_show.c \
+	guest-agent/usock.c \
+	guest-agent/uwatch.c \
 	guest-agent/watch.c \
 	proto/fwtable.c
 # porthole-docker-proxy: dockerd's userland proxy, asking the guest agent
@@ -279,7 +284,8 @@ $(GUEST_UNIT_TESTS:=.o): %.o: %.c .flags guest-agent/guest.h \
     $(wildcard proto/*.h)
 	$(CC) $(CFLAGS) $(PH_CFLAGS) -Iguest-agent -c -o $@ $<
 
-tests/check_watch: tests/check_watch.o guest-agent/watch.o $(PROTO_OBJS)
+tests/check_watch: tests/check_watch.o guest-agent/watch.o \
+    guest-agent/uwatch.o guest-agent/usock.o $(PROTO_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PH_LIBS)
 
 tests/check_scan: tests/check_scan.o guest-agent/scan.o $(PROTO_OBJS)
@@ -302,7 +308,7 @@ tests/check_natrule: tests/check_natrule.o guest-agent/natrule.o \
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PH_LIBS)
 
 tests/check_privsep: tests/check_privsep.o guest-agent/privsep.o \
-    guest-agent/proc.o $(NAT_OBJS) $(PROTO_OBJS)
+    guest-agent/proc.o guest-agent/usock.o $(NAT_OBJS) $(PROTO_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PH_LIBS)
 
 # The proxy socket's lines and the shim's arguments, alone.
@@ -315,7 +321,8 @@ tests/check_pxmsg: tests/check_pxmsg.o guest-agent/pxmsg.o \
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PH_LIBS)
 
 tests/check_gsession: tests/check_gsession.o guest-agent/gsession.o \
-    guest-agent/watch.o $(PROTO_OBJS)
+    guest-agent/watch.o guest-agent/uwatch.o guest-agent/usock.o \
+    $(PROTO_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PH_LIBS)
 
 tests/tools/%: tests/tools/%.c .flags
@@ -436,7 +443,7 @@ FUZZ_CFLAGS =	-g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 \
 FUZZ_SECONDS ?=	20
 
 tests/fuzz/fuzz_frame: tests/fuzz/fuzz_frame.c proto/proto.c proto/buf.c \
-    proto/addr.c
+    proto/addr.c proto/sockname.c
 	clang $(FUZZ_CFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs libbsd-overlay)
 
 tests/fuzz/fuzz_endpoint: tests/fuzz/fuzz_endpoint.c proto/endpoint.c \
@@ -453,7 +460,7 @@ tests/fuzz/fuzz_api_body: tests/fuzz/fuzz_api_body.c host-agent/api_body.c \
 
 tests/fuzz/fuzz_policy: tests/fuzz/fuzz_policy.c host-agent/policy_parse.c \
     host-agent/policy_index.c host-agent/policy.c proto/addr.c proto/endpoint.c proto/number.c \
-    proto/xmalloc.c $(wildcard host-agent/*.h)
+    proto/sockname.c proto/xmalloc.c $(wildcard host-agent/*.h)
 	clang $(FUZZ_CFLAGS) -Ihost-agent -o $@ $(filter %.c,$^) \
 	    $(shell $(PKG_CONFIG) --libs libbsd-overlay)
 

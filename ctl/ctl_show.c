@@ -120,13 +120,39 @@ show_policy(json_t *p)
 	    json_is_true(json_object_get(f, "locked")) ? ", locked" : "");
 }
 
+/*
+ * After the table, a line for each guest socket on the host, ready for
+ * the shell or `docker context create NAME --docker host=...`.
+ */
+static void
+show_docker_hosts(json_t *list)
+{
+	json_t		*f;
+	const char	*dh;
+	size_t		 i;
+	int		 first = 1;
+
+	json_array_foreach(list, i, f) {
+		dh = json_string_value(json_object_get(f, "docker_host"));
+		if (dh == NULL || strncmp(dh, "unix:///", 8) != 0)
+			continue;
+		if (first)
+			printf("\n");
+		first = 0;
+		printf("DOCKER_HOST=%s\t# guest %s, socket %s\n", dh,
+		    show_str(f, "guest"), show_str(f, "socket_name"));
+	}
+}
+
 void
 show_forwards(json_t *list)
 {
 	if (json_array_size(list) == 0)
 		printf("no forwards\n");
-	else
+	else {
 		fwtable_print(stdout, list, FWTABLE_GUEST | FWTABLE_CONNS);
+		show_docker_hosts(list);
+	}
 }
 
 static void

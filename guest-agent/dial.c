@@ -316,6 +316,21 @@ dial_wait(struct gconn *c, int fd)
 	event_add(c->ev, &tv);
 }
 
+/*
+ * A guest Unix socket (protocol 5), dialled by the privileged helper
+ * (the worker's root is empty, and the socket may be root's), which
+ * checks the path is one the guest forwards.  A Unix connect does not
+ * wait: it is made, or refused (a full backlog too).
+ */
+static int
+dial_unix(struct gconn *c, const struct gbind *b)
+{
+	if ((c->target = privsep_connect_unix(b->path)) == -1)
+		return -1;
+	dial_target_up(c);
+	return 0;
+}
+
 static int
 dial_target(struct gconn *c, const struct gbind *b)
 {
@@ -324,6 +339,8 @@ dial_target(struct gconn *c, const struct gbind *b)
 	socklen_t		sl;
 	uint16_t		port;
 
+	if (b->proto == PH_KIND_UNIX)
+		return dial_unix(c, b);
 	watch_target(b, &a, &port);
 	sl = addr_to_sockaddr(&a, port, &ss);
 	/* A UDP socket connects at once: the target's ICMP errors reach it. */

@@ -45,6 +45,7 @@ static struct {
 	uint64_t		 token;
 	uint16_t		 version;	/* the protocol spoken, once up */
 	struct ph_welcome	 welcome;	/* kept over GS_AUTH */
+	int			 said_unix;	/* too old for sockets: said */
 	int			 backoff_ms;
 	int			 failures;	/* in a row, for logging */
 } gs = { .fd = -1 };
@@ -82,6 +83,23 @@ gsession_send(const struct ph_msg *m)
 	return 0;
 }
 
+/*
+ * A Unix socket needs a host of protocol 5: an older one would end the
+ * session on its EXPOSE.  Said once a session.
+ */
+static int
+gsession_unix_ok(const struct gbind *b)
+{
+	if (gs.version >= PH_PROTO_VERSION_UNIX)
+		return 1;
+	if (!gs.said_unix)
+		log_warnx("host speaks protocol %u: Unix sockets (%s) are not "
+		    "forwarded (protocol %u and up)", gs.version, b->path,
+		    PH_PROTO_VERSION_UNIX);
+	gs.said_unix = 1;
+	return 0;
+}
+
 void
 gsession_expose(const struct gbind *b)
 {
@@ -89,11 +107,15 @@ gsession_expose(const struct gbind *b)
 
 	if (gs.state != GS_UP)
 		return;
+	if (b->proto == PH_KIND_UNIX && !gsession_unix_ok(b))
+		return;
 	m.u.expose.id = b->id;
 	m.u.expose.proto = b->proto;
 	m.u.expose.flags = b->v6only ? PH_EXPOSE_V6ONLY : 0;
 	m.u.expose.addr = b->addr;
 	m.u.expose.port = b->port;
+	strlcpy(m.u.expose.name, b->name, sizeof m.u.expose.name);
+	strlcpy(m.u.expose.path, b->path, sizeof m.u.expose.path);
 	strlcpy(m.u.expose.process, b->process, sizeof m.u.expose.process);
 	gsession_send(&m);
 }
@@ -103,7 +125,8 @@ gsession_unexpose(const struct gbind *b)
 {
 	struct ph_msg	m = { .type = PH_UNEXPOSE };
 
-	if (gs.state != GS_UP)
+	if (gs.state != GS_UP || (b->proto == PH_KIND_UNIX &&
+	    gs.version < PH_PROTO_VERSION_UNIX))
 		return;
 	m.u.unexpose.id = b->id;
 	gsession_send(&m);
@@ -331,6 +354,7 @@ gsession_up(const struct ph_welcome *w)
 	evtimer_del(gs.timer);
 	gs.token = w->session;
 	gs.version = w->version;
+	gs.said_unix = 0;
 	gs.state = GS_UP;
 	gs.backoff_ms = GUEST_BACKOFF_MIN_MS;
 	gs.failures = 0;
@@ -362,7 +386,10 @@ gsession_exposed(const struct ph_exposed *x)
 		strlcat(ha, addr_fmt(&x->host[i].addr, x->host[i].port, one,
 		    sizeof one), sizeof ha);
 	}
-	addr_fmt(&b->addr, b->port, ga, sizeof ga);
+	if (b->proto == PH_KIND_UNIX)
+		strlcpy(ga, b->name, sizeof ga);
+	else
+		addr_fmt(&b->addr, b->port, ga, sizeof ga);
 	log_safe(x->reason, safe, sizeof safe);
 	if (x->verdict == PH_REFUSED || x->verdict == PH_FAILED)
 		log_warnx("%s %s: %s by host: %s", proto_name(b->proto), ga,

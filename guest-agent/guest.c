@@ -43,6 +43,7 @@ static const struct option longopts[] = {
 	{ "user",	required_argument,	NULL, 'u' },
 	{ "verbose",	no_argument,		NULL, 'v' },
 	{ "version",	no_argument,		NULL, 'V' },
+	{ "unix",	required_argument,	NULL, 'x' },
 	{ NULL,		0,			NULL, 0 }
 };
 
@@ -54,6 +55,7 @@ usage(int status)
 	    "[-k seconds] [-K key-file] [-N name]\n"
 	    "                      [-P streams] [-p pidfile] [-S ms] [-s path] "
 	    "[-u user] [-w auto|listen|exec|none]\n"
+	    "                      [-x path[=name]|none]...\n"
 	    "       porthole-guest [-j] [-s path] status\n");
 	exit(status);
 }
@@ -199,6 +201,8 @@ struct options {
 static void
 guest_option(int ch, struct options *o)
 {
+	const char	*why;
+
 	switch (ch) {
 	case 'c':
 		o->connect_to = optarg;
@@ -259,6 +263,10 @@ guest_option(int ch, struct options *o)
 			bad_arg("-w", "\"%s\" is not auto, listen, exec or none",
 			    optarg);
 		guest->trigger = optarg;
+		break;
+	case 'x':
+		if (usock_add(optarg, &why) == -1)
+			bad_arg("-x", "%s", why);
 		break;
 	case 'V':
 		printf("porthole-guest %s (protocol %u)\n", PORTHOLE_VERSION,
@@ -338,9 +346,10 @@ main(int argc, char **argv)
 	guest->keepalive = GUEST_KEEPALIVE;
 	guest->pool = GUEST_POOL_DEFAULT;
 	guest->trigger = "auto";
+	guest->usock_defaults = 1;
 	if (auth_init() == -1)
 		bad_arg("-K", "%s", "libsodium cannot start");
-	while ((ch = getopt_long(argc, argv, "c:Ddhi:jk:K:N:p:P:r:S:s:u:vVw:",
+	while ((ch = getopt_long(argc, argv, "c:Ddhi:jk:K:N:p:P:r:S:s:u:vVw:x:",
 	    longopts, NULL)) != -1)
 		guest_option(ch, &o);
 	if (argc - optind == 1 && strcmp(argv[optind], "status") == 0) {

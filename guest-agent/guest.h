@@ -30,7 +30,15 @@ struct event_base;
  * that a user meets the host's own limit (which -n shows) first */
 #define GUEST_CONNS_MAX		16384
 
+#define GUEST_MAX_USOCK		16	/* -x sockets */
+
 /* guest.c: the agent's global state */
+struct usock_conf {		/* usock.c */
+	char		path[PH_SOCKPATH_MAX];	/* rootless: after the UID */
+	char		name[PH_SOCKNAME_MAX];	/* rootless: before "-UID" */
+	int		rootless;	/* under /run/user/UID/ */
+};
+
 struct ignore {
 	uint16_t	port;
 	uint8_t		proto;		/* 0: both */
@@ -49,6 +57,9 @@ struct guest {
 	int			 scan_ms;	/* slow poll; 0: default */
 	int			 has_key;	/* -K: proved when asked */
 	uint8_t			 key[PH_KEY_LEN];
+	struct usock_conf	 usock[GUEST_MAX_USOCK];	/* -x */
+	int			 nusock;
+	int			 usock_defaults;	/* no -x none */
 };
 
 extern struct guest	*guest;
@@ -59,10 +70,12 @@ struct gbind {
 	RB_ENTRY(gbind)		 by_key;
 	RB_ENTRY(gbind)		 by_id;
 	uint32_t		 id;
-	uint8_t			 proto;
+	uint8_t			 proto;		/* or PH_KIND_UNIX */
 	struct ph_addr		 addr;
 	uint16_t		 port;
 	int			 v6only;
+	char			 path[PH_SOCKPATH_MAX];	/* PH_KIND_UNIX */
+	char			 name[PH_SOCKNAME_MAX];	/* PH_KIND_UNIX */
 	char			 process[PH_NAME_MAX];
 	unsigned int		 gen;		/* last scan that saw it */
 	int			 held;		/* proxies that asked (pxsock.c) */
@@ -92,6 +105,16 @@ void		 watch_target(const struct gbind *, struct ph_addr *,
 		    uint16_t *);
 struct gbind	*watch_hold(const struct gbind *, const char *);
 void		 watch_release(uint32_t);
+
+/* uwatch.c: the VM's listening Unix sockets, from sock_diag */
+void		 uwatch_request(struct nlmsghdr *);
+int		 uwatch_decode(const struct nlmsghdr *, struct gbind *,
+		    uint64_t *);
+
+/* usock.c: which Unix sockets are forwarded (-x), and their names */
+int		 usock_add(const char *, const char **);
+int		 usock_match(const char *, char *, size_t);
+int		 usock_enabled(void);
 
 /* scan.c: when to scan for binds (events, bursts, a slow poll) */
 void		 scan_start(void);
@@ -247,14 +270,21 @@ enum privsep_type {
 	PRIVSEP_OWNER = 1,
 	PRIVSEP_CONNECT,
 	PRIVSEP_NATWATCH,
-	PRIVSEP_NATDUMP
+	PRIVSEP_NATDUMP,
+	PRIVSEP_CONNECT_UNIX
 };
 
-/* Between the worker and its helper: of one fixed size each, host order */
+/*
+ * Between the worker and its helper: of one fixed size each, host order,
+ * without padding (a path of sun_path's 108 bytes, rounded up to 8).
+ */
+#define PRIVSEP_PATH_LEN	112
 struct privsep_req {
 	uint32_t	type;
 	uint32_t	zero;
 	uint64_t	inode;		/* OWNER; 0 for the others */
+	/* CONNECT_UNIX: NUL-terminated, zeros after; else all zeros */
+	char		path[PRIVSEP_PATH_LEN];
 };
 
 struct privsep_ans {
@@ -272,6 +302,7 @@ void		 privsep_stop(void);
 int		 privsep_connect(int *);
 int		 privsep_nat_dump(struct natbind *, size_t, size_t *);
 int		 privsep_nat_subscribe(void);
+int		 privsep_connect_unix(const char *);
 const char	*privsep_check_req(const void *, size_t, int,
 		    struct privsep_req *);
 int		 privsep_serve(int);

@@ -18,6 +18,11 @@
  *		(CAP_NET_BIND_SERVICE, which the helper keeps for a vsock
  *		endpoint).  The helper dials the endpoint given at start,
  *		never one the worker names.
+ *	CONNECT_UNIX path -> a socket connected to a guest Unix socket
+ *		the agent forwards (protocol 5), passed the same way: the
+ *		worker cannot reach the path, nor a socket only root may
+ *		use.  The helper dials only a path the agent's -x list or
+ *		default engine sockets take (usock.c), never another.
  *
  *	NATWATCH -> a socket that hears each nf_tables commit
  *		(natdump.c), passed with SCM_RIGHTS: joining the group
@@ -44,6 +49,7 @@
  */
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <dirent.h>
 #include <errno.h>
@@ -97,6 +103,37 @@ privsep_close_fds(int keep)
 	free(fds);
 }
 
+static int
+privsep_zeros(const char *p, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if (p[i] != '\0')
+			return 0;
+	return 1;
+}
+
+/*
+ * CONNECT_UNIX: a NUL-terminated path, nothing after its NUL, and one
+ * the agent forwards.
+ */
+static const char *
+privsep_check_unix(const struct privsep_req *r)
+{
+	const char	*nul = memchr(r->path, '\0', sizeof r->path);
+
+	if (r->inode != 0)
+		return "CONNECT_UNIX with an inode";
+	if (nul == NULL || nul == r->path)
+		return "CONNECT_UNIX without a path";
+	if (!privsep_zeros(nul, sizeof r->path - (size_t)(nul - r->path)))
+		return "CONNECT_UNIX with bytes after its path";
+	if (!usock_match(r->path, NULL, 0))
+		return "CONNECT_UNIX to a path the agent does not forward";
+	return NULL;
+}
+
 /*
  * Whether buf, n bytes read with recvmsg's flags, is a request the
  * helper answers: NULL with *r filled, else what is wrong with it.
@@ -113,6 +150,10 @@ privsep_check_req(const void *buf, size_t n, int flags,
 	memcpy(r, buf, sizeof *r);
 	if (r->zero != 0)
 		return "a reserved field is not zero";
+	if (r->type == PRIVSEP_CONNECT_UNIX)
+		return privsep_check_unix(r);
+	if (!privsep_zeros(r->path, sizeof r->path))
+		return "a path with a request that takes none";
 	if (r->type == PRIVSEP_OWNER)
 		return r->inode != 0 ? NULL : "OWNER of inode 0";
 	if (r->type != PRIVSEP_CONNECT && r->type != PRIVSEP_NATWATCH &&
@@ -217,6 +258,30 @@ privsep_answer_nat(int fd, struct privsep_ans *a)
 	return 0;
 }
 
+/* A guest Unix socket, connected (or refused: it does not wait). */
+static int
+privsep_dial_unix(const char *path)
+{
+	struct sockaddr_un	sun = { .sun_family = AF_UNIX };
+	int			fd, saved;
+
+	if (strlcpy(sun.sun_path, path, sizeof sun.sun_path) >=
+	    sizeof sun.sun_path) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
 static int
 privsep_answer(int fd, const struct privsep_req *r)
 {
@@ -230,7 +295,10 @@ privsep_answer(int fd, const struct privsep_req *r)
 		proc_socket_owner(r->inode, a.name, sizeof a.name);
 	} else if (r->type == PRIVSEP_NATDUMP)
 		return privsep_answer_nat(fd, &a);
-	else if (r->type == PRIVSEP_NATWATCH) {
+	else if (r->type == PRIVSEP_CONNECT_UNIX) {
+		s = privsep_dial_unix(r->path);
+		a.err = s == -1 ? errno : 0;
+	} else if (r->type == PRIVSEP_NATWATCH) {
 		s = natdump_subscribe();
 		a.err = s == -1 ? errno : 0;
 	} else {
@@ -286,8 +354,8 @@ privsep_helper(int fd, pid_t worker)
 static int
 privsep_passes(const struct privsep_req *r, const struct privsep_ans *a)
 {
-	return (r->type == PRIVSEP_CONNECT || r->type == PRIVSEP_NATWATCH) &&
-	    a->err == 0;
+	return (r->type == PRIVSEP_CONNECT || r->type == PRIVSEP_NATWATCH ||
+	    r->type == PRIVSEP_CONNECT_UNIX) && a->err == 0;
 }
 
 /* The worker: the next answer to r (fd, if one came). */
@@ -417,6 +485,29 @@ privsep_nat_subscribe(void)
 
 	if (ps.fd == -1)
 		return natdump_subscribe();
+	privsep_call(&r, &a, &fd);
+	if (fd == -1)
+		errno = a.err;
+	return fd;
+}
+
+/*
+ * A guest Unix socket the agent forwards, connected: the helper's once
+ * split, else our own.  -1 with errno set.
+ */
+int
+privsep_connect_unix(const char *path)
+{
+	struct privsep_req	r = { .type = PRIVSEP_CONNECT_UNIX };
+	struct privsep_ans	a;
+	int			fd;
+
+	if (strlcpy(r.path, path, sizeof r.path) >= sizeof r.path) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (ps.fd == -1)
+		return privsep_dial_unix(path);
 	privsep_call(&r, &a, &fd);
 	if (fd == -1)
 		errno = a.err;

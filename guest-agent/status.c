@@ -60,6 +60,12 @@ status_bind(struct gbind *b, void *arg)
 	    "waiting", "host", hosts,
 	    "reason", b->verdict != 0 ? b->reply.reason :
 	    "no answer from the host yet");
+	if (b->proto == PH_KIND_UNIX) {	/* a socket: its path and name */
+		json_object_set_new(o, "guest_address", json_null());
+		json_object_set_new(o, "guest_port", json_null());
+		json_object_set_new(o, "socket_name", json_string(b->name));
+		json_object_set_new(o, "guest_path", json_string(b->path));
+	}
 	json_array_append_new(binds, o);
 }
 

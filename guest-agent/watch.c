@@ -36,6 +36,8 @@ bind_key_cmp(struct gbind *a, struct gbind *b)
 
 	if (a->proto != b->proto)
 		return a->proto < b->proto ? -1 : 1;
+	if (a->proto == PH_KIND_UNIX)	/* a socket: by its path */
+		return strcmp(a->path, b->path);
 	if (a->port != b->port)
 		return a->port < b->port ? -1 : 1;
 	if ((c = addr_cmp(&a->addr, &b->addr)) != 0)
@@ -62,6 +64,7 @@ static struct mnl_socket *nl;
 static unsigned int	 gen, seq;
 static uint32_t		 next_id = 1;
 static int		 udp_off;	/* the kernel has no UDP sock_diag */
+static int		 unix_off;	/* nor Unix sock_diag */
 
 struct gbind *
 watch_find(uint32_t id)
@@ -110,13 +113,18 @@ watch_add(const struct gbind *key)
 	b->gen = gen;
 	RB_INSERT(bind_keys, &keys, b);
 	RB_INSERT(bind_ids, &ids, b);
-	log_info("new bind: %s %s%s%s%s%s%s", proto_name(b->proto),
-	    addr_fmt(&b->addr, b->port, ga, sizeof ga),
-	    b->addr.family == AF_INET6 && !b->v6only &&
-	    addr_is_any(&b->addr) ? " (dual-stack)" : "",
-	    b->process[0] != '\0' ? " by " : "", b->process,
-	    b->nat ? ", DNAT to " : "",
-	    b->nat ? addr_fmt(&b->to, b->to_port, ta, sizeof ta) : "");
+	if (b->proto == PH_KIND_UNIX)
+		log_info("new socket: %s as %s%s%s", b->path, b->name,
+		    b->process[0] != '\0' ? " by " : "", b->process);
+	else
+		log_info("new bind: %s %s%s%s%s%s%s",
+		    proto_name(b->proto),
+		    addr_fmt(&b->addr, b->port, ga, sizeof ga),
+		    b->addr.family == AF_INET6 && !b->v6only &&
+		    addr_is_any(&b->addr) ? " (dual-stack)" : "",
+		    b->process[0] != '\0' ? " by " : "", b->process,
+		    b->nat ? ", DNAT to " : "",
+		    b->nat ? addr_fmt(&b->to, b->to_port, ta, sizeof ta) : "");
 	gsession_expose(b);
 }
 
@@ -289,8 +297,9 @@ watch_seen(const struct gbind *key, uint64_t inode)
 {
 	struct gbind	*b;
 
-	if (key->port == 0 || watch_ignored(guest->ignore, guest->nignore,
-	    key->proto, key->port))
+	if (key->proto != PH_KIND_UNIX && (key->port == 0 ||
+	    watch_ignored(guest->ignore, guest->nignore, key->proto,
+	    key->port)))
 		return;
 	if ((b = RB_FIND(bind_keys, &keys, (struct gbind *)key)) != NULL &&
 	    !b->nat) {
@@ -348,44 +357,88 @@ watch_msg_cb(const struct nlmsghdr *nlh, void *arg)
 {
 	struct gbind	key;
 	uint64_t	inode;
+	uint8_t		proto = *(uint8_t *)arg;
 
-	if (watch_decode(nlh, *(uint8_t *)arg, &key, &inode))
+	if (proto == PH_KIND_UNIX ? uwatch_decode(nlh, &key, &inode) :
+	    watch_decode(nlh, proto, &key, &inode))
 		watch_seen(&key, inode);
 	return MNL_CB_OK;
+}
+
+/* A dump's request header, in buf. */
+static struct nlmsghdr *
+watch_request(uint8_t *buf)
+{
+	struct nlmsghdr	*nlh;
+
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = ++seq;
+	return nlh;
+}
+
+/* Sends the request in buf and reads its answers, for proto's binds. */
+static int
+watch_run(uint8_t *buf, size_t len, uint8_t proto)
+{
+	struct nlmsghdr	*nlh = (struct nlmsghdr *)buf;
+	ssize_t		 n;
+	int		 r;
+
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) == -1) {
+		log_warn("sock_diag: send");
+		return -1;
+	}
+	while ((n = mnl_socket_recvfrom(nl, buf, len)) > 0) {
+		r = mnl_cb_run(buf, n, seq, mnl_socket_get_portid(nl),
+		    watch_msg_cb, &proto);
+		if (r == MNL_CB_STOP)
+			return 0;
+		if (r == MNL_CB_ERROR) {
+			if (errno != ENOENT)
+				log_warn("sock_diag: %s dump",
+				    proto_name(proto));
+			return -1;
+		}
+	}
+	log_warn("sock_diag: receive");
+	return -1;
 }
 
 static int
 watch_dump(int family, uint8_t proto, uint32_t states)
 {
 	static uint8_t		 buf[32768];
-	struct nlmsghdr		*nlh;
 	struct inet_diag_req_v2	*req;
-	ssize_t			 n;
-	int			 r;
 
-	nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = ++seq;
-	req = mnl_nlmsg_put_extra_header(nlh, sizeof *req);
+	req = mnl_nlmsg_put_extra_header(watch_request(buf), sizeof *req);
 	req->sdiag_family = family;
 	req->sdiag_protocol = proto;
 	req->idiag_states = states;
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) == -1) {
-		log_warn("sock_diag: send");
+	return watch_run(buf, sizeof buf, proto);
+}
+
+/*
+ * Listening Unix sockets, when any may be forwarded (usock.c).  Without
+ * unix_diag in the kernel (ENOENT), said once, and sockets are not
+ * watched.
+ */
+static int
+watch_dump_unix(void)
+{
+	static uint8_t	buf[32768];
+
+	if (unix_off || !usock_enabled())
+		return 0;
+	uwatch_request(watch_request(buf));
+	if (watch_run(buf, sizeof buf, PH_KIND_UNIX) == 0)
+		return 0;
+	if (errno != ENOENT)
 		return -1;
-	}
-	while ((n = mnl_socket_recvfrom(nl, buf, sizeof buf)) > 0) {
-		r = mnl_cb_run(buf, n, seq, mnl_socket_get_portid(nl),
-		    watch_msg_cb, &proto);
-		if (r == MNL_CB_STOP)
-			return 0;
-		if (r == MNL_CB_ERROR) {
-			log_warn("sock_diag: %s dump", proto_name(proto));
-			return -1;
-		}
-	}
-	log_warn("sock_diag: receive");
+	log_warnx("this kernel cannot list Unix sockets (no unix_diag): "
+	    "Unix sockets are not forwarded");
+	unix_off = 1;
 	return -1;
 }
 
@@ -394,8 +447,11 @@ watch_gone(struct gbind *b)
 {
 	char	ga[PH_ADDRSTRLEN];
 
-	log_info("bind gone: %s %s", proto_name(b->proto),
-	    addr_fmt(&b->addr, b->port, ga, sizeof ga));
+	if (b->proto == PH_KIND_UNIX)
+		log_info("socket gone: %s", b->path);
+	else
+		log_info("bind gone: %s %s", proto_name(b->proto),
+		    addr_fmt(&b->addr, b->port, ga, sizeof ga));
 	gsession_unexpose(b);
 	RB_REMOVE(bind_keys, &keys, b);
 	RB_REMOVE(bind_ids, &ids, b);
@@ -457,7 +513,7 @@ watch_scan(void)
 	watch_scan_begin();
 	complete = watch_dump(AF_INET, IPPROTO_TCP, 1 << TCP_LISTEN) == 0 &&
 	    watch_dump(AF_INET6, IPPROTO_TCP, 1 << TCP_LISTEN) == 0 &&
-	    watch_dump_udp() == 0;
+	    watch_dump_udp() == 0 && watch_dump_unix() == 0;
 	nat_feed();	/* after the sockets, which win */
 	watch_scan_end(complete);
 }

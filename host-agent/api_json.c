@@ -175,6 +175,27 @@ fwbytes_fill(struct fwbytes_set *t)
 	conn_foreach_relay(fwbytes_add_cb, t);
 }
 
+/*
+ * A guest Unix socket (protocol 5): no guest address or port, its name,
+ * both paths, and DOCKER_HOST's value while it listens.
+ */
+static void
+json_unix(json_t *o, const struct forward *f)
+{
+	char	dh[PH_SOCKPATH_MAX + 8];
+
+	json_object_set_new(o, "guest_address", json_null());
+	json_object_set_new(o, "guest_port", json_null());
+	json_object_set_new(o, "socket_name", api_json_text(f->req.sock_name));
+	json_object_set_new(o, "guest_path", f->guest_path[0] != '\0' ?
+	    api_json_text(f->guest_path) : json_null());
+	json_object_set_new(o, "host_path", f->host_path[0] != '\0' ?
+	    api_json_text(f->host_path) : json_null());
+	snprintf(dh, sizeof dh, "unix://%s", f->host_path);
+	json_object_set_new(o, "docker_host", f->host_path[0] != '\0' ?
+	    api_json_text(dh) : json_null());
+}
+
 static json_t *
 json_forward(const struct forward *f, const struct fwbytes *b)
 {
@@ -199,6 +220,8 @@ json_forward(const struct forward *f, const struct fwbytes *b)
 	/* Why it does not listen, as a stable name to decide by. */
 	json_object_set_new(o, "code", admit_listening(&f->dec) ? json_null() :
 	    json_string(reason_refusal(f->dec.code)));
+	if (f->req.proto == PH_KIND_UNIX)
+		json_unix(o, f);
 	if (f->dec.held_by[0] != '\0')	/* the port's other guest */
 		json_object_set_new(o, "held_by",
 		    api_json_text(f->dec.held_by));

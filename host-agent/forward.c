@@ -102,7 +102,11 @@ forward_open(struct forward *f, int n, struct ph_hostaddr *h)
 
 	if (f->req.proto == IPPROTO_UDP)
 		return udp_listen(f, h);
-	if ((fd = hostsock_open(f, h, SOCK_STREAM)) == -1)
+	if (f->req.proto == PH_KIND_UNIX)
+		fd = usock_listen(f);
+	else
+		fd = hostsock_open(f, h, SOCK_STREAM);
+	if (fd == -1)
 		return -1;
 	f->lis[n] = evconnlistener_new(host->base, forward_accept_cb, f,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
@@ -112,14 +116,27 @@ forward_open(struct forward *f, int n, struct ph_hostaddr *h)
 	return 0;
 }
 
+/* What the guest exposed, for the log: an address, or a socket. */
+static const char *
+forward_what(const struct forward *f, char *buf, size_t len)
+{
+	if (f->req.proto != PH_KIND_UNIX)
+		return addr_fmt(&f->req.addr, f->req.port, buf, len);
+	snprintf(buf, len, "%s (%s)", f->req.sock_name, f->guest_path[0] !=
+	    '\0' ? f->guest_path : "-");
+	return buf;
+}
+
 static void
 forward_log(const struct forward *f)
 {
-	char	ga[PH_ADDRSTRLEN], ha[PH_ADDRSTRLEN * 2 + 8] = "";
+	char	ga[PH_SOCKPATH_MAX + PH_SOCKNAME_MAX + 8];
+	char	ha[PH_SOCKPATH_MAX + PH_ADDRSTRLEN * 2 + 8] = "";
 	char	one[PH_ADDRSTRLEN];
 	int	i;
 
-	addr_fmt(&f->req.addr, f->req.port, ga, sizeof ga);
+	forward_what(f, ga, sizeof ga);
+	strlcpy(ha, f->host_path, sizeof ha);
 	for (i = 0; i < f->dec.naddr; i++) {
 		if (i > 0)
 			strlcat(ha, " ", sizeof ha);
@@ -166,6 +183,15 @@ forward_reject(struct session *s, const struct ph_expose *e, const char *why)
 	forward_reply_failed(s, e->id, why);
 }
 
+/* Carries out f->dec: admit.c for ports, usock.c for a socket. */
+static enum refusal
+forward_admit(struct forward *f, int listening)
+{
+	if (f->req.proto == PH_KIND_UNIX)
+		return usock_admit(f);
+	return admit_forward(f, listening);
+}
+
 /*
  * A new forward f of s, its bind filled in: listed (s->forwards, its
  * tree by id), decided by policy and admitted.  Returns why it does not
@@ -183,7 +209,7 @@ forward_start(struct session *s, struct forward *f)
 	s->nforwards++;
 	policy_decide(&host->policy, &f->req, &f->want);
 	f->dec = f->want;
-	r = admit_forward(f, 0);
+	r = forward_admit(f, 0);
 	hostports_add(f);
 	return r;
 }
@@ -203,8 +229,10 @@ forward_expose(struct session *s, const struct ph_expose *e)
 		forward_reply_failed(s, e->id, "too many binds for this guest");
 		return;
 	}
-	if (e->proto != IPPROTO_TCP && e->proto != IPPROTO_UDP) {
-		forward_reject(s, e, "only tcp and udp are forwarded");
+	if (e->proto != IPPROTO_TCP && e->proto != IPPROTO_UDP &&
+	    (e->proto != PH_KIND_UNIX || s->proto < PH_PROTO_VERSION_UNIX)) {
+		forward_reject(s, e, "only tcp and udp are forwarded (and unix "
+		    "sockets from protocol version 5)");
 		return;
 	}
 	f = xcalloc(1, sizeof *f);
@@ -216,6 +244,8 @@ forward_expose(struct session *s, const struct ph_expose *e)
 	f->req.port = e->port;
 	f->req.v6only = (e->flags & PH_EXPOSE_V6ONLY) != 0;
 	strlcpy(f->process, e->process, sizeof f->process);
+	strlcpy(f->req.sock_name, e->name, sizeof f->req.sock_name);
+	strlcpy(f->guest_path, e->path, sizeof f->guest_path);
 	f->req.guest_name = s->name;
 	f->req.guest_ep = s->gep->ep.str;
 	f->req.guest_cid = s->cid;
@@ -248,6 +278,7 @@ forward_unlisten(struct forward *f)
 	f->resume = NULL;
 	if (udp_close(f) > 0)
 		freed = 1;
+	usock_unlisten(f);
 	if (freed)
 		admit_freed();
 }
@@ -286,7 +317,7 @@ forward_redecide(struct forward *f)
 		forward_unlisten(f);
 		admit_unwait(f);
 		f->want = f->dec = d;
-		admit_forward(f, listening);
+		forward_admit(f, listening);
 		hostports_add(f);
 	}
 	if (decision_equal(&old, &f->dec))
@@ -327,14 +358,14 @@ void
 forward_close(struct forward *f, const char *why)
 {
 	struct session	*s = f->s;
-	char		 ga[PH_ADDRSTRLEN];
+	char		 ga[PH_SOCKPATH_MAX + PH_SOCKNAME_MAX + 8];
 
 	forward_unlisten(f);
 	admit_unwait(f);
 	if (admit_listening(&f->dec))
 		log_info("guest %s: %s %s closed: %s", s->id,
-		    proto_name(f->req.proto), addr_fmt(&f->req.addr,
-		    f->req.port, ga, sizeof ga), why);
+		    proto_name(f->req.proto), forward_what(f, ga, sizeof ga),
+		    why);
 	events_forward(HEV_FORWARD_CLOSED, f, why);
 	TAILQ_REMOVE(&s->forwards, f, entry);
 	RB_REMOVE(forward_ids, &s->forward_ids, f);

@@ -45,6 +45,7 @@ static const struct option longopts[] = {
 	{ "loopback-only",	no_argument,		NULL, 'L' },
 	{ "check",		no_argument,		NULL, 'n' },
 	{ "policy",		required_argument,	NULL, 'f' },
+	{ "sock-dir",		required_argument,	NULL, 'S' },
 	{ "udp-timeout",	required_argument,	NULL, 'u' },
 	{ "udp-flows",		required_argument,	NULL, 'U' },
 	{ "verbose",		no_argument,		NULL, 'v' },
@@ -72,7 +73,7 @@ usage(int status)
 	    "[--max-LIMIT n]...\n"
 	    "                     [-u udp-timeout] [-U udp-flows] [-K key-file] "
 	    "[--local-peers]\n"
-	    "                     [--any-source-port]\n"
+	    "                     [--any-source-port] [-S sock-dir|none]\n"
 	    "       porthole-host --new-key key-file\n");
 	exit(status);
 }
@@ -119,6 +120,18 @@ host_new_key(const char *path)
 	printf("porthole-host: a new key is in %s (mode 600): give the same "
 	    "file to porthole-guest -K\n", path);
 	exit(0);
+}
+
+/* -S DIR, "none", or the default (arg NULL): sockdir.c */
+static void
+host_set_sockdir(const char *arg)
+{
+	char	err[256];
+
+	if (sockdir_configure(arg, err, sizeof err) == -1 && arg != NULL) {
+		fprintf(stderr, "porthole-host: -S: %s\n", err);
+		exit(2);
+	}
 }
 
 /* -a ENDPOINT, or the default (arg NULL) */
@@ -179,6 +192,8 @@ host_print_config(void)
 	TAILQ_FOREACH(gep, &host->endpoints, entry)
 		printf("listen %s\n", gep->ep.str);
 	api_print_config();
+	printf("sock-dir %s\n", host->sockdir[0] != '\0' ? host->sockdir :
+	    "none (guest Unix sockets refused)");
 	printf("bind-policy %s%s\n", policy_mode_name(mode),
 	    host->policy.loopback_only ? " (loopback-only)" : "");
 	/* Who may speak for a guest: said even when it is the default. */
@@ -339,6 +354,9 @@ host_option(int ch, int idx, struct options *o)
 	case 'n':
 		o->check = 1;
 		break;
+	case 'S':
+		host_set_sockdir(optarg);
+		break;
 	case 'u':
 		host->udp_timeout = number_arg("-u", optarg, 1, 86400);
 		break;
@@ -411,9 +429,10 @@ main(int argc, char **argv)
 	host->started = time(NULL);
 	host->keepalive = HOST_KEEPALIVE;
 	limits_init(host->limits);
+	host_set_sockdir(NULL);
 	if (auth_init() == -1)
 		fatalx("libsodium cannot start");
-	while ((ch = getopt_long(argc, argv, "a:b:df:hK:l:Lnu:U:vV", longopts,
+	while ((ch = getopt_long(argc, argv, "a:b:df:hK:l:LnS:u:U:vV", longopts,
 	    &idx)) != -1)
 		host_option(ch, idx, &o);
 	if (optind != argc) {

@@ -45,6 +45,8 @@ enum refusal {
 	REFUSAL_LIMIT,		/* no slot under max-forwards */
 	REFUSAL_ADDRESS_IN_USE,	/* failed: another program holds it */
 	REFUSAL_LISTEN_ERROR,	/* failed: any other socket error */
+	REFUSAL_BAD_NAME,	/* a socket or guest name unfit for a path */
+	REFUSAL_NAME_IN_USE,	/* another forward holds the socket's path */
 	REFUSAL_NKINDS
 };
 
@@ -95,6 +97,7 @@ struct bind_req {
 	const char		*guest_name;	/* from HELLO */
 	const char		*guest_ep;	/* the endpoint it came in on */
 	uint32_t		guest_cid;	/* vsock CID, or 0 */
+	char			sock_name[PH_SOCKNAME_MAX]; /* PH_KIND_UNIX */
 };
 
 struct bind_decision {
@@ -185,6 +188,7 @@ struct policy_rule {
 	uint8_t			 proto;		/* IPPROTO_*, or 0 for any */
 	int			 nports;
 	struct port_range	 ports[POLICY_PORTS_MAX];
+	char			 sock_pattern[PH_SOCKNAME_MAX]; /* unix */
 	enum policy_from	 from;
 	struct ph_addr		 net;		/* FROM_NET */
 	int			 prefix;	/* FROM_NET, in bits */
@@ -354,6 +358,7 @@ struct host {
 	int			 any_source_port; /* --any-source-port */
 	int			 has_key;	/* -K */
 	uint8_t			 key[32];
+	char			 sockdir[PH_SOCKPATH_MAX]; /* "": none */
 };
 
 extern struct host	*host;
@@ -449,6 +454,9 @@ struct forward {
 	int			 refs;		/* session + each conn */
 	uint64_t		 conns_active, conns_total;
 	uint64_t		 bytes_in, bytes_out;
+	/* PH_KIND_UNIX: the guest's path (shown), the host's (listening) */
+	char			 guest_path[PH_SOCKPATH_MAX];
+	char			 host_path[PH_SOCKPATH_MAX];
 };
 
 struct forward	*forward_find(struct session *, uint32_t);
@@ -467,6 +475,17 @@ void		 hostports_remove(struct forward *);
 struct forward	*hostports_find(const struct forward *, uint16_t,
 		    int (*)(const struct ph_hostaddr *, const void *),
 		    const void *);
+
+/* sockdir.c: where guests' Unix sockets go on the host */
+int		 sockdir_configure(const char *, char *, size_t);
+int		 sockdir_path(const char *, const char *, char *, size_t,
+		    char *, size_t);
+void		 sockdir_guest_gone(const char *);
+
+/* usock.c: a guest Unix socket's host socket (protocol 5) */
+enum refusal	 usock_admit(struct forward *);
+int		 usock_listen(struct forward *);
+void		 usock_unlisten(struct forward *);
 
 /* hostsock.c: a forward's host socket, TCP or UDP */
 int		 hostsock_open(const struct forward *, struct ph_hostaddr *,

@@ -159,20 +159,32 @@ rule_matches_from(const struct policy_rule *r, const struct ph_addr *a)
 	return 0;
 }
 
-/* Whether rule r matches the bind: its protocol, port, address, guest. */
+/*
+ * Whether rule r matches the bind: its protocol, ports, address and
+ * guest, or for a guest socket its name pattern and guest.  "any" is
+ * tcp and udp: a guest socket matches its own "unix" rules only.
+ */
 static int
 rule_matches(const struct policy_file *pf, const struct policy_rule *r,
     const struct bind_req *req)
 {
 	int	k;
 
-	if (r->proto != 0 && r->proto != req->proto)
+	if ((r->proto == PH_KIND_UNIX) != (req->proto == PH_KIND_UNIX))
 		return 0;
-	for (k = 0; k < r->nports; k++)
-		if (req->port >= r->ports[k].lo && req->port <= r->ports[k].hi)
-			break;
-	if (k == r->nports || !rule_matches_from(r, &req->addr))
-		return 0;
+	if (r->proto == PH_KIND_UNIX) {
+		if (fnmatch(r->sock_pattern, req->sock_name, 0) != 0)
+			return 0;
+	} else {
+		if (r->proto != 0 && r->proto != req->proto)
+			return 0;
+		for (k = 0; k < r->nports; k++)
+			if (req->port >= r->ports[k].lo &&
+			    req->port <= r->ports[k].hi)
+				break;
+		if (k == r->nports || !rule_matches_from(r, &req->addr))
+			return 0;
+	}
 	return r->guest == -1 || policy_guest_match(&pf->guests[r->guest],
 	    req->guest_name, req->guest_ep, req->guest_cid);
 }
@@ -180,7 +192,8 @@ rule_matches(const struct policy_file *pf, const struct policy_rule *r,
 /*
  * The first rule, in the file's order, that matches the bind: among the
  * rules the index lists for its port and the wide ones (policy_index.c),
- * taken in the order of the file, or among all without an index.
+ * taken in the order of the file, or among all without an index or for
+ * a guest socket (the index knows ports only; unix rules are few).
  */
 static const struct policy_rule *
 policy_match(const struct policy_file *pf, const struct bind_req *req)
@@ -190,7 +203,8 @@ policy_match(const struct policy_file *pf, const struct bind_req *req)
 
 	if (pf == NULL)
 		return NULL;
-	if (policy_index_lookup(pf, req->port, &c) == -1) {
+	if (req->proto == PH_KIND_UNIX ||
+	    policy_index_lookup(pf, req->port, &c) == -1) {
 		for (n = 0; n < pf->nrules; n++)
 			if (rule_matches(pf, &pf->rules[n], req))
 				return &pf->rules[n];
@@ -331,12 +345,47 @@ policy_any_port(struct bind_decision *d)
  * makes the verdict rewritten); "to auto" keeps the guest's port unless
  * it is taken, and admission (admit.c) then picks another.
  * --loopback-only caps allow at loopback, for the mode and for allow
- * rules alike.  TCP and UDP are decided alike.  The reason names the mode or the rule (its
+ * rules alike.  TCP and UDP are decided alike; a guest Unix socket by
+ * its own rules (decide_unix).  The reason names the mode or the rule (its
  * line and text) that decided.  Last, a host port the agent may not
  * bind (below net.ipv4.ip_unprivileged_port_start, without
  * CAP_NET_BIND_SERVICE) refuses the bind, or under "to auto" takes
  * another port.
  */
+/*
+ * A guest Unix socket (protocol 5): the first "allow unix" or "refuse
+ * unix" rule whose pattern matches its name, else allowed.  Neither the
+ * mode nor --loopback-only refuses it: its host socket, in a directory
+ * only the host user can enter (sockdir.c), is local by nature, and
+ * reaches nothing a port on loopback would not.
+ */
+static void
+decide_unix(const struct policy *p, const struct bind_req *req,
+    struct bind_decision *d)
+{
+	const struct policy_rule *r = policy_match(p->file, req);
+	char			 rule[PH_REASON_MAX];
+
+	if (r == NULL) {
+		d->verdict = PH_BOUND;
+		strlcpy(d->reason, "guest socket allowed (no unix rule "
+		    "refuses it)", sizeof d->reason);
+		return;
+	}
+	d->rule_line = r->line;
+	rule_name(p->file, r, rule, sizeof rule);
+	if (r->action == ACTION_REFUSE) {
+		d->verdict = PH_REFUSED;
+		d->code = REFUSAL_RULE;
+		strlcpy(d->reason, "refused by ", sizeof d->reason);
+	} else {
+		d->verdict = PH_BOUND;
+		strlcpy(d->reason, "guest socket allowed by ",
+		    sizeof d->reason);
+	}
+	strlcat(d->reason, rule, sizeof d->reason);
+}
+
 void
 policy_decide(const struct policy *p, const struct bind_req *req,
     struct bind_decision *d)
@@ -349,6 +398,10 @@ policy_decide(const struct policy *p, const struct bind_req *req,
 	int			 by_rule, capped, any;
 
 	memset(d, 0, sizeof *d);
+	if (req->proto == PH_KIND_UNIX) {
+		decide_unix(p, req, d);
+		return;
+	}
 	addr_ntop(&req->addr, ga, sizeof ga);
 	if (!addr_is_unicast(&req->addr)) {
 		d->verdict = PH_REFUSED;

@@ -11,6 +11,7 @@
  *	max-connections N
  *	max-udp-buffer BYTES
  *	ACTION PROTO port PORTS [from ADDRESS] [to PORT|PORT-PORT|auto]
+ *	allow|refuse unix NAME-PATTERN
  *	guest NAME|cid:N|ENDPOINT {
  *		RULE ... max-forwards N ... max-connections N ...
  *		max-udp-buffer BYTES	key FILE
@@ -228,6 +229,11 @@ rule_text(struct policy_rule *r)
 	size_t			 len = sizeof r->text;
 	int			 i;
 
+	if (r->proto == PH_KIND_UNIX) {
+		snprintf(t, len, "%s unix %s", actions[r->action],
+		    r->sock_pattern);
+		return;
+	}
 	snprintf(t, len, "%s %s port ", actions[r->action],
 	    r->proto == 0 ? "any" : proto_name(r->proto));
 	for (i = 0; i < r->nports; i++) {
@@ -277,6 +283,49 @@ parse_action(const char *s, enum policy_action *a)
 	return -1;
 }
 
+/* The rule, parsed, goes in the file's list. */
+static void
+add_rule(struct parser *p, struct policy_rule *r)
+{
+	if (p->pf->nrules == POLICY_RULES_MAX) {
+		perr(p, "more than %d rules", POLICY_RULES_MAX);
+		return;
+	}
+	rule_text(r);
+	if (p->pf->nrules == p->rules_cap) {
+		p->rules_cap = p->rules_cap == 0 ? 16 : p->rules_cap * 2;
+		p->pf->rules = xreallocarray(p->pf->rules, p->rules_cap,
+		    sizeof *r);
+	}
+	p->pf->rules[p->pf->nrules++] = *r;
+}
+
+/* allow|refuse unix NAME-PATTERN: a guest socket, by its name. */
+static void
+parse_unix_rule(struct parser *p, struct policy_rule *r, char **w, int nw)
+{
+	const char	*why;
+
+	if (r->action != ACTION_ALLOW && r->action != ACTION_REFUSE) {
+		perr(p, "%s unix: a guest socket is allowed or refused, "
+		    "nothing else", w[0]);
+		return;
+	}
+	if (nw != 3) {
+		perr(p, "%s unix: expected one name pattern%s", w[0],
+		    nw < 3 ? "" : ", and nothing after it");
+		return;
+	}
+	if (ph_sockname_pattern_check(w[2], &why) == -1) {
+		perr(p, "%s unix: bad name pattern \"%s\": %s", w[0], w[2],
+		    why);
+		return;
+	}
+	r->proto = PH_KIND_UNIX;
+	strlcpy(r->sock_pattern, w[2], sizeof r->sock_pattern);
+	add_rule(p, r);
+}
+
 /* ACTION PROTO port PORTS [from ADDRESS] [to PORT|auto] */
 static void
 parse_rule(struct parser *p, char **w, int nw)
@@ -288,9 +337,13 @@ parse_rule(struct parser *p, char **w, int nw)
 	r.line = p->line;
 	r.guest = p->guest;
 	parse_action(w[0], &r.action);
+	if (nw >= 2 && strcmp(w[1], "unix") == 0) {
+		parse_unix_rule(p, &r, w, nw);
+		return;
+	}
 	if (nw < 2 || (strcmp(w[1], "tcp") != 0 && strcmp(w[1], "udp") != 0 &&
 	    strcmp(w[1], "any") != 0)) {
-		perr(p, "%s: expected tcp, udp or any%s%s%s", w[0],
+		perr(p, "%s: expected tcp, udp, any or unix%s%s%s", w[0],
 		    nw < 2 ? "" : ", not \"", nw < 2 ? "" : w[1],
 		    nw < 2 ? "" : "\"");
 		return;
@@ -331,17 +384,7 @@ parse_rule(struct parser *p, char **w, int nw)
 		    "no sense");
 		return;
 	}
-	if (p->pf->nrules == POLICY_RULES_MAX) {
-		perr(p, "more than %d rules", POLICY_RULES_MAX);
-		return;
-	}
-	rule_text(&r);
-	if (p->pf->nrules == p->rules_cap) {
-		p->rules_cap = p->rules_cap == 0 ? 16 : p->rules_cap * 2;
-		p->pf->rules = xreallocarray(p->pf->rules, p->rules_cap,
-		    sizeof r);
-	}
-	p->pf->rules[p->pf->nrules++] = r;
+	add_rule(p, &r);
 }
 
 /* The limits a line sets: the open guest block's, or the file's. */

@@ -16,6 +16,8 @@ static const char *refusal_names[REFUSAL_NKINDS] = {
 	[REFUSAL_LIMIT] = "limit",
 	[REFUSAL_ADDRESS_IN_USE] = "address_in_use",
 	[REFUSAL_LISTEN_ERROR] = "listen_error",
+	[REFUSAL_BAD_NAME] = "bad_name",
+	[REFUSAL_NAME_IN_USE] = "name_in_use",
 };
 
 static const char *end_names[END_NKINDS] = {

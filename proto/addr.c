@@ -162,6 +162,8 @@ proto_name(uint8_t proto)
 		return "tcp";
 	case IPPROTO_UDP:
 		return "udp";
+	case PH_KIND_UNIX:
+		return "unix";
 	}
 	return "?";
 }

@@ -31,6 +31,8 @@ socklen_t	 addr_to_sockaddr(const struct ph_addr *, uint16_t,
 		    struct sockaddr_storage *);
 int		 addr_from_sockaddr(const struct sockaddr *, struct ph_addr *,
 		    uint16_t *);
+/* EXPOSE's kind for a guest Unix stream socket (v5): no IP protocol. */
+#define PH_KIND_UNIX		253
 const char	*proto_name(uint8_t);
 
 #endif

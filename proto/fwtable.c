@@ -68,11 +68,22 @@ fwtable_hosts(char *buf, size_t len, json_t *f)
 static void
 fwtable_row(json_t *f, struct fwrow *r)
 {
+	int	sock = strcmp(fwtable_str(f, "proto"), "unix") == 0;
+
 	strlcpy(r->c[C_GUEST], fwtable_str(f, "guest"), FWTABLE_CELL);
 	strlcpy(r->c[C_PROTO], fwtable_str(f, "proto"), FWTABLE_CELL);
-	fwtable_addr(r->c[C_GADDR], FWTABLE_CELL,
-	    fwtable_str(f, "guest_address"), fwtable_int(f, "guest_port"));
-	fwtable_hosts(r->c[C_HADDR], FWTABLE_CELL, f);
+	/* A guest socket: its path in the guest, and on the host. */
+	if (sock) {
+		strlcpy(r->c[C_GADDR], fwtable_str(f, "guest_path"),
+		    FWTABLE_CELL);
+		strlcpy(r->c[C_HADDR], fwtable_str(f, "host_path"),
+		    FWTABLE_CELL);
+	} else {
+		fwtable_addr(r->c[C_GADDR], FWTABLE_CELL,
+		    fwtable_str(f, "guest_address"),
+		    fwtable_int(f, "guest_port"));
+		fwtable_hosts(r->c[C_HADDR], FWTABLE_CELL, f);
+	}
 	strlcpy(r->c[C_VERDICT], fwtable_str(f, "verdict"), FWTABLE_CELL);
 	snprintf(r->c[C_CONNS], FWTABLE_CELL, "%lld/%lld",
 	    fwtable_int(f, "connections_active"),

@@ -169,20 +169,48 @@ dec_welcome(struct rbuf *b, struct ph_welcome *m, const char **err)
 	return 0;
 }
 
+/*
+ * A guest Unix socket's EXPOSE (v5), after the kind and flags: string
+ * name, string path, string process.  Only bounded here: whether the
+ * name may name a host socket is the host's to say (sockname.c), with
+ * a reason the guest is told, rather than a session ended.
+ */
+static int
+dec_expose_unix(struct rbuf *b, struct ph_expose *m, const char **err)
+{
+	if (rbuf_get_string(b, m->name, sizeof m->name) == -1 ||
+	    rbuf_get_string(b, m->path, sizeof m->path) == -1 ||
+	    rbuf_get_string(b, m->process, sizeof m->process) == -1) {
+		*err = "EXPOSE of a socket truncated or with a bad string";
+		return -1;
+	}
+	if (m->name[0] == '\0') {
+		*err = "EXPOSE of a socket with an empty name";
+		return -1;
+	}
+	m->flags = 0;
+	return 0;
+}
+
 static int
 dec_expose(struct rbuf *b, struct ph_expose *m, const char **err)
 {
 	if (rbuf_get_u32(b, &m->id) == -1 ||
 	    rbuf_get_u8(b, &m->proto) == -1 ||
-	    rbuf_get_u8(b, &m->flags) == -1 ||
-	    get_addr(b, &m->addr) == -1 ||
+	    rbuf_get_u8(b, &m->flags) == -1) {
+		*err = "EXPOSE truncated";
+		return -1;
+	}
+	if (m->proto == PH_KIND_UNIX)
+		return dec_expose_unix(b, m, err);
+	if (get_addr(b, &m->addr) == -1 ||
 	    rbuf_get_u16(b, &m->port) == -1 ||
 	    rbuf_get_string(b, m->process, sizeof m->process) == -1) {
 		*err = "EXPOSE truncated or with a bad address or string";
 		return -1;
 	}
 	if (m->proto != IPPROTO_TCP && m->proto != IPPROTO_UDP) {
-		*err = "EXPOSE protocol is neither tcp nor udp";
+		*err = "EXPOSE protocol is neither tcp, udp nor unix";
 		return -1;
 	}
 	if (m->port == 0) {
@@ -395,8 +423,15 @@ enc_payload(struct wbuf *b, const struct ph_msg *m)
 		wbuf_put_u32(b, m->u.expose.id);
 		wbuf_put_u8(b, m->u.expose.proto);
 		wbuf_put_u8(b, m->u.expose.flags);
-		put_addr(b, &m->u.expose.addr);
-		wbuf_put_u16(b, m->u.expose.port);
+		if (m->u.expose.proto == PH_KIND_UNIX) {
+			if (m->u.expose.name[0] == '\0')
+				b->overflow = 1;
+			wbuf_put_string(b, m->u.expose.name);
+			wbuf_put_string(b, m->u.expose.path);
+		} else {
+			put_addr(b, &m->u.expose.addr);
+			wbuf_put_u16(b, m->u.expose.port);
+		}
 		wbuf_put_string(b, m->u.expose.process);
 		break;
 	case PH_UNEXPOSE:

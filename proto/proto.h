@@ -30,14 +30,16 @@
 
 /*
  * Version 2 adds the stream pool (POOL, PAIR); version 3 the key proof
- * (WELCOME's nonce, AUTH); version 4 stream reuse (SHUT, RELEASE).  An
- * older peer is still served, without them.
+ * (WELCOME's nonce, AUTH); version 4 stream reuse (SHUT, RELEASE);
+ * version 5 guest Unix sockets (EXPOSE of kind PH_KIND_UNIX).  An older
+ * peer is still served, without them.
  */
-#define PH_PROTO_VERSION	4	/* the highest version this code speaks */
+#define PH_PROTO_VERSION	5	/* the highest version this code speaks */
 #define PH_PROTO_VERSION_MIN	1
 #define PH_PROTO_VERSION_POOL	2	/* the first with POOL and PAIR */
 #define PH_PROTO_VERSION_AUTH	3	/* the first with a nonce and AUTH */
 #define PH_PROTO_VERSION_REUSE	4	/* the first with SHUT and RELEASE */
+#define PH_PROTO_VERSION_UNIX	5	/* the first with EXPOSE of a socket */
 
 #define PH_HDR_LEN		8
 #define PH_PAYLOAD_MAX		4096	/* control frames are small */
@@ -52,6 +54,12 @@
 #define PH_POOL_MAX		64	/* idle pooled streams a host keeps */
 #define PH_NONCE_LEN		32	/* WELCOME's, fresh for each HELLO */
 #define PH_PROOF_LEN		32	/* AUTH's HMAC-SHA-256 */
+/*
+ * A guest Unix socket (v5): the name the host places it under, checked
+ * by sockname.c, and the guest's path, shown only.  Each with its NUL.
+ */
+#define PH_SOCKNAME_MAX		48
+#define PH_SOCKPATH_MAX		108	/* sizeof sun_path */
 
 enum ph_type {
 	PH_HELLO = 1,		/* guest: versions, boot id, name */
@@ -131,12 +139,19 @@ struct ph_auth {
 	uint8_t		proof[PH_PROOF_LEN];
 };
 
+/*
+ * A bind (TCP, UDP: addr and port), or from version 5 a guest Unix
+ * socket (PH_KIND_UNIX: name and path, which replace addr and port on
+ * the wire).
+ */
 struct ph_expose {
 	uint32_t	id;
-	uint8_t		proto;		/* IPPROTO_TCP or IPPROTO_UDP */
+	uint8_t		proto;		/* IPPROTO_TCP, IPPROTO_UDP, PH_KIND_UNIX */
 	uint8_t		flags;		/* PH_EXPOSE_* */
 	struct ph_addr	addr;
 	uint16_t	port;
+	char		name[PH_SOCKNAME_MAX];	/* PH_KIND_UNIX */
+	char		path[PH_SOCKPATH_MAX];	/* PH_KIND_UNIX */
 	char		process[PH_NAME_MAX];
 };
 
@@ -249,5 +264,9 @@ size_t		 ph_msg_encode(const struct ph_msg *, uint8_t *, size_t);
 const char	*ph_type_name(uint16_t);
 const char	*ph_verdict_name(uint8_t);
 const char	*ph_close_name(uint8_t);
+
+/* sockname.c: the names a guest gives its Unix sockets */
+int		 ph_sockname_check(const char *, const char **);
+int		 ph_sockname_pattern_check(const char *, const char **);
 
 #endif

@@ -110,7 +110,8 @@ START_TEST(test_end_labels)
 	};
 	static const char *refusals[REFUSAL_NKINDS] = {
 		"other", "not_unicast", "rule", "policy", "privileged_port",
-		"port_in_use", "limit", "address_in_use", "listen_error"
+		"port_in_use", "limit", "address_in_use", "listen_error",
+		"bad_name", "name_in_use"
 	};
 	int	i;
 

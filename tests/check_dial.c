@@ -14,9 +14,11 @@
  * starts with no connection.
  */
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <check.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +36,7 @@ struct guest		*guest = &g;
 
 #define FWD_UDP		1
 #define FWD_TCP		2
+#define FWD_UNIX	3	/* a guest Unix socket (protocol 5) */
 #define FWD_NONE	3
 #define NSTREAMS	(GUEST_CONNS_MAX + 16)
 
@@ -53,7 +56,7 @@ static struct {
 
 enum { S_ASKED = 1, S_DONE, S_CANCELLED };
 
-static struct gbind	binds[2];
+static struct gbind	binds[3];
 static int		udp_port, tcp_lfd;
 
 int
@@ -144,6 +147,26 @@ watch_target(const struct gbind *b, struct ph_addr *a, uint16_t *port)
 {
 	*a = b->addr;
 	*port = b->port;
+}
+
+/* The helper's dial of a guest socket, here a plain connect. */
+static char	unix_asked[PH_SOCKPATH_MAX];
+
+int
+privsep_connect_unix(const char *path)
+{
+	struct sockaddr_un	sun = { .sun_family = AF_UNIX };
+	int			fd, saved;
+
+	strlcpy(unix_asked, path, sizeof unix_asked);
+	strlcpy(sun.sun_path, path, sizeof sun.sun_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1 || connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0)
+		return fd;
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
 }
 
 /* Relays that hold no descriptor: the connection stays open. */
@@ -362,6 +385,40 @@ START_TEST(test_limits)
 END_TEST
 
 /* Below the caps: dialled, a stream asked, relayed once it comes. */
+/*
+ * A guest Unix socket is dialled by its path (through the helper), and
+ * one that does not listen is refused with why.
+ */
+START_TEST(test_dial_unix)
+{
+	char	dir[] = "/tmp/check_dial.XXXXXX";
+	int	lfd, asked;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	memset(&binds[2], 0, sizeof binds[2]);
+	binds[2].id = FWD_UNIX;
+	binds[2].proto = PH_KIND_UNIX;
+	snprintf(binds[2].path, sizeof binds[2].path, "%s/app.sock", dir);
+	strlcpy(binds[2].name, "app", sizeof binds[2].name);
+	expect_refused(1, FWD_UNIX, "No such file or directory");
+	ck_assert_str_eq(unix_asked, binds[2].path);
+	strlcpy(sun.sun_path, binds[2].path, sizeof sun.sun_path);
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(lfd, 0);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sun, sizeof sun), 0);
+	ck_assert_int_eq(listen(lfd, 8), 0);
+	asked = st.asked;
+	expect_dialled(2, FWD_UNIX);
+	ck_assert_int_eq(st.asked, asked + 1);	/* connected: a stream */
+	stream_up(asked);
+	host_close(2);
+	close(lfd);
+	unlink(binds[2].path);
+	rmdir(dir);
+}
+END_TEST
+
 START_TEST(test_dial_normal)
 {
 	expect_dialled(1, FWD_UDP);
@@ -464,6 +521,7 @@ dial_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_limits);
 	tcase_add_test(tc, test_dial_normal);
+	tcase_add_test(tc, test_dial_unix);
 	tcase_add_test(tc, test_dials_cap_udp);
 	tcase_add_test(tc, test_dials_cap_tcp);
 	tcase_add_test(tc, test_conns_cap);

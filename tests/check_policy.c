@@ -564,6 +564,73 @@ START_TEST(test_rules)
 }
 END_TEST
 
+/*
+ * Guest Unix sockets (protocol 5): "unix" rules by name pattern, first
+ * match, per guest; allowed when none matches; never decided by a port
+ * rule ("any" too), the mode or --loopback-only.
+ */
+static const char unix_text[] =
+	"allow any port 1-65535\n"		/* 1: not a socket's */
+	"refuse unix secret*\n"			/* 2 */
+	"guest vm {\n"				/* 3 */
+	"	refuse unix docker\n"		/* 4 */
+	"}\n"					/* 5 */
+	"allow unix docker*\n";			/* 6 */
+
+START_TEST(test_unix_rules)
+{
+	static const struct {
+		const char	*guest, *name;
+		uint8_t		 verdict;
+		int		 line;
+		const char	*reason;
+	} cases[] = {
+		{ "vm", "secret-db", PH_REFUSED, 2,
+		  "refused by line 2: refuse unix secret*" },
+		{ "vm", "docker", PH_REFUSED, 4,
+		  "refused by line 4 (guest vm): refuse unix docker" },
+		{ "other", "docker", PH_BOUND, 6,
+		  "guest socket allowed by line 6: allow unix docker*" },
+		{ "vm", "app", PH_BOUND, 0,
+		  "guest socket allowed (no unix rule refuses it)" },
+	};
+	char			 errs[POLICY_ERRS_LEN];
+	struct policy		 p = { .mode = POLICY_REFUSE,
+				    .loopback_only = 1 };
+	struct bind_req		 req;
+	struct bind_decision	 d;
+	size_t			 i;
+
+	p.file = policy_parse("unix", unix_text, strlen(unix_text), errs,
+	    sizeof errs);
+	ck_assert_msg(p.file != NULL, "%s", errs);
+	ck_assert_str_eq(p.file->rules[1].text, "refuse unix secret*");
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		memset(&req, 0, sizeof req);
+		req.proto = PH_KIND_UNIX;
+		req.guest_name = cases[i].guest;
+		strlcpy(req.sock_name, cases[i].name, sizeof req.sock_name);
+		policy_decide(&p, &req, &d);
+		ck_assert_msg(d.verdict == cases[i].verdict &&
+		    d.rule_line == cases[i].line && d.naddr == 0,
+		    "case %zu: %s line %d", i, ph_verdict_name(d.verdict),
+		    d.rule_line);
+		ck_assert_str_eq(d.reason, cases[i].reason);
+		ck_assert_int_eq(d.code, d.verdict == PH_REFUSED ?
+		    REFUSAL_RULE : REFUSAL_NONE);
+	}
+	/* A port is not matched by a unix rule, even one named "*". */
+	memset(&req, 0, sizeof req);
+	req.proto = IPPROTO_TCP;
+	ck_assert_int_eq(addr_parse("127.0.0.1", &req.addr), 0);
+	req.port = 80;
+	req.guest_name = "vm";
+	policy_decide(&p, &req, &d);
+	ck_assert_int_eq(d.rule_line, 1);
+	policy_file_free(p.file);
+}
+END_TEST
+
 /* The reason names the rule, its line and its text, or the mode. */
 START_TEST(test_rule_reasons)
 {
@@ -866,6 +933,7 @@ policy_suite(void)
 	tc = tcase_create("rules");
 	tcase_add_loop_test(tc, test_rules, 0, NRULE_CASES);
 	tcase_add_test(tc, test_rule_reasons);
+	tcase_add_test(tc, test_unix_rules);
 	tcase_add_test(tc, test_set_mode_locked);
 	tcase_add_test(tc, test_install);
 	tcase_add_test(tc, test_guest_limits);

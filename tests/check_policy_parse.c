@@ -264,11 +264,20 @@ static const struct bad_case {
 	  "path of a key file, shorter than 256 bytes\n" },
 	{ "guest a {\nkey /a\nkey /a\n}\n",
 	  "p:3: key given twice in this block (first at line 2)\n" },
+	{ "loopback unix docker\n", "p:1: loopback unix: a guest socket is "
+	  "allowed or refused, nothing else\n" },
+	{ "allow unix\n", "p:1: allow unix: expected one name pattern\n" },
+	{ "allow unix a b\n", "p:1: allow unix: expected one name pattern, "
+	  "and nothing after it\n" },
+	{ "refuse unix ../x\n", "p:1: refuse unix: bad name pattern "
+	  "\"../x\": starts with '.' or '-'\n" },
+	{ "refuse unix a/b\n", "p:1: refuse unix: bad name pattern "
+	  "\"a/b\": holds '/'\n" },
 	{ "deny tcp port 22\n", "p:1: unknown directive \"deny\"\n" },
 	{ "Allow tcp port 22\n", "p:1: unknown directive \"Allow\"\n" },
-	{ "allow\n", "p:1: allow: expected tcp, udp or any\n" },
+	{ "allow\n", "p:1: allow: expected tcp, udp, any or unix\n" },
 	{ "allow sctp port 1\n",
-	  "p:1: allow: expected tcp, udp or any, not \"sctp\"\n" },
+	  "p:1: allow: expected tcp, udp, any or unix, not \"sctp\"\n" },
 	{ "refuse tcp 22\n", "p:1: refuse tcp: expected \"port\" and a port, "
 	  "a range or a list\n" },
 	{ "refuse tcp port\n", "p:1: refuse tcp: expected \"port\" and a "

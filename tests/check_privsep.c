@@ -99,7 +99,7 @@ jail_possible(void)
 	return "a unit test";
 }
 
-#define REQ_SIZE	16
+#define REQ_SIZE	(16 + PRIVSEP_PATH_LEN)
 #define ANS_SIZE	(16 + PH_NAME_MAX + 4 + sizeof(struct natbind))
 
 static struct {
@@ -231,7 +231,7 @@ child_socket(const char *name)
 static void
 req_make(uint8_t *b, uint32_t type, uint32_t zero, uint64_t inode)
 {
-	struct privsep_req	r = { type, zero, inode };
+	struct privsep_req	r = { .type = type, .zero = zero, .inode = inode };
 
 	memcpy(b, &r, sizeof r);
 }
@@ -315,6 +315,8 @@ START_TEST(test_layout)
 	ck_assert_uint_eq(sizeof(struct privsep_req), REQ_SIZE);
 	ck_assert_uint_eq(offsetof(struct privsep_req, zero), 4);
 	ck_assert_uint_eq(offsetof(struct privsep_req, inode), 8);
+	ck_assert_uint_eq(offsetof(struct privsep_req, path), 16);
+	ck_assert_uint_eq(REQ_SIZE, 128);
 	ck_assert_uint_eq(sizeof(struct privsep_ans), ANS_SIZE);
 	ck_assert_uint_eq(offsetof(struct privsep_ans, err), 4);
 	ck_assert_uint_eq(offsetof(struct privsep_ans, own), 8);
@@ -326,6 +328,7 @@ START_TEST(test_layout)
 	ck_assert_int_eq(PRIVSEP_CONNECT, 2);
 	ck_assert_int_eq(PRIVSEP_NATWATCH, 3);
 	ck_assert_int_eq(PRIVSEP_NATDUMP, 4);
+	ck_assert_int_eq(PRIVSEP_CONNECT_UNIX, 5);
 }
 END_TEST
 
@@ -407,7 +410,7 @@ START_TEST(test_bit_flips)
 		memcpy(b, owner_42, sizeof b);
 		b[bit / 8] ^= 1 << (bit % 8);
 		why = privsep_check_req(b, sizeof b, 0, &r);
-		if (bit < 64) {
+		if (bit < 64 || bit >= 128) {	/* type, zero, path */
 			ck_assert_msg(why != NULL, "bit %d flipped, taken",
 			    bit);
 			continue;
@@ -419,6 +422,60 @@ START_TEST(test_bit_flips)
 }
 END_TEST
 #endif
+
+/*
+ * CONNECT_UNIX: a path the agent forwards (usock.c: a default engine
+ * socket, or -x), NUL-terminated with zeros after, and no inode.
+ */
+static void
+unix_req(uint8_t *b, const char *path, uint64_t inode)
+{
+	struct privsep_req	r;
+
+	memset(&r, 0, sizeof r);
+	r.type = PRIVSEP_CONNECT_UNIX;
+	r.inode = inode;
+	memcpy(r.path, path, strlen(path));
+	memcpy(b, &r, sizeof r);
+}
+
+START_TEST(test_connect_unix_check)
+{
+	struct privsep_req	r;
+	uint8_t			b[REQ_SIZE];
+	const char		*why;
+
+	g.usock_defaults = 1;
+	unix_req(b, "/var/run/docker.sock", 0);
+	ck_assert_ptr_null(privsep_check_req(b, REQ_SIZE, 0, &r));
+	ck_assert_str_eq(r.path, "/var/run/docker.sock");
+	unix_req(b, "/run/user/1000/docker.sock", 0);
+	ck_assert_ptr_null(privsep_check_req(b, REQ_SIZE, 0, &r));
+	unix_req(b, "/var/run/docker.sock", 1);
+	ck_assert_ptr_nonnull(privsep_check_req(b, REQ_SIZE, 0, &r));
+	unix_req(b, "/etc/shadow", 0);
+	why = privsep_check_req(b, REQ_SIZE, 0, &r);
+	ck_assert_str_eq(why, "CONNECT_UNIX to a path the agent does not "
+	    "forward");
+	unix_req(b, "/run/user/01/docker.sock", 0);
+	ck_assert_ptr_nonnull(privsep_check_req(b, REQ_SIZE, 0, &r));
+	unix_req(b, "/run/user/1/../docker.sock", 0);
+	ck_assert_ptr_nonnull(privsep_check_req(b, REQ_SIZE, 0, &r));
+	unix_req(b, "", 0);
+	ck_assert_ptr_nonnull(privsep_check_req(b, REQ_SIZE, 0, &r));
+	unix_req(b, "/var/run/docker.sock", 0);	/* bytes after its NUL */
+	b[16 + 30] = 'x';
+	ck_assert_ptr_nonnull(privsep_check_req(b, REQ_SIZE, 0, &r));
+	memset(b + 16, 'a', PRIVSEP_PATH_LEN);	/* no NUL at all */
+	ck_assert_ptr_nonnull(privsep_check_req(b, REQ_SIZE, 0, &r));
+	g.usock_defaults = 0;			/* -x none */
+	unix_req(b, "/var/run/docker.sock", 0);
+	ck_assert_ptr_nonnull(privsep_check_req(b, REQ_SIZE, 0, &r));
+	ck_assert_int_eq(usock_add("/srv/app.sock", &why), 0);
+	unix_req(b, "/srv/app.sock", 0);
+	ck_assert_ptr_null(privsep_check_req(b, REQ_SIZE, 0, &r));
+}
+END_TEST
 
 /* Only a message of the size of one request, with nothing else. */
 START_TEST(test_check_sizes)
@@ -520,18 +577,22 @@ START_TEST(test_serve_empty)
 END_TEST
 
 static const struct privsep_req bad_reqs[] = {
-	{ 0, 0, 42 },				/* no type */
-	{ 3, 0, 42 },				/* unknown */
-	{ 5, 0, 0 },				/* nor any other */
-	{ PRIVSEP_NATWATCH, 0, 42 },		/* NATWATCH has none */
-	{ PRIVSEP_NATDUMP, 0, 1 },		/* nor NATDUMP */
-	{ 0xffffffffU, 0, 42 },
-	{ PRIVSEP_OWNER, 1, 42 },		/* zero is not */
-	{ PRIVSEP_OWNER, 0x80000000U, 42 },
-	{ PRIVSEP_OWNER, 0, 0 },		/* no inode */
-	{ PRIVSEP_CONNECT, 0, 1 },		/* CONNECT has none */
-	{ PRIVSEP_CONNECT, 0, ~0ULL },
-	{ PRIVSEP_CONNECT, 7, 0 },
+	{ .type = 0, .zero = 0, .inode = 42 },		/* no type */
+	{ .type = 6, .zero = 0, .inode = 0 },		/* unknown */
+	{ .type = PRIVSEP_NATWATCH, .zero = 0, .inode = 42 },	/* has none */
+	{ .type = PRIVSEP_NATDUMP, .zero = 0, .inode = 1 },	/* nor this */
+	{ .type = PRIVSEP_NATDUMP, .zero = 0, .inode = 0, .path = "/" },
+	{ .type = PRIVSEP_CONNECT_UNIX, .zero = 0, .inode = 42 },
+	{ .type = PRIVSEP_CONNECT_UNIX, .zero = 0, .inode = 0 },  /* no path */
+	{ .type = PRIVSEP_CONNECT_UNIX, .zero = 0, .inode = 0,
+	    .path = "/etc/shadow" },			/* not forwarded */
+	{ .type = 0xffffffffU, .zero = 0, .inode = 42 },
+	{ .type = PRIVSEP_OWNER, .zero = 1, .inode = 42 },	/* zero is not */
+	{ .type = PRIVSEP_OWNER, .zero = 0x80000000U, .inode = 42 },
+	{ .type = PRIVSEP_OWNER, .zero = 0, .inode = 0 },	/* no inode */
+	{ .type = PRIVSEP_CONNECT, .zero = 0, .inode = 1 },	/* has none */
+	{ .type = PRIVSEP_CONNECT, .zero = 0, .inode = ~0ULL },
+	{ .type = PRIVSEP_CONNECT, .zero = 7, .inode = 0 },
 };
 
 START_TEST(test_serve_bad_fields)
@@ -723,6 +784,7 @@ privsep_suite(void)
 
 	tc = tcase_create("check");
 	tcase_add_test(tc, test_layout);
+	tcase_add_test(tc, test_connect_unix_check);
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 	tcase_add_test(tc, test_golden_good);
 	tcase_add_loop_test(tc, test_golden_bad, 0,

@@ -81,6 +81,23 @@ static const uint8_t expose6_frame[] = {
 					/* process: "dnsmasq" */
 };
 
+/* Protocol 5: a guest Unix socket, its name and path for address and port. */
+static const uint8_t exposeunix_frame[] = {
+	0x00, 0x03,			/* type: EXPOSE */
+	0x00, 0x00,			/* flags */
+	0x00, 0x00, 0x00, 0x2d,		/* length: 45 */
+	0x00, 0x00, 0x00, 0x0b,		/* id: 11 */
+	0xfd,				/* kind: unix (253) */
+	0x00,				/* flags: none */
+	0x00, 0x06, 'd', 'o', 'c', 'k', 'e', 'r',
+					/* name: "docker" */
+	0x00, 0x14, '/', 'v', 'a', 'r', '/', 'r', 'u', 'n', '/',
+	'd', 'o', 'c', 'k', 'e', 'r', '.', 's', 'o', 'c', 'k',
+					/* path: "/var/run/docker.sock" */
+	0x00, 0x07, 'd', 'o', 'c', 'k', 'e', 'r', 'd',
+					/* process: "dockerd" */
+};
+
 static const uint8_t unexpose_frame[] = {
 	0x00, 0x04,			/* type: UNEXPOSE */
 	0x00, 0x00,			/* flags */
@@ -270,6 +287,18 @@ build_expose4(struct ph_msg *m)
 }
 
 static void
+build_exposeunix(struct ph_msg *m)
+{
+	m->type = PH_EXPOSE;
+	m->u.expose.id = 11;
+	m->u.expose.proto = PH_KIND_UNIX;
+	strlcpy(m->u.expose.name, "docker", sizeof m->u.expose.name);
+	strlcpy(m->u.expose.path, "/var/run/docker.sock",
+	    sizeof m->u.expose.path);
+	strlcpy(m->u.expose.process, "dockerd", sizeof m->u.expose.process);
+}
+
+static void
 build_expose6(struct ph_msg *m)
 {
 	m->type = PH_EXPOSE;
@@ -413,6 +442,7 @@ static const struct golden {
 	GOLDEN(welcome, welcome_frame),
 	GOLDEN(expose4, expose4_frame),
 	GOLDEN(expose6, expose6_frame),
+	GOLDEN(exposeunix, exposeunix_frame),
 	GOLDEN(unexpose, unexpose_frame),
 	GOLDEN(exposed0, exposed0_frame),
 	GOLDEN(exposed1, exposed1_frame),
@@ -937,6 +967,26 @@ static const struct payload_case {
 	{ "EXPOSE v6 address cut short", PH_EXPOSE,
 	    PL("\0\0\0\7" "\x06" "\x00" "\x06" "\0\0\0\0" "\x00\x50" "\0\0"),
 	    0 },
+	{ "EXPOSE unix, empty name", PH_EXPOSE,
+	    PL("\0\0\0\7" "\xfd" "\x00" "\0\0" "\0\0" "\0\0"), 0 },
+	{ "EXPOSE unix, name of 47 bytes", PH_EXPOSE,
+	    PL("\0\0\0\7" "\xfd" "\x00" "\x00\x2f" X16 X16
+	    "xxxxxxxxxxxxxxx" "\0\0" "\0\0"), 1 },
+	{ "EXPOSE unix, name of 48 bytes", PH_EXPOSE,
+	    PL("\0\0\0\7" "\xfd" "\x00" "\x00\x30" X16 X16 X16
+	    "\0\0" "\0\0"), 0 },
+	{ "EXPOSE unix, path of 108 bytes", PH_EXPOSE,
+	    PL("\0\0\0\7" "\xfd" "\x00" "\x00\x01" "d" "\x00\x6c" X64
+	    X16 X16 "xxxxxxxxxxxx" "\0\0"), 0 },
+	{ "EXPOSE unix, name with a NUL", PH_EXPOSE,
+	    PL("\0\0\0\7" "\xfd" "\x00" "\x00\x02" "d\0" "\0\0" "\0\0"),
+	    0 },
+	{ "EXPOSE unix, name with '/' (the host refuses it, with why)",
+	    PH_EXPOSE, PL("\0\0\0\7" "\xfd" "\x00" "\x00\x04" "../x"
+	    "\0\0" "\0\0"), 1 },
+	{ "EXPOSE unix, process cut short", PH_EXPOSE,
+	    PL("\0\0\0\7" "\xfd" "\x00" "\x00\x01" "d" "\0\0" "\0\5" "ab"),
+	    0 },
 	{ "EXPOSED verdict 0", PH_EXPOSED,
 	    PL("\0\0\0\7" "\x00" "\x00" "\0\0"), 0 },
 	{ "EXPOSED verdict 4 (failed)", PH_EXPOSED,
@@ -1060,6 +1110,42 @@ START_TEST(test_encode_unknown_type)
 }
 END_TEST
 
+/*
+ * sockname.c: a guest socket's name is one path component the host can
+ * place under SOCKDIR/GUEST/ and nothing else; a pattern may glob.
+ */
+START_TEST(test_sockname)
+{
+	static const struct {
+		const char	*name;
+		int		 ok, pattern_ok;
+	} cases[] = {
+		{ "docker", 1, 1 }, { "podman-1000", 1, 1 },
+		{ "a.b_c-d", 1, 1 }, { "x", 1, 1 },
+		{ "", 0, 0 }, { ".", 0, 0 }, { "..", 0, 0 },
+		{ "../etc", 0, 0 }, { "a/b", 0, 0 }, { "/abs", 0, 0 },
+		{ "a..b", 0, 0 }, { ".hidden", 0, 0 }, { "-flag", 0, 0 },
+		{ "sp ace", 0, 0 }, { "tab\t", 0, 0 }, { "a\\b", 0, 0 },
+		{ "docker*", 0, 1 }, { "d?[ab]", 0, 1 }, { "*", 0, 1 },
+		{ "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", 1, 1 },
+		{ "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", 0, 0 },
+	};
+	const char	*why;
+	size_t		 i;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		why = NULL;
+		ck_assert_msg((ph_sockname_check(cases[i].name, &why) == 0) ==
+		    cases[i].ok, "\"%s\"", cases[i].name);
+		ck_assert_msg(cases[i].ok || why != NULL, "\"%s\": no reason",
+		    cases[i].name);
+		ck_assert_msg((ph_sockname_pattern_check(cases[i].name,
+		    &why) == 0) == cases[i].pattern_ok, "pattern \"%s\"",
+		    cases[i].name);
+	}
+}
+END_TEST
+
 static Suite *
 proto_suite(void)
 {
@@ -1091,6 +1177,7 @@ proto_suite(void)
 	tcase_add_test(tc, test_expose_v4_v6only);
 	tcase_add_test(tc, test_encode_long_string);
 	tcase_add_test(tc, test_encode_unknown_type);
+	tcase_add_test(tc, test_sockname);
 	suite_add_tcase(s, tc);
 	return s;
 }

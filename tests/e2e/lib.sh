@@ -21,6 +21,7 @@ T=$(mktemp -d "/tmp/ph-$PH_TEST.XXXXXX")
 NS=ph-$$-${T##*.}
 SOCK=$T/vsock.sock
 API=$T/api.sock		# the host agent's API, never the shared default
+SOCKDIR=$T/socks	# guests' Unix sockets on the host, likewise
 GSTATUS=$T/guest-status.sock
 GPROXY=$T/guest-proxy.sock	# the guest's proxy socket, never the default
 PIDS=()
@@ -211,7 +212,8 @@ stop_agents() {
 }
 
 start_host() {
-	bg host "${PH_WRAP[@]}" "$PH_HOST" -d -v -l "unix:$SOCK" -a "unix:$API" "$@"
+	bg host "${PH_WRAP[@]}" "$PH_HOST" -d -v -l "unix:$SOCK" -a "unix:$API" \
+	    -S "$SOCKDIR" "$@"
 	HOST_PID=$LAST_PID
 	AGENTS+=("$HOST_PID")
 	wait_for 5 "the host agent's socket" test -S "$SOCK"

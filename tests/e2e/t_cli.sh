@@ -75,10 +75,11 @@ expect_error 1 "$T/file exists and is not a socket" "$PH_HOST" -d -l "unix:$T/fi
 pass "bad flags and endpoints: one clear line, exit 2 (1 for runtime errors)"
 
 out=$("$PH_HOST" -n -l unix:/tmp/x.sock -l vsock:7000 -L -b allow \
-    -a /tmp/d/api.sock)
+    -a /tmp/d/api.sock -S /tmp/d/socks)
 [ "$out" = "listen unix:/tmp/x.sock
 listen vsock:7000
 api unix:/tmp/d/api.sock
+sock-dir /tmp/d/socks
 bind-policy loopback (loopback-only)
 guest-key none but policy key lines
 vsock-peers CID 3 and up, source port 1023 or lower" ] ||
@@ -86,6 +87,7 @@ vsock-peers CID 3 and up, source port 1023 or lower" ] ||
 out=$("$PH_HOST" -n)
 [ "$out" = "listen vsock:6440
 api unix:/run/porthole/api.sock
+sock-dir /run/porthole
 bind-policy loopback
 guest-key none but policy key lines
 vsock-peers CID 3 and up, source port 1023 or lower" ] ||
@@ -106,8 +108,8 @@ echo "$out" | grep -qx "udp-timeout 60" &&
     fail "-n -v did not print the default UDP limits: $out"
 pass "-n prints the effective configuration (-v: with every limit)"
 
-"$PH_HOST" -V | grep -qE "^porthole-host [0-9.]+ \(protocol 4\)$" || fail "host -V"
-"$PH_GUEST" -V | grep -qE "^porthole-guest [0-9.]+ \(protocol 4\)$" || fail "guest -V"
+"$PH_HOST" -V | grep -qE "^porthole-host [0-9.]+ \(protocol 5\)$" || fail "host -V"
+"$PH_GUEST" -V | grep -qE "^porthole-guest [0-9.]+ \(protocol 5\)$" || fail "guest -V"
 "$PH_HOST" --help | grep -q "usage: porthole-host" || fail "host --help"
 "$PH_GUEST" --help | grep -q "usage: porthole-guest" || fail "guest --help"
 pass "-V and --help"

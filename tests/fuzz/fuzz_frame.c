@@ -3,7 +3,8 @@
  *
  * The input is read as a stream of frames by ph_frame_decode(), as a
  * session reads its peer; each frame that decodes is encoded again and
- * must decode to the same message.  The input is also fed whole to
+ * must decode to the same message; a guest socket's name is checked as
+ * the host checks it (sockname.c).  The input is also fed whole to
  * ph_msg_decode() as the payload of every type, and split into a type
  * (its first two bytes) and a payload.
  */
@@ -31,6 +32,11 @@ round_trip(const struct ph_msg *m)
 	    &err) != 1 || used != n)
 		abort();
 	if (memcmp(&again, m, sizeof again) != 0)
+		abort();
+	/* A guest socket's name, as the host checks it: a verdict, a why. */
+	err = NULL;
+	if (m->type == PH_EXPOSE && m->u.expose.proto == PH_KIND_UNIX &&
+	    ph_sockname_check(m->u.expose.name, &err) == -1 && err == NULL)
 		abort();
 }
 

@@ -44,6 +44,13 @@ def expose(fid, addr, port, proto=6, family=4, process="evil"):
                  struct.pack(">H", port) + string(process))
 
 
+def expose_unix(fid, name, path="/run/evil.sock", process="evil"):
+    """EXPOSE of a guest Unix socket (protocol 5): kind 253, the name
+    the host is to place it under, the guest's path."""
+    return frame(EXPOSE, struct.pack(">IBB", fid, 253, 0) + string(name) +
+                 string(path) + string(process))
+
+
 def recv_exact(sock, n):
     buf = b""
     while len(buf) < n:
@@ -241,7 +248,7 @@ CASES = {
     "truncated": lambda s: (s.sendall(hello()[:11]),
                             s.shutdown(socket.SHUT_WR)),
     "wrong-first": lambda s: s.sendall(expose(1, "0.0.0.0", 8080)),
-    "bad-version": lambda s: s.sendall(hello(5, 9)),
+    "bad-version": lambda s: s.sendall(hello(90, 99)),
     "unknown-type": lambda s: (session(s), s.sendall(frame(999, b"xyz"))),
     "ping-after-unknown": lambda s: (session(s), s.sendall(
         frame(999, b"xyz") + frame(PING, struct.pack(">Q", 7))),
@@ -272,6 +279,10 @@ CASES = {
 }
 ARG_CASES = {
     "flood-expose": lambda s, a: flood_expose(s, int(a)),
+    "expose-unix": lambda s, a: (session(s, 5),
+                                 s.sendall(expose_unix(1, a))),
+    "expose-unix-v3": lambda s, a: (session(s, 3),
+                                    s.sendall(expose_unix(1, a))),
     "data-for": lambda s, a: data_for(s, a),
 }
 

@@ -1,0 +1,118 @@
+#!/bin/bash
+# Guest Unix sockets on the host (protocol 5).  A Python HTTP server on
+# a Unix socket in the simulated VM, forwarded with -x, is reached on the
+# host with curl --unix-socket at SOCKDIR/GUEST/NAME.sock (0600, in 0700
+# directories), under --loopback-only, which does not refuse it: a 64 MiB
+# body both ways, digests compared; half-close kept (the request's body
+# ends with the client's EOF).  The socket goes from the host when the
+# guest's server goes, and when the guest agent leaves.  A policy "refuse
+# unix" rule refuses one, with the rule as the reason and no socket
+# made.  A hostile guest's names with '/' or '..' are refused with a
+# clear reason and nothing is made outside SOCKDIR; a guest of protocol
+# 3 cannot expose a socket at all, and a name beyond the protocol's bound
+# is a malformed frame.
+. "$(dirname "$0")/lib.sh"
+
+GNAME=usock-vm
+UNIXHTTP=$PH_ROOT/tests/tools/unixhttp.py
+EVIL=$PH_ROOT/tests/tools/evilguest.py
+mkdir -p "$T/vm"
+APP=$T/vm/app.sock SECRET=$T/vm/secret.sock
+HAPP=$SOCKDIR/$GNAME/app.sock HSECRET=$SOCKDIR/$GNAME/secret.sock
+
+cat >"$T/policy" <<EOP
+guest "$GNAME" {
+	refuse unix secret*
+}
+EOP
+
+vm_create
+start_host -L -f "$T/policy"
+bg app ip netns exec "$NS" "$PY" "$UNIXHTTP" "$APP"
+APP_PID=$LAST_PID
+bg secret ip netns exec "$NS" "$PY" "$UNIXHTTP" "$SECRET"
+wait_for 10 "the guest's servers" test -S "$APP" -a -S "$SECRET"
+start_guest -N "$GNAME" -x "$APP" -x "$SECRET=secret-db"
+
+# The socket appears on the host, 0600 in directories only we can enter.
+wait_for 10 "the guest socket on the host" test -S "$HAPP"
+[ "$(stat -c %a "$HAPP")" = 600 ] || fail "socket mode $(stat -c %a "$HAPP")"
+[ "$(stat -c %a "$SOCKDIR")" = 700 ] && [ "$(stat -c %a "$SOCKDIR/$GNAME")" = 700 ] ||
+    fail "directory modes $(stat -c %a "$SOCKDIR" "$SOCKDIR/$GNAME")"
+out=$(curl -sS --max-time "$(ph_secs 10)" --unix-socket "$HAPP" http://vm/hello) ||
+    fail "curl --unix-socket $HAPP"
+[ "$out" = "hello from the guest socket" ] || fail "GET /hello: $out"
+pass "socket forwarded to $HAPP (0600, 0700 dirs) under -L: GET answered"
+
+# 64 MiB both ways, through the same relay as TCP.
+head -c $((64 << 20)) /dev/urandom >"$T/blob"
+want=$(sha256sum <"$T/blob" | cut -d' ' -f1)
+curl -sS --max-time "$(ph_secs 120)" --unix-socket "$HAPP" -D "$T/headers" \
+    --data-binary "@$T/blob" -H "Content-Type: application/octet-stream" \
+    -o "$T/back" http://vm/echo || fail "POST 64 MiB"
+got_there=$(awk -F': ' 'tolower($1) == "x-sha256" { print $2 }' "$T/headers" | tr -d '\r')
+got_back=$(sha256sum <"$T/back" | cut -d' ' -f1)
+[ "$got_there" = "$want" ] || fail "to the guest: digest $got_there, sent $want"
+[ "$got_back" = "$want" ] || fail "back from the guest: digest $got_back, sent $want"
+rm -f "$T/blob" "$T/back"
+pass "64 MiB to the guest socket and back, SHA-256 equal both ways"
+
+# The API and portholectl list it, with a DOCKER_HOST line.
+api /v1/forwards >"$T/fw.json"
+[ "$(json '[f["host_path"] for f in d if f["proto"] == "unix" and f["socket_name"] == "app"][0]' <"$T/fw.json")" = "$HAPP" ] ||
+    fail "API: no host_path for app: $(cat "$T/fw.json")"
+[ "$(json '[f["guest_path"] for f in d if f["socket_name"] == "app"][0]' <"$T/fw.json")" = "$APP" ] ||
+    fail "API: guest_path: $(cat "$T/fw.json")"
+ctl ls >"$T/ls.txt" || fail "portholectl ls"
+grep -qE "^$GNAME +unix +$APP +$HAPP +bound " "$T/ls.txt" ||
+    fail "portholectl ls has no row for the socket: $(cat "$T/ls.txt")"
+grep -qx "DOCKER_HOST=unix://$HAPP	# guest $GNAME, socket app" "$T/ls.txt" ||
+    fail "portholectl ls has no DOCKER_HOST line: $(cat "$T/ls.txt")"
+pass "GET /v1/forwards and portholectl ls list the socket, with DOCKER_HOST"
+
+# The policy refuses secret-db: said, with its rule; nothing on the host.
+sec() { api /v1/forwards | json '[f["verdict"] + " " + str(f["code"]) + " " + f["reason"] for f in d if f["socket_name"] == "secret-db"][0]'; }
+wait_for 10 "the verdict on secret-db" sec
+case $(sec) in
+"refused rule refused by line 2 (guest $GNAME): refuse unix secret*") ;;
+*) fail "secret-db: $(sec)" ;;
+esac
+[ ! -e "$HSECRET" ] && [ ! -e "$SOCKDIR/$GNAME/secret-db.sock" ] ||
+    fail "a refused socket was made"
+pass "refuse unix secret*: refused with its rule, no socket made"
+
+# The guest's server goes: so does the host's socket.
+kill_wait TERM "$APP_PID"
+wait_for 10 "the host socket to go" test ! -e "$HAPP"
+log_has guest "socket gone: $APP" || fail "the guest did not log the socket gone"
+pass "the guest's server exits: the host socket is removed"
+
+# Back, then the guest agent leaves: gone again, and its directory.
+bg app2 ip netns exec "$NS" "$PY" "$UNIXHTTP" "$APP"
+wait_for 10 "the host socket again" test -S "$HAPP"
+kill_wait TERM "$GUEST_PID"
+wait_for 10 "the host socket to go with the guest" test ! -e "$HAPP"
+wait_for 10 "the guest's directory to go" test ! -e "$SOCKDIR/$GNAME"
+pass "the guest agent leaves: its sockets and directory are removed"
+
+# A hostile guest: names that would climb out are refused, with why.
+for name in ../escape a/b .. .hidden "sp ace" x..y; do
+	got=$("$PY" "$EVIL" "$SOCK" expose-unix "$name") || fail "evilguest"
+	[ "$got" = "exposed refused" ] || fail "name '$name': $got"
+done
+wait_for 5 "the host to log the reason" grep -q \
+    "socket name \"../escape\" refused: starts with '.' or '-'" "$T/host.log"
+grep -q "socket name \"a/b\" refused: holds '/'" "$T/host.log" ||
+    fail "no clear reason for a/b: $(grep 'a/b' "$T/host.log")"
+[ -z "$(find "$T" "$SOCKDIR" -name '*escape*' -o -name 'b.sock' 2>/dev/null)" ] ||
+    fail "a file was made for a refused name"
+# Longer than the protocol's bound (47): a malformed frame, as any.
+got=$("$PY" "$EVIL" "$SOCK" expose-unix "$(printf 'x%.0s' {1..60})") ||
+    fail "evilguest"
+[ "$got" = "error 1" ] || fail "a 60-character name: $got"
+got=$("$PY" "$EVIL" "$SOCK" expose-unix fine-name) || fail "evilguest"
+[ "$got" = "exposed bound" ] || fail "a good name from the evil guest: $got"
+got=$("$PY" "$EVIL" "$SOCK" expose-unix-v3 fine-name) || fail "evilguest"
+[ "$got" = "exposed failed" ] || fail "a protocol 3 guest's socket: $got"
+kill -0 "$HOST_PID" || fail "the host agent died"
+pass "'/', '..' and other bad names refused with a reason; nothing outside SOCKDIR; protocol 3 cannot expose one"
