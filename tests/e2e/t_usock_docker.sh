@@ -36,11 +36,13 @@ stop_dockerd() {
 	kill -9 "$DOCKERD_PID" 2>/dev/null || true
 }
 ph_at_exit stop_dockerd
-nsenter --net="/run/netns/$NS" dockerd --iptables=false --ip6tables=false \
-    --bridge=none --storage-driver=vfs --data-root "$T/dk-data" \
-    --exec-root "$T/dk-exec" --pidfile "$T/dk-exec/docker.pid" \
-    -H "unix://$VMSOCK" >"$T/dockerd.log" 2>&1 &
-DOCKERD_PID=$!
+# Started with bg: the clean-up's wait for every process it started would
+# otherwise wait for dockerd before stop_dockerd could stop it.
+bg dockerd nsenter --net="/run/netns/$NS" dockerd --iptables=false \
+    --ip6tables=false --bridge=none --storage-driver=vfs \
+    --data-root "$T/dk-data" --exec-root "$T/dk-exec" \
+    --pidfile "$T/dk-exec/docker.pid" -H "unix://$VMSOCK"
+DOCKERD_PID=$LAST_PID
 vm_docker() { docker -H "unix://$VMSOCK" "$@"; }
 dockerd_up() { vm_docker version >/dev/null 2>&1; }
 deadline=$(( $(date +%s) + $(ph_secs 60) ))
