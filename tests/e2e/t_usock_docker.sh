@@ -22,22 +22,15 @@ export DOCKER_CONFIG=$T/docker-config	# never the user's contexts
 mkdir -p "$T/vm" "$T/dk-data" "$T/dk-exec" "$DOCKER_CONFIG"
 
 vm_create
-# dockerd is stopped gracefully at exit (it stops its containerd and
-# unmounts what it mounted), before the namespace's processes are killed.
-DOCKERD_PID=
-stop_dockerd() {
-	local n=400
-	[ -n "$DOCKERD_PID" ] || return 0
-	kill -TERM "$DOCKERD_PID" 2>/dev/null || return 0
-	while kill -0 "$DOCKERD_PID" 2>/dev/null && [ $n -gt 0 ]; do
-		n=$((n - 1))
-		sleep 0.05
-	done
-	kill -9 "$DOCKERD_PID" 2>/dev/null || true
+# dockerd is started with bg, so that the clean-up kills it with the
+# agents (its wait for every job would otherwise wait for dockerd); what
+# it leaves is undone after: its data root, bind-mounted on itself, would
+# keep the test's directory from being removed.
+unmount_dockerd() {
+	awk -v d="$T/" 'index($2, d) == 1 { print $2 }' /proc/mounts |
+	    sort -r | xargs -r -n1 umount -l
 }
-ph_at_exit stop_dockerd
-# Started with bg: the clean-up's wait for every process it started would
-# otherwise wait for dockerd before stop_dockerd could stop it.
+ph_at_exit unmount_dockerd
 bg dockerd nsenter --net="/run/netns/$NS" dockerd --iptables=false \
     --ip6tables=false --bridge=none --storage-driver=vfs \
     --data-root "$T/dk-data" --exec-root "$T/dk-exec" \
