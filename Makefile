@@ -331,6 +331,11 @@ tests/tools/%: tests/tools/%.c .flags
 bench/tools/%: bench/tools/%.c .flags
 	$(CC) $(CFLAGS) $(PH_CFLAGS) $(LDFLAGS) -o $@ $<
 
+# phbench reads its numbers with proto/'s number_arg.
+bench/tools/phbench: bench/tools/phbench.c .flags proto/number.o
+	$(CC) $(CFLAGS) $(PH_CFLAGS) $(LDFLAGS) -o $@ $< proto/number.o \
+	    $(PH_LIBS)
+
 # bench/scale's simulated guests speak the protocol with proto/'s code;
 # its decision timer links the host agent's policy code.
 bench/tools/phguests: bench/tools/phguests.c .flags $(PROTO_OBJS)
