@@ -210,7 +210,7 @@ CONTRIB_GEN = \
 .SECONDARY: $(UNIT_TESTS:=.o)
 
 .PHONY: all contrib check test check-unit check-e2e check-man check-valgrind \
-	check-stress demo install bench bench-scale \
+	check-stress demo install bench bench-scale bench-usock \
 	uninstall clean fuzz deps
 
 all: $(PROGS) contrib
@@ -331,6 +331,11 @@ tests/tools/%: tests/tools/%.c .flags
 bench/tools/%: bench/tools/%.c .flags
 	$(CC) $(CFLAGS) $(PH_CFLAGS) $(LDFLAGS) -o $@ $<
 
+# phbench reads its numbers with proto/'s number_arg.
+bench/tools/phbench: bench/tools/phbench.c .flags proto/number.o
+	$(CC) $(CFLAGS) $(PH_CFLAGS) $(LDFLAGS) -o $@ $< proto/number.o \
+	    $(PH_LIBS)
+
 # bench/scale's simulated guests speak the protocol with proto/'s code;
 # its decision timer links the host agent's policy code.
 bench/tools/phguests: bench/tools/phguests.c .flags $(PROTO_OBJS)
@@ -380,6 +385,14 @@ bench-vsock:
 	@mk/deps.sh bench-vsock
 	@$(MAKE) --no-print-directory all bench/tools/phbench
 	@bench/vsock-vm.sh $(BENCH_VSOCK_ARGS)
+
+# bench/usock: a guest Unix socket through porthole beside a direct Unix
+# connection, socat and a socat pair; figures, never a failure.
+# BENCH_USOCK_ARGS: rounds, MiB each way, round-trip seconds (5 1024 3).
+bench-usock:
+	@mk/deps.sh bench
+	@$(MAKE) --no-print-directory all bench/tools/phbench
+	@bench/usock $(BENCH_USOCK_ARGS)
 
 # bench/scale: one host agent, a thousand simulated guests; figures.
 # SCALE_ARGS: guests, forwards each, and the single guest's forwards.

@@ -1,18 +1,30 @@
 /*
  * phbench: the clients and the server bench/run measures with.
  *
- *	phbench echo ADDR PORT
+ * TARGET is ADDR PORT (TCP, IPv4) or unix:PATH (a Unix stream socket).
+ *
+ *	phbench echo TARGET
  *		an epoll echo server for any number of connections: echoes
  *		what it reads, closes on EOF; runs until killed
- *	phbench rr ADDR PORT SECONDS
+ *	phbench rr TARGET SECONDS
  *		1-byte request/response on one connection; prints
  *		"rr COUNT MEDIAN_US P99_US"
- *	phbench connrate ADDR PORT SECONDS CONCURRENCY
+ *	phbench connrate TARGET SECONDS CONCURRENCY
  *		short connections (connect, 1 byte each way, close), so many
  *		at a time; prints "connrate COUNT PER_SECOND errors ERRORS"
- *	phbench hold ADDR PORT COUNT
+ *	phbench hold TARGET COUNT
  *		opens COUNT connections, one round trip on each, prints
  *		"held COUNT errors ERRORS" and keeps them until stdin closes
+ *	phbench sink TARGET
+ *		the server of bulk, a process per connection: a 9-byte
+ *		request ('u' or 'd', a 64-bit count, network order); 'u'
+ *		reads to EOF and answers the count it read (8 bytes), 'd'
+ *		sends count bytes; then closes; runs until killed
+ *	phbench bulk TARGET up|down MIB
+ *		MIB MiB to the sink (up: until it answers the count) or from
+ *		it (down: until its EOF), on one connection, timed from the
+ *		connect; prints "bulk up|down BYTES SECONDS MIB_PER_SECOND",
+ *		exits 1 if fewer bytes arrived
  *	phbench bindlat NETNS PORT COUNT
  *		binds and listens on 0.0.0.0:PORT (PORT+1, ...) in network
  *		namespace NETNS and measures, from listen() returning, how
@@ -32,6 +44,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -40,6 +53,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,7 +61,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "number.h"
+
 #define MAXEV	256
+#define BULKBUF	(256 * 1024)
+
+/* Where a command listens or connects: TCP over IPv4, or a Unix path. */
+struct target {
+	struct sockaddr_storage	ss;
+	socklen_t		len;
+};
 
 static void __attribute__((noreturn))
 die(const char *what)
@@ -88,6 +111,59 @@ make_addr(const char *host, const char *port, struct sockaddr_in *sin)
 	}
 }
 
+/*
+ * The target at argv[i]: "unix:PATH" (one argument) or "ADDR PORT"
+ * (two); returns the index after it, or -1 if the arguments end first.
+ * A bad address, port or path is a usage error.
+ */
+static int
+target_arg(int argc, char **argv, int i, struct target *t)
+{
+	struct sockaddr_un	*sun = (struct sockaddr_un *)&t->ss;
+	const char		*path;
+
+	memset(t, 0, sizeof *t);
+	if (i >= argc)
+		return -1;
+	if (strncmp(argv[i], "unix:", 5) == 0) {
+		path = argv[i] + 5;
+		if (*path == '\0' || strlen(path) >= sizeof sun->sun_path) {
+			fprintf(stderr, "phbench: bad Unix socket path %s\n",
+			    argv[i]);
+			exit(2);
+		}
+		sun->sun_family = AF_UNIX;
+		memcpy(sun->sun_path, path, strlen(path) + 1);
+		t->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+		    strlen(path) + 1);
+		return i + 1;
+	}
+	if (i + 1 >= argc)
+		return -1;
+	(void)number_arg("PORT", argv[i + 1], 1, 65535);
+	make_addr(argv[i], argv[i + 1], (struct sockaddr_in *)&t->ss);
+	t->len = sizeof(struct sockaddr_in);
+	return i + 2;
+}
+
+/* Seconds from the command line: a number above 0. */
+static double
+secs_arg(const char *arg)
+{
+	char	*end;
+	double	 v;
+
+	errno = 0;
+	v = strtod(arg, &end);
+	if (errno != 0 || end == arg || *end != '\0' || !(v > 0) ||
+	    v > 1e6) {
+		fprintf(stderr, "phbench: SECONDS: \"%s\" is not a number "
+		    "of seconds above 0\n", arg);
+		exit(2);
+	}
+	return v;
+}
+
 static void
 set_nonblock(int fd)
 {
@@ -116,23 +192,31 @@ quantile(double *v, size_t n, double q)
 
 /* echo */
 
+/* A listening socket at t (a Unix path must not exist yet). */
 static int
-cmd_echo(const char *host, const char *port)
+listen_on(const struct target *t)
 {
-	struct sockaddr_in	sin;
+	int	lfd, one = 1;
+
+	if ((lfd = socket(t->ss.ss_family, SOCK_STREAM, 0)) == -1)
+		die("socket");
+	(void)setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (bind(lfd, (const struct sockaddr *)&t->ss, t->len) == -1 ||
+	    listen(lfd, 4096) == -1)
+		die("bind/listen");
+	return lfd;
+}
+
+static int
+cmd_echo(const struct target *t)
+{
 	struct epoll_event	ev, evs[MAXEV];
 	char			buf[65536];
 	int			lfd, ep, n, i, fd, one = 1;
 	ssize_t			r;
 
 	raise_nofile();
-	make_addr(host, port, &sin);
-	if ((lfd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
-		die("socket");
-	(void)setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	if (bind(lfd, (struct sockaddr *)&sin, sizeof sin) == -1 ||
-	    listen(lfd, 4096) == -1)
-		die("bind/listen");
+	lfd = listen_on(t);
 	set_nonblock(lfd);
 	if ((ep = epoll_create1(0)) == -1)
 		die("epoll_create1");
@@ -176,22 +260,22 @@ cmd_echo(const char *host, const char *port)
 /* rr */
 
 /*
- * A TCP connection with Nagle off; with timeout_sec, its connect, send
- * and recv give up after so many seconds.
+ * A connection to t, with Nagle off if it is TCP; with timeout_sec, its
+ * connect, send and recv give up after so many seconds.
  */
 static int
-connect_to(const struct sockaddr_in *sin, int timeout_sec)
+connect_to(const struct target *t, int timeout_sec)
 {
 	struct timeval	tv = { timeout_sec, 0 };
 	int		fd, one = 1;
 
-	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+	if ((fd = socket(t->ss.ss_family, SOCK_STREAM, 0)) == -1)
 		die("socket");
 	if (timeout_sec > 0) {
 		(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 		(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	}
-	if (connect(fd, (const struct sockaddr *)sin, sizeof *sin) == -1) {
+	if (connect(fd, (const struct sockaddr *)&t->ss, t->len) == -1) {
 		close(fd);
 		return -1;
 	}
@@ -210,15 +294,13 @@ round_trip(int fd)
 }
 
 static int
-cmd_rr(const char *host, const char *port, double secs)
+cmd_rr(const struct target *tg, double secs)
 {
-	struct sockaddr_in	 sin;
 	double			*v, t0, t, end;
 	size_t			 n = 0, cap = 1 << 20;
 	int			 fd;
 
-	make_addr(host, port, &sin);
-	if ((fd = connect_to(&sin, 0)) == -1)
+	if ((fd = connect_to(tg, 0)) == -1)
 		die("connect");
 	if ((v = malloc(cap * sizeof *v)) == NULL)
 		die("malloc");
@@ -252,16 +334,17 @@ struct slot {
 };
 
 static int
-slot_start(int ep, struct slot *s, const struct sockaddr_in *sin)
+slot_start(int ep, struct slot *s, const struct target *t)
 {
 	struct epoll_event	ev;
 	int			one = 1;
 
-	s->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	s->fd = socket(t->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	if (s->fd == -1)
 		die("socket");
 	(void)setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	if (connect(s->fd, (const struct sockaddr *)sin, sizeof *sin) == -1 &&
+	/* (A Unix connect either completes now or fails, EAGAIN if full.) */
+	if (connect(s->fd, (const struct sockaddr *)&t->ss, t->len) == -1 &&
 	    errno != EINPROGRESS) {
 		close(s->fd);
 		return -1;
@@ -298,9 +381,8 @@ slot_step(int ep, struct slot *s)
 }
 
 static int
-cmd_connrate(const char *host, const char *port, double secs, int conc)
+cmd_connrate(const struct target *t, double secs, int conc)
 {
-	struct sockaddr_in	 sin;
 	struct epoll_event	 evs[MAXEV];
 	struct slot		*slots, *s;
 	double			 t0, end;
@@ -308,7 +390,6 @@ cmd_connrate(const char *host, const char *port, double secs, int conc)
 	int			 ep, i, n, r;
 
 	raise_nofile();
-	make_addr(host, port, &sin);
 	if ((slots = calloc((size_t)conc, sizeof *slots)) == NULL)
 		die("calloc");
 	if ((ep = epoll_create1(0)) == -1)
@@ -321,7 +402,7 @@ cmd_connrate(const char *host, const char *port, double secs, int conc)
 		/* (Re)start idle slots; one that cannot start waits a turn. */
 		for (i = 0; i < conc; i++)
 			if (slots[i].fd == -1 &&
-			    slot_start(ep, &slots[i], &sin) == -1) {
+			    slot_start(ep, &slots[i], t) == -1) {
 				slots[i].fd = -1;
 				errors++;
 			}
@@ -335,7 +416,7 @@ cmd_connrate(const char *host, const char *port, double secs, int conc)
 			else
 				errors++;
 			close(s->fd);
-			if (slot_start(ep, s, &sin) == -1) {
+			if (slot_start(ep, s, t) == -1) {
 				s->fd = -1;
 				errors++;
 			}
@@ -354,18 +435,16 @@ cmd_connrate(const char *host, const char *port, double secs, int conc)
 /* hold */
 
 static int
-cmd_hold(const char *host, const char *port, int count)
+cmd_hold(const struct target *t, int count)
 {
-	struct sockaddr_in	 sin;
-	int			*fds, i, errors = 0, held = 0;
-	char			 c;
+	int	*fds, i, errors = 0, held = 0;
+	char	 c;
 
 	raise_nofile();
-	make_addr(host, port, &sin);
 	if ((fds = calloc((size_t)count, sizeof *fds)) == NULL)
 		die("calloc");
 	for (i = 0; i < count; i++) {
-		if ((fds[i] = connect_to(&sin, 10)) == -1 ||
+		if ((fds[i] = connect_to(t, 10)) == -1 ||
 		    round_trip(fds[i]) == -1) {
 			errors++;
 			continue;
@@ -380,6 +459,177 @@ cmd_hold(const char *host, const char *port, int count)
 		if (fds[i] != -1)
 			close(fds[i]);
 	free(fds);
+	return 0;
+}
+
+/* sink, bulk */
+
+static void
+put64(unsigned char *p, uint64_t v)
+{
+	int	i;
+
+	for (i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (unsigned char)v;
+}
+
+static uint64_t
+get64(const unsigned char *p)
+{
+	uint64_t	v = 0;
+	int		i;
+
+	for (i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* All of len bytes, or -1 (an error, or EOF first). */
+static int
+read_full(int fd, void *buf, size_t len)
+{
+	size_t	n = 0;
+	ssize_t	r;
+
+	while (n < len) {
+		if ((r = recv(fd, (char *)buf + n, len - n, 0)) <= 0) {
+			if (r == -1 && errno == EINTR)
+				continue;
+			return -1;
+		}
+		n += (size_t)r;
+	}
+	return 0;
+}
+
+static int
+write_full(int fd, const void *buf, size_t len)
+{
+	size_t	n = 0;
+	ssize_t	r;
+
+	while (n < len) {
+		if ((r = send(fd, (const char *)buf + n, len - n,
+		    MSG_NOSIGNAL)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		n += (size_t)r;
+	}
+	return 0;
+}
+
+static char	bulk_buf[BULKBUF];
+
+/* The sink's half of one exchange, in its own process. */
+static void
+sink_serve(int fd)
+{
+	unsigned char	req[9], ack[8];
+	uint64_t	want, n = 0;
+	size_t		len;
+	ssize_t		r;
+
+	if (read_full(fd, req, sizeof req) == -1)
+		return;
+	want = get64(req + 1);
+	if (req[0] == 'u') {
+		while ((r = recv(fd, bulk_buf, sizeof bulk_buf, 0)) != 0) {
+			if (r == -1 && errno != EINTR)
+				return;
+			if (r > 0)
+				n += (uint64_t)r;
+		}
+		put64(ack, n);
+		(void)write_full(fd, ack, sizeof ack);
+		return;
+	}
+	if (req[0] != 'd')
+		return;
+	while (n < want) {
+		len = want - n < sizeof bulk_buf ? want - n : sizeof bulk_buf;
+		if (write_full(fd, bulk_buf, len) == -1)
+			return;
+		n += len;
+	}
+}
+
+static int
+cmd_sink(const struct target *t)
+{
+	int	lfd, fd;
+
+	lfd = listen_on(t);
+	signal(SIGCHLD, SIG_IGN);	/* (children are reaped for us) */
+	printf("listening\n");
+	fflush(stdout);
+	for (;;) {
+		if ((fd = accept(lfd, NULL, NULL)) == -1) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			die("accept");
+		}
+		switch (fork()) {
+		case -1:
+			die("fork");
+		case 0:
+			close(lfd);
+			sink_serve(fd);
+			_exit(0);
+		}
+		close(fd);
+	}
+}
+
+static int
+cmd_bulk(const struct target *t, int up, int mib)
+{
+	unsigned char	req[9], ack[8];
+	uint64_t	want = (uint64_t)mib << 20, n = 0;
+	double		t0, secs;
+	size_t		len;
+	ssize_t		r;
+	int		fd;
+
+	t0 = now_s();
+	if ((fd = connect_to(t, 0)) == -1)
+		die("connect");
+	req[0] = up ? 'u' : 'd';
+	put64(req + 1, want);
+	if (write_full(fd, req, sizeof req) == -1)
+		die("send");
+	if (up) {
+		while (n < want) {
+			len = want - n < sizeof bulk_buf ? want - n :
+			    sizeof bulk_buf;
+			if (write_full(fd, bulk_buf, len) == -1)
+				die("send");
+			n += len;
+		}
+		if (shutdown(fd, SHUT_WR) == -1)
+			die("shutdown");
+		if (read_full(fd, ack, sizeof ack) == -1)
+			die("the sink's count");
+		n = get64(ack);
+	} else {
+		while ((r = recv(fd, bulk_buf, sizeof bulk_buf, 0)) != 0) {
+			if (r == -1 && errno != EINTR)
+				die("recv");
+			if (r > 0)
+				n += (uint64_t)r;
+		}
+	}
+	secs = now_s() - t0;
+	close(fd);
+	if (n != want) {
+		fprintf(stderr, "phbench: bulk %s: %llu of %llu bytes\n",
+		    up ? "up" : "down", (unsigned long long)n,
+		    (unsigned long long)want);
+		return 1;
+	}
+	printf("bulk %s %llu %.3f %.1f\n", up ? "up" : "down",
+	    (unsigned long long)n, secs, (double)n / (1 << 20) / secs);
 	return 0;
 }
 
@@ -579,35 +829,53 @@ cmd_bindchurn(const char *ns, const char *port, int rate, double secs)
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: phbench echo ADDR PORT | rr ADDR PORT SECS | "
-	    "connrate ADDR PORT SECS CONC |\n"
-	    "       hold ADDR PORT COUNT | bindlat NETNS PORT COUNT | "
+	fprintf(stderr, "usage: phbench echo TARGET | rr TARGET SECS | "
+	    "connrate TARGET SECS CONC |\n"
+	    "       hold TARGET COUNT | sink TARGET | "
+	    "bulk TARGET up|down MIB |\n"
+	    "       bindlat NETNS PORT COUNT | "
 	    "bindseq ADDR PORT COUNT GAP_MS |\n"
-	    "       bindchurn NETNS PORT RATE SECS\n");
+	    "       bindchurn NETNS PORT RATE SECS\n"
+	    "TARGET: ADDR PORT (TCP, IPv4) or unix:PATH\n");
 	exit(2);
 }
 
 int
 main(int argc, char **argv)
 {
+	struct target	 t;
+	const char	*cmd;
+	int		 i;
+
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (argc == 4 && strcmp(argv[1], "echo") == 0)
-		return cmd_echo(argv[2], argv[3]);
-	if (argc == 5 && strcmp(argv[1], "rr") == 0)
-		return cmd_rr(argv[2], argv[3], atof(argv[4]));
-	if (argc == 6 && strcmp(argv[1], "connrate") == 0)
-		return cmd_connrate(argv[2], argv[3], atof(argv[4]),
-		    atoi(argv[5]));
-	if (argc == 5 && strcmp(argv[1], "hold") == 0)
-		return cmd_hold(argv[2], argv[3], atoi(argv[4]));
-	if (argc == 5 && strcmp(argv[1], "bindlat") == 0)
+	if (argc < 2)
+		usage();
+	cmd = argv[1];
+	if (argc == 5 && strcmp(cmd, "bindlat") == 0)
 		return cmd_bindlat(argv[2], argv[3], atoi(argv[4]));
-	if (argc == 6 && strcmp(argv[1], "bindseq") == 0)
+	if (argc == 6 && strcmp(cmd, "bindseq") == 0)
 		return cmd_bindseq(argv[2], argv[3], atoi(argv[4]),
 		    atoi(argv[5]));
-	if (argc == 6 && strcmp(argv[1], "bindchurn") == 0)
+	if (argc == 6 && strcmp(cmd, "bindchurn") == 0)
 		return cmd_bindchurn(argv[2], argv[3], atoi(argv[4]),
 		    atof(argv[5]));
+	/* The rest take a TARGET; i is the argument after it. */
+	i = target_arg(argc, argv, 2, &t);
+	if (strcmp(cmd, "echo") == 0 && i == argc)
+		return cmd_echo(&t);
+	if (strcmp(cmd, "rr") == 0 && i > 0 && i == argc - 1)
+		return cmd_rr(&t, secs_arg(argv[i]));
+	if (strcmp(cmd, "connrate") == 0 && i > 0 && i == argc - 2)
+		return cmd_connrate(&t, secs_arg(argv[i]),
+		    number_arg("CONCURRENCY", argv[i + 1], 1, 100000));
+	if (strcmp(cmd, "hold") == 0 && i > 0 && i == argc - 1)
+		return cmd_hold(&t, number_arg("COUNT", argv[i], 1, 1000000));
+	if (strcmp(cmd, "sink") == 0 && i == argc)
+		return cmd_sink(&t);
+	if (strcmp(cmd, "bulk") == 0 && i > 0 && i == argc - 2 &&
+	    (strcmp(argv[i], "up") == 0 || strcmp(argv[i], "down") == 0))
+		return cmd_bulk(&t, strcmp(argv[i], "up") == 0,
+		    number_arg("MIB", argv[i + 1], 1, 1 << 20));
 	usage();
 }
