@@ -16,8 +16,9 @@
 COMPAT=(d1a4fa6:4)
 UNIXHTTP=$PH_ROOT/tests/tools/unixhttp.py
 
-# old_agents COMMIT: the directory holding that commit's two agents,
-# built once (a second run finds them; a failed build leaves nothing).
+# old_agents COMMIT: OLD, the directory holding that commit's two
+# agents, built once (a second run finds them; a failed build leaves
+# nothing).  Not in a subshell: its skip and fail end the test.
 old_agents() {
 	local rev=$1 dir=$PH_ROOT/.cache/compat/$1
 	if [ ! -x "$dir/host-agent/porthole-host" ] ||
@@ -37,7 +38,7 @@ old_agents() {
 		rm -rf "$dir"
 		mv "$dir.tmp.$$" "$dir"
 	fi
-	echo "$dir"
+	OLD=$dir
 }
 
 # speaks LOG VERSION: the guest's log says the session runs at VERSION.
@@ -56,7 +57,8 @@ forwarded() { curl -sf --max-time 2 "http://127.0.0.1:$port/" | grep -q "hello f
 
 for entry in "${COMPAT[@]}"; do
 	rev=${entry%%:*} version=${entry#*:}
-	old=$(old_agents "$rev")
+	old_agents "$rev"
+	old=$OLD
 	"$old/host-agent/porthole-host" -V | grep -q "(protocol $version)" ||
 	    fail "$rev does not speak protocol $version"
 
