@@ -306,7 +306,8 @@ watch_seen(const struct gbind *key, uint64_t inode)
 		b->gen = gen;
 		return;
 	}
-	watch_drop_nat(key->proto, key->port);
+	if (key->proto != PH_KIND_UNIX)	/* no rule publishes a socket */
+		watch_drop_nat(key->proto, key->port);
 	watch_new(key, inode);
 }
 
