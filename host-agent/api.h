@@ -13,5 +13,6 @@
 /* api_path.c */
 int	api_path_default(char *, size_t);
 int	api_path_prepare(const char *, int, char *, size_t);
+int	private_dir_check(const char *, int, char *, size_t);
 
 #endif

@@ -49,20 +49,16 @@ api_path_dir(const char *path, char *dir, size_t len)
 }
 
 /*
- * Checks that the directory of the socket is ours and that nobody else
- * can enter it; with create, a missing directory is made (mode 0700).
- * Not a symbolic link: somebody else's link could point anywhere.
+ * Checks that dir (made mode 0700 first if create) is a real directory
+ * of ours that nobody else can enter, so that what is in it is reached
+ * by its owner (and root) only: 0, or -1 with err set.  For the API
+ * socket's directory, and guests' socket directories (sockdir.c).
  */
 int
-api_path_prepare(const char *path, int create, char *err, size_t errlen)
+private_dir_check(const char *dir, int create, char *err, size_t errlen)
 {
 	struct stat	st;
-	char		dir[API_PATH_MAX];
 
-	if (api_path_dir(path, dir, sizeof dir) == -1) {
-		snprintf(err, errlen, "API socket path too long: %s", path);
-		return -1;
-	}
 	if (create && mkdir(dir, 0700) == -1 && errno != EEXIST) {
 		snprintf(err, errlen, "cannot create %s: %s", dir,
 		    strerror(errno));
@@ -83,9 +79,26 @@ api_path_prepare(const char *path, int create, char *err, size_t errlen)
 	}
 	if ((st.st_mode & 077) != 0) {
 		snprintf(err, errlen, "%s can be entered by others (mode "
-		    "%04o): the API socket needs a directory only its owner "
-		    "can enter", dir, (unsigned)(st.st_mode & 07777));
+		    "%04o): only its owner may enter it", dir,
+		    (unsigned)(st.st_mode & 07777));
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Checks that the directory of the socket is ours and that nobody else
+ * can enter it; with create, a missing directory is made (mode 0700).
+ * Not a symbolic link: somebody else's link could point anywhere.
+ */
+int
+api_path_prepare(const char *path, int create, char *err, size_t errlen)
+{
+	char	dir[API_PATH_MAX];
+
+	if (api_path_dir(path, dir, sizeof dir) == -1) {
+		snprintf(err, errlen, "API socket path too long: %s", path);
+		return -1;
+	}
+	return private_dir_check(dir, create, err, errlen);
 }

@@ -8,14 +8,13 @@
  * link: somebody else's could point anywhere) that only we can enter,
  * so that a socket in one is reached by its user (and root) only.
  */
-#include <sys/stat.h>
 #include <sys/un.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "api.h"
 #include "host.h"
 
 #define SOCKDIR_MAX	64	/* characters, of sun_path's 107 */
@@ -60,38 +59,6 @@ sockdir_configure(const char *arg, char *err, size_t errlen)
 	return 0;
 }
 
-/* Makes dir (0700) if it is missing, and checks it is ours alone. */
-static int
-sockdir_prepare(const char *dir, char *err, size_t errlen)
-{
-	struct stat	st;
-
-	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
-		snprintf(err, errlen, "cannot create %s: %s", dir,
-		    strerror(errno));
-		return -1;
-	}
-	if (lstat(dir, &st) == -1) {
-		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
-		return -1;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		snprintf(err, errlen, "%s is not a directory", dir);
-		return -1;
-	}
-	if (st.st_uid != geteuid()) {
-		snprintf(err, errlen, "%s belongs to uid %u, not to us",
-		    dir, (unsigned)st.st_uid);
-		return -1;
-	}
-	if ((st.st_mode & 077) != 0) {
-		snprintf(err, errlen, "%s can be entered by others (mode %04o)",
-		    dir, (unsigned)(st.st_mode & 07777));
-		return -1;
-	}
-	return 0;
-}
-
 /*
  * The path of guest's socket name, its directories made and checked:
  * 0, or -1 with err set (for the host's log; the guest is told less).
@@ -103,14 +70,14 @@ sockdir_path(const char *guest_name, const char *name, char *path,
 	char	dir[PH_SOCKPATH_MAX];
 	int	n;
 
-	if (sockdir_prepare(host->sockdir, err, errlen) == -1)
+	if (private_dir_check(host->sockdir, 1, err, errlen) == -1)
 		return -1;
 	n = snprintf(dir, sizeof dir, "%s/%s", host->sockdir, guest_name);
 	if (n < 0 || (size_t)n >= sizeof dir) {
 		snprintf(err, errlen, "socket directory path too long");
 		return -1;
 	}
-	if (sockdir_prepare(dir, err, errlen) == -1)
+	if (private_dir_check(dir, 1, err, errlen) == -1)
 		return -1;
 	n = snprintf(path, len, "%s/%s.sock", dir, name);
 	if (n < 0 || (size_t)n >= len ||
