@@ -69,6 +69,8 @@ HOST_SRCS = \
 	host-agent/policy_index.c \
 	host-agent/policy_parse.c \
 	host-agent/privport.c \
+	host-agent/reach.c \
+	host-agent/reach_conn.c \
 	host-agent/reason.c \
 	host-agent/session.c \
 	host-agent/sockdir.c \
@@ -101,6 +103,8 @@ GUEST_SRCS = \
 	guest-agent/proc.c \
 	guest-agent/pxmsg.c \
 	guest-agent/pxsock.c \
+	guest-agent/reach.c \
+	guest-agent/reachsock.c \
 	guest-agent/scan.c \
 	guest-agent/gsession.c \
 	guest-agent/status.c \
