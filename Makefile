@@ -52,6 +52,7 @@ HOST_SRCS = \
 	host-agent/api_body.c \
 	host-agent/api_json.c \
 	host-agent/api_path.c \
+	host-agent/api_reach.c \
 	host-agent/api_stream.c \
 	host-agent/conn.c \
 	host-agent/events.c \

@@ -373,6 +373,8 @@ int		 reach_list(const struct session *, const struct reach_entry **,
 		    int);
 struct reach_entry *reach_lookup(const struct session *, uint32_t);
 struct reach_entry *reach_find_id(uint32_t);
+void		 reach_foreach(void (*)(const struct reach_entry *, void *),
+		    void *);
 void		 reach_send(struct session *);
 void		 reach_send_all(void);
 const char	*reach_refusal_name(enum reach_refusal);
@@ -698,10 +700,12 @@ struct json_t	*api_json_status(void);
 struct json_t	*api_json_guests(void);
 struct json_t	*api_json_forwards(void);
 struct json_t	*api_json_policy(void);
-struct json_t	*api_json_reaches(void);
 struct json_t	*api_json_event(const struct hevent *);
 struct json_t	*api_json_time(const struct timespec *);
 struct json_t	*api_json_text(const char *);
+
+/* api_reach.c: GET /v1/reaches */
+struct json_t	*api_json_reaches(void);
 
 /* api_body.c: request bodies (fuzzed: tests/fuzz/fuzz_api_body.c) */
 int		 api_body_policy(const char *, size_t, enum policy_mode *,

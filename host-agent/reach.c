@@ -370,3 +370,16 @@ reach_send_all(void)
 	TAILQ_FOREACH(s, &host->sessions, entry)
 		reach_send(s);
 }
+
+/* Calls cb for every entry, -R's first, then the policy file's. */
+void
+reach_foreach(void (*cb)(const struct reach_entry *, void *), void *arg)
+{
+	const struct policy_file	*pf = host->policy.file;
+	int				 i;
+
+	for (i = 0; i < host->nreach_cli; i++)
+		cb(&host->reach_cli[i], arg);
+	for (i = 0; pf != NULL && i < pf->nreaches; i++)
+		cb(&pf->reaches[i], arg);
+}
