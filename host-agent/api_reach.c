@@ -35,7 +35,8 @@ json_side(const struct ph_reach_entry *g)
 		return json_pack("{s:s, s:n, s:n, s:s}", "kind", "unix",
 		    "address", "port", "name", g->name);
 	return json_pack("{s:s, s:s, s:i, s:n}", "kind", "tcp", "address",
-	    addr_ntop(&g->addr, addr, sizeof addr), (int)g->port, "name");
+	    addr_ntop(&g->addr, addr, sizeof addr), "port", (int)g->port,
+	    "name");
 }
 
 /* The names of the guests connected now that may use e. */
