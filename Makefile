@@ -313,7 +313,8 @@ tests/check_natrule: tests/check_natrule.o guest-agent/natrule.o \
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PH_LIBS)
 
 tests/check_privsep: tests/check_privsep.o guest-agent/privsep.o \
-    guest-agent/proc.o guest-agent/usock.o $(NAT_OBJS) $(PROTO_OBJS)
+    guest-agent/proc.o guest-agent/reachsock.o guest-agent/usock.o \
+    $(NAT_OBJS) $(PROTO_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PH_LIBS)
 
 # The proxy socket's lines and the shim's arguments, alone.

@@ -108,8 +108,8 @@ echo "$out" | grep -qx "udp-timeout 60" &&
     fail "-n -v did not print the default UDP limits: $out"
 pass "-n prints the effective configuration (-v: with every limit)"
 
-"$PH_HOST" -V | grep -qE "^porthole-host [0-9.]+ \(protocol 5\)$" || fail "host -V"
-"$PH_GUEST" -V | grep -qE "^porthole-guest [0-9.]+ \(protocol 5\)$" || fail "guest -V"
+"$PH_HOST" -V | grep -qE "^porthole-host [0-9.]+ \(protocol 6\)$" || fail "host -V"
+"$PH_GUEST" -V | grep -qE "^porthole-guest [0-9.]+ \(protocol 6\)$" || fail "guest -V"
 "$PH_HOST" --help | grep -q "usage: porthole-host" || fail "host --help"
 "$PH_GUEST" --help | grep -q "usage: porthole-guest" || fail "guest --help"
 pass "-V and --help"
