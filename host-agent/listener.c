@@ -23,8 +23,8 @@
 #include "xmalloc.h"
 
 /*
- * The first read takes as much as the shortest valid first frame (DATA
- * and POOL, 24 bytes; HELLO is longer): no byte past the frame, and one
+ * The first read takes as much as the shortest valid first frame (DATA,
+ * POOL and REVERSE, 24 bytes; HELLO is longer): no byte past the frame, and one
  * read instead of two for a data stream.
  */
 #define PH_FIRST_READ	(PH_HDR_LEN + 16)

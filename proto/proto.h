@@ -7,9 +7,10 @@
  *
  * followed by length bytes of payload.  The guest opens every connection;
  * the first frame on a connection is HELLO (a control session), DATA (a
- * data stream for one forwarded connection, raw bytes after it) or POOL
+ * data stream for one forwarded connection, raw bytes after it), POOL
  * (a data stream opened in advance, raw bytes after the PAIR that names
- * it on the control channel).  For a UDP flow the stream carries
+ * it on the control channel) or REVERSE (v6: a stream for a guest client
+ * of a host service the host listed, raw bytes after it).  For a UDP flow the stream carries
  * length-prefixed datagrams instead of raw bytes: see dgram.h.
  *
  * Field encodings: integers big-endian; a string is a u16 length and that
