@@ -174,12 +174,14 @@ rconn_dial(struct rconn *rc, const struct reach_entry *e)
 	event_add(rc->ev, &tv);
 }
 
+/* Closes a reverse stream at once: counted, and logged (rate-limited). */
 static void
 reach_refuse(int fd, const struct guest_ep *gep, uint32_t cid,
-    enum reach_refusal why, const char *fmt, uint32_t id)
+    enum reach_refusal why, uint32_t id, const char *what)
 {
 	host->reach_refused[why]++;
-	limit_warn(gep, cid, WARN_REACH, fmt, gep->ep.str, id);
+	limit_warn(gep, cid, WARN_REACH, "%s: reverse stream to entry %u %s",
+	    gep->ep.str, id, what);
 	close(fd);
 }
 
@@ -210,20 +212,18 @@ reach_stream(int fd, const struct guest_ep *gep, uint32_t cid,
 	struct rconn		*rc;
 
 	if (s == NULL || !session_matches(s, gep, cid, r->session)) {
-		reach_refuse(fd, gep, cid, REACH_REFUSE_SESSION, "%s: reverse "
-		    "stream to entry %u of no session dropped", r->entry);
+		reach_refuse(fd, gep, cid, REACH_REFUSE_SESSION, r->entry,
+		    "of no session dropped");
 		return;
 	}
 	if (s->proto < PH_PROTO_VERSION_REACH) {
-		reach_refuse(fd, gep, cid, REACH_REFUSE_VERSION, "%s: reverse "
-		    "stream to entry %u in a session older than protocol 6 "
-		    "dropped", r->entry);
+		reach_refuse(fd, gep, cid, REACH_REFUSE_VERSION, r->entry,
+		    "in a session older than protocol 6 dropped");
 		return;
 	}
 	if ((e = reach_lookup(s, r->entry)) == NULL) {
-		reach_refuse(fd, gep, cid, REACH_REFUSE_ENTRY, "%s: reverse "
-		    "stream to entry %u, not on the guest's list, refused",
-		    r->entry);
+		reach_refuse(fd, gep, cid, REACH_REFUSE_ENTRY, r->entry,
+		    "not on the guest's list, refused");
 		return;
 	}
 	if (reach_over_budget(s, r->entry)) {
