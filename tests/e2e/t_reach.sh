@@ -15,7 +15,8 @@
 # own stale id are refused and counted, while its own entry and the
 # good guest's keep working; a guest of protocol 5 is sent no list and
 # may not open a reverse stream.  Removing entries from the policy file
-# and sending SIGHUP closes their listeners in the VM.
+# and sending SIGHUP closes their listeners in the VM, while a
+# connection made before through one of them goes on.
 . "$(dirname "$0")/lib.sh"
 
 GNAME=reach-vm
@@ -27,6 +28,7 @@ P=$(free_port 8)
 HP=$P GP=$((P + 1))	# the host HTTP server, and where the VM reaches it
 EP=$((P + 2)) GEP=$((P + 3))	# the host halfreply server (-R)
 OP=$((P + 4)) GOP=$((P + 5))	# the hostile guest's entry
+EC=$((P + 6)) GEC=$((P + 7))	# a host echo server, for a connection held
 
 vm_create
 
@@ -51,6 +53,14 @@ bg hosthttp "$PY" -m http.server "$HP" --bind 127.0.0.1 --directory "$T/www"
 bg otherhttp "$PY" -m http.server "$OP" --bind 127.0.0.1 --directory "$T/other"
 bg halfreply "$PHTEST" serve 127.0.0.1 "$EP" halfreply $((4 << 20))
 bg agent ssh-agent -D -a "$AGENT"
+bg echo "$PY" -c '
+import socketserver, sys
+class Echo(socketserver.StreamRequestHandler):
+    def handle(self):
+        for line in self.rfile:
+            self.wfile.write(line)
+socketserver.ThreadingTCPServer(("127.0.0.1", int(sys.argv[1])), Echo).serve_forever()
+' "$EC"
 ssh-keygen -q -t ed25519 -N "" -C reach-test -f "$T/key"
 wait_for 10 "the host's ssh-agent" test -S "$AGENT"
 SSH_AUTH_SOCK=$AGENT ssh-add -q "$T/key" || fail "ssh-add on the host"
@@ -69,7 +79,8 @@ $2
 }
 EOP
 }
-write_policy "	reach 127.0.0.1:$HP as $GP" "	reach 127.0.0.1:$OP as $GOP"
+write_policy "	reach 127.0.0.1:$HP as $GP
+	reach 127.0.0.1:$EC as $GEC" "	reach 127.0.0.1:$OP as $GOP"
 start_host -f "$T/policy" -R "127.0.0.1:$EP=$GEP" -l "unix:$ESOCK"
 wait_for 5 "the hostile guest's endpoint" test -S "$ESOCK"
 start_guest -N "$GNAME" -R "$VMRUN"
@@ -144,11 +155,29 @@ out=$("$PY" "$EVIL" "$ESOCK" reverse-v5 "$E_EVIL")
     fail "the protocol 5 stream not counted"
 pass "a protocol 5 guest is sent no REACH, and its reverse stream is refused"
 
-# SIGHUP without the good guest's TCP entry and the hostile one's: their
-# listeners close; the ssh-agent entry stays, under the same id.
+# SIGHUP without the good guest's TCP entries and the hostile one's:
+# their listeners close, a connection made before goes on; the ssh-agent
+# entry stays, under the same id.
+wait_for 10 "the VM's listener for the echo server" vm_listens 127.0.0.1 "$GEC"
+mkfifo "$T/go"
+bg live ip netns exec "$NS" "$PY" -c '
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"one\n")
+print("first", s.recv(100) == b"one\n", flush=True)
+open(sys.argv[2]).read()
+s.sendall(b"two\n")
+print("second", s.recv(100) == b"two\n", flush=True)
+' "$GEC" "$T/go"
+wait_for 10 "the live connection" grep -q "first True" "$T/live.log"
 write_policy "" ""
 kill -HUP "$HOST_PID"
 wait_for 10 "the VM's listener to close" eval "! vm_listens 127.0.0.1 $GP"
+wait_for 10 "the echo listener to close" eval "! vm_listens 127.0.0.1 $GEC"
+echo go >"$T/go"
+wait_for 10 "the live connection's second line" grep -q "second" "$T/live.log"
+grep -q "second True" "$T/live.log" ||
+    fail "the connection made before the reload broke: $(cat "$T/live.log")"
 vm_listens 127.0.0.1 "$GEP" || fail "the -R listener closed on reload"
 test -S "$VMRUN/ssh-agent.sock" || fail "the ssh-agent socket went on reload"
 [ "$(api /v1/reaches | json "[e['id'] for e in d if e['destination'] == '$AGENT'][0]")" = "$E_AGENT" ] ||
@@ -157,7 +186,7 @@ in_vm env SSH_AUTH_SOCK="$VMRUN/ssh-agent.sock" ssh-add -l | grep -qF "$FPR" ||
     fail "ssh-add -l in the VM after the reload"
 out=$("$PY" "$EVIL" "$ESOCK" reverse "$E_EVIL")
 [ "$out" = "reach $E_CLI; $E_EVIL closed" ] || fail "a stale id: $out"
-pass "SIGHUP: removed entries close their VM listeners, a stale id is refused"
+pass "SIGHUP: removed entries close their VM listeners (a connection made before goes on), a stale id is refused"
 
 # The guest agent leaves: its socket file goes with it.
 kill_wait TERM "$GUEST_PID"
