@@ -72,6 +72,7 @@ HOST_SRCS = \
 	host-agent/privport.c \
 	host-agent/reach.c \
 	host-agent/reach_conn.c \
+	host-agent/reach_parse.c \
 	host-agent/reason.c \
 	host-agent/session.c \
 	host-agent/sockdir.c \
@@ -465,7 +466,8 @@ tests/fuzz/fuzz_api_body: tests/fuzz/fuzz_api_body.c host-agent/api_body.c \
 	    $(shell $(PKG_CONFIG) --libs libbsd-overlay jansson libevent)
 
 tests/fuzz/fuzz_policy: tests/fuzz/fuzz_policy.c host-agent/policy_parse.c \
-    host-agent/policy_index.c host-agent/policy.c proto/addr.c proto/endpoint.c proto/number.c \
+    host-agent/policy_index.c host-agent/policy.c host-agent/reach_parse.c \
+    proto/addr.c proto/endpoint.c proto/number.c \
     proto/sockname.c proto/xmalloc.c $(wildcard host-agent/*.h)
 	clang $(FUZZ_CFLAGS) -Ihost-agent -o $@ $(filter %.c,$^) \
 	    $(shell $(PKG_CONFIG) --libs libbsd-overlay)

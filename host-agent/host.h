@@ -365,8 +365,6 @@ enum reach_refusal {		/* a reverse stream closed at once */
 };
 
 struct session;
-int		 reach_parse(const char *, const char *, struct reach_entry *,
-		    char *, size_t);
 void		 reach_add_cli(const char *);
 void		 reach_adopt_ids(struct policy_file *, struct policy_file *);
 int		 reach_list(const struct session *, const struct reach_entry **,
@@ -378,6 +376,10 @@ void		 reach_foreach(void (*)(const struct reach_entry *, void *),
 void		 reach_send(struct session *);
 void		 reach_send_all(void);
 const char	*reach_refusal_name(enum reach_refusal);
+
+/* reach_parse.c: an entry's text, DEST and SIDE (fuzzed with the policy) */
+int		 reach_parse(const char *, const char *, struct reach_entry *,
+		    char *, size_t);
 void		 reach_side_text(const struct ph_reach_entry *, char *, size_t);
 
 /* reach_conn.c: reverse streams, each dialled and relayed (v6) */
