@@ -52,6 +52,7 @@ HOST_SRCS = \
 	host-agent/api_body.c \
 	host-agent/api_json.c \
 	host-agent/api_path.c \
+	host-agent/api_reach.c \
 	host-agent/api_stream.c \
 	host-agent/conn.c \
 	host-agent/events.c \
@@ -69,6 +70,9 @@ HOST_SRCS = \
 	host-agent/policy_index.c \
 	host-agent/policy_parse.c \
 	host-agent/privport.c \
+	host-agent/reach.c \
+	host-agent/reach_conn.c \
+	host-agent/reach_parse.c \
 	host-agent/reason.c \
 	host-agent/session.c \
 	host-agent/sockdir.c \
@@ -101,6 +105,8 @@ GUEST_SRCS = \
 	guest-agent/proc.c \
 	guest-agent/pxmsg.c \
 	guest-agent/pxsock.c \
+	guest-agent/reach.c \
+	guest-agent/reachsock.c \
 	guest-agent/scan.c \
 	guest-agent/gsession.c \
 	guest-agent/status.c \
@@ -308,7 +314,8 @@ tests/check_natrule: tests/check_natrule.o guest-agent/natrule.o \
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PH_LIBS)
 
 tests/check_privsep: tests/check_privsep.o guest-agent/privsep.o \
-    guest-agent/proc.o guest-agent/usock.o $(NAT_OBJS) $(PROTO_OBJS)
+    guest-agent/proc.o guest-agent/reachsock.o guest-agent/usock.o \
+    $(NAT_OBJS) $(PROTO_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PH_LIBS)
 
 # The proxy socket's lines and the shim's arguments, alone.
@@ -472,7 +479,8 @@ tests/fuzz/fuzz_api_body: tests/fuzz/fuzz_api_body.c host-agent/api_body.c \
 	    $(shell $(PKG_CONFIG) --libs libbsd-overlay jansson libevent)
 
 tests/fuzz/fuzz_policy: tests/fuzz/fuzz_policy.c host-agent/policy_parse.c \
-    host-agent/policy_index.c host-agent/policy.c proto/addr.c proto/endpoint.c proto/number.c \
+    host-agent/policy_index.c host-agent/policy.c host-agent/reach_parse.c \
+    proto/addr.c proto/endpoint.c proto/number.c \
     proto/sockname.c proto/xmalloc.c $(wildcard host-agent/*.h)
 	clang $(FUZZ_CFLAGS) -Ihost-agent -o $@ $(filter %.c,$^) \
 	    $(shell $(PKG_CONFIG) --libs libbsd-overlay)

@@ -35,6 +35,7 @@ void	 ctl_die(const char *, ...)
 /* ctl_show.c: what the commands print */
 void	 show_status(json_t *, json_t *);
 void	 show_forwards(json_t *);
+void	 show_reaches(json_t *);
 void	 show_policy(json_t *);
 void	 show_event(json_t *);
 

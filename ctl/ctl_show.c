@@ -155,6 +155,43 @@ show_forwards(json_t *list)
 	}
 }
 
+/*
+ * After the forwards, what the guests may reach on the host (reverse
+ * entries, protocol 6), when there is any: where each guest listens,
+ * where that leads, for which guests, and its connections (now/total).
+ */
+void
+show_reaches(json_t *list)
+{
+	json_t		*e, *side;
+	char		 place[128], conns[48];
+	size_t		 i;
+
+	if (json_array_size(list) == 0)
+		return;
+	printf("\n%-6s %-24s %-32s %-14s %s\n", "REACH", "GUEST SIDE",
+	    "HOST DESTINATION", "FOR", "CONNS");
+	json_array_foreach(list, i, e) {
+		side = json_object_get(e, "guest_side");
+		if (strcmp(show_str(side, "kind"), "unix") == 0)
+			snprintf(place, sizeof place, "%s", show_str(side,
+			    "name"));
+		else if (strchr(show_str(side, "address"), ':') != NULL)
+			snprintf(place, sizeof place, "[%s]:%lld",
+			    show_str(side, "address"), show_int(side, "port"));
+		else
+			snprintf(place, sizeof place, "%s:%lld",
+			    show_str(side, "address"), show_int(side, "port"));
+		snprintf(conns, sizeof conns, "%lld/%lld",
+		    show_int(e, "connections_active"),
+		    show_int(e, "connections_total"));
+		printf("%-6lld %-24s %-32s %-14s %s\n", show_int(e, "id"),
+		    place, show_str(e, "destination"),
+		    json_is_null(json_object_get(e, "guest")) ? "every guest" :
+		    show_str(e, "guest"), conns);
+	}
+}
+
 static void
 show_forward_event(json_t *ev, const char *name)
 {

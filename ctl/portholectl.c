@@ -119,13 +119,18 @@ cmd_status(const char *api)
 static void
 cmd_ls(const char *api)
 {
-	json_t	*f = get_json(api, "/v1/forwards");
+	json_t	*f = get_json(api, "/v1/forwards"), *r;
 
-	if (json_out)
+	if (json_out) {
 		print_json(f);
-	else
-		show_forwards(f);
+		json_decref(f);
+		return;
+	}
+	show_forwards(f);
 	json_decref(f);
+	r = get_json(api, "/v1/reaches");
+	show_reaches(r);
+	json_decref(r);
 }
 
 static void

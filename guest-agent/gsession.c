@@ -182,6 +182,7 @@ gsession_drop(const char *why)
 	evtimer_del(gs.timer);
 	event_del(gs.keepalive);
 	dial_unshare();		/* relays shut their streams down again */
+	reach_clear();		/* nothing to reach without a session */
 	gstream_pool_stop();
 	watch_foreach(forget_verdict, NULL);	/* that session's answers */
 	gsession_schedule();
@@ -449,6 +450,13 @@ gsession_dispatch(const struct ph_msg *m)
 			return;
 		}
 		dial_shut(&m->u.shut);
+		break;
+	case PH_REACH:
+		if (gs.state != GS_UP || gs.version < PH_PROTO_VERSION_REACH) {
+			gsession_drop("REACH from a host before protocol 6");
+			return;
+		}
+		reach_update(&m->u.reach);
 		break;
 	case PH_PING:
 		pong.u.ping.nonce = m->u.ping.nonce;

@@ -20,6 +20,9 @@
  * only when it does not come back.  A released stream is watched,
  * since the host closes it rather than pool it when its side did not end
  * cleanly.
+ *
+ * With a protocol 6 host a client of a reverse entry (reach.c) gets a
+ * new stream that presents REVERSE, naming the entry's id only.
  */
 #include <sys/socket.h>
 #include <errno.h>
@@ -45,6 +48,7 @@ struct gstream {
 	int			 connected;	/* at once: report from the loop */
 	int			 err;		/* to report from the loop */
 	uint64_t		 conn;		/* DATA for it, or 0: POOL */
+	uint32_t		 reach;		/* REVERSE for this entry (not POOL) */
 	uint64_t		 id;		/* in the pool */
 	struct event		*ev;
 	struct timespec		 deadline;	/* for retries */
@@ -101,7 +105,11 @@ gstream_present(struct gstream *g)
 	size_t		len;
 
 	memset(&m, 0, sizeof m);
-	if (g->conn != 0) {
+	if (g->reach != 0) {
+		m.type = PH_REVERSE;
+		m.u.reverse.session = gsession_token();
+		m.u.reverse.entry = g->reach;
+	} else if (g->conn != 0) {
 		m.type = PH_DATA;
 		m.u.data.session = gsession_token();
 		m.u.data.conn = g->conn;
@@ -130,7 +138,7 @@ gstream_finish(struct gstream *g, const char *why)
 		close(g->fd);
 		g->fd = -1;
 	}
-	if (g->conn == 0) {
+	if (g->conn == 0 && g->reach == 0) {
 		pool_connected(g, why);
 		return;
 	}
@@ -196,7 +204,7 @@ gstream_try(struct gstream *g)
 			return;
 		}
 		/* Connected already (a Unix socket). */
-		if (g->conn == 0) {
+		if (g->conn == 0 && g->reach == 0) {
 			gstream_finish(g, NULL);	/* the pool's: now */
 			return;
 		}
@@ -242,6 +250,17 @@ gstream_connect(uint64_t conn, gstream_cb cb, void *arg)
 {
 	struct gstream	*g = gstream_new(conn, cb, arg);
 
+	gstream_try(g);
+	return g;
+}
+
+/* The same for a client of reverse entry id: the stream presents REVERSE. */
+struct gstream *
+gstream_reverse(uint32_t entry, gstream_cb cb, void *arg)
+{
+	struct gstream	*g = gstream_new(0, cb, arg);
+
+	g->reach = entry;
 	gstream_try(g);
 	return g;
 }

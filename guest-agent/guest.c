@@ -37,6 +37,7 @@ static const struct option longopts[] = {
 	{ "pidfile",	required_argument,	NULL, 'p' },
 	{ "pool",	required_argument,	NULL, 'P' },
 	{ "proxy-socket", required_argument,	NULL, 'r' },
+	{ "reach-dir",	required_argument,	NULL, 'R' },
 	{ "status",	required_argument,	NULL, 's' },
 	{ "scan-interval", required_argument,	NULL, 'S' },
 	{ "trigger",	required_argument,	NULL, 'w' },
@@ -55,7 +56,7 @@ usage(int status)
 	    "[-k seconds] [-K key-file] [-N name]\n"
 	    "                      [-P streams] [-p pidfile] [-S ms] [-s path] "
 	    "[-u user] [-w auto|listen|exec|none]\n"
-	    "                      [-x path[=name]|none]...\n"
+	    "                      [-x path[=name]|none]... [-R reach-dir]\n"
 	    "       porthole-guest [-j] [-s path] status\n");
 	exit(status);
 }
@@ -230,6 +231,12 @@ guest_option(int ch, struct options *o)
 	case 'r':
 		o->proxy_path = optarg;
 		break;
+	case 'R':
+		if (optarg[0] != '/' || strlcpy(guest->reach_dir, optarg,
+		    sizeof guest->reach_dir) >= sizeof guest->reach_dir - 64)
+			bad_arg("-R", "\"%s\" is not an absolute path short "
+			    "enough for a socket in it", optarg);
+		break;
 	case 's':
 		o->status_path = optarg;
 		break;
@@ -321,6 +328,7 @@ guest_run(const struct options *o)
 	status_stop();
 	pxsock_stop();
 	gsession_stop();
+	reach_stop();		/* its sockets' files go while the helper is here */
 	gstream_stop();
 	scan_stop();
 	watch_stop();
@@ -347,9 +355,10 @@ main(int argc, char **argv)
 	guest->pool = GUEST_POOL_DEFAULT;
 	guest->trigger = "auto";
 	guest->usock_defaults = 1;
+	strlcpy(guest->reach_dir, GUEST_REACH_DIR, sizeof guest->reach_dir);
 	if (auth_init() == -1)
 		bad_arg("-K", "%s", "libsodium cannot start");
-	while ((ch = getopt_long(argc, argv, "c:Ddhi:jk:K:N:p:P:r:S:s:u:vVw:x:",
+	while ((ch = getopt_long(argc, argv, "c:Ddhi:jk:K:N:p:P:r:R:S:s:u:vVw:x:",
 	    longopts, NULL)) != -1)
 		guest_option(ch, &o);
 	if (argc - optind == 1 && strcmp(argv[optind], "status") == 0) {

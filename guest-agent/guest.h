@@ -60,6 +60,7 @@ struct guest {
 	struct usock_conf	 usock[GUEST_MAX_USOCK];	/* -x */
 	int			 nusock;
 	int			 usock_defaults;	/* no -x none */
+	char			 reach_dir[PH_SOCKPATH_MAX];	/* -R */
 };
 
 extern struct guest	*guest;
@@ -229,6 +230,7 @@ struct gstream;
 typedef void	(*gstream_cb)(int, const char *, void *);
 
 struct gstream	*gstream_connect(uint64_t, gstream_cb, void *);
+struct gstream	*gstream_reverse(uint32_t, gstream_cb, void *);
 void		 gstream_cancel(struct gstream *);
 int		 gstream_take(uint64_t);
 void		 gstream_linger(int);
@@ -237,6 +239,16 @@ uint64_t	 gstream_release(int);
 void		 gstream_back(void);
 void		 gstream_pool_start(int, int);
 void		 gstream_pool_stop(void);
+
+/* reach.c: listeners for the host's reverse entries (protocol 6) */
+#define GUEST_REACH_DIR		"/run/porthole"	/* NAME.sock, for sockets */
+void		 reach_update(const struct ph_reach *);
+void		 reach_clear(void);
+void		 reach_stop(void);
+
+/* reachsock.c: their sockets, DIR/NAME.sock (the helper's, when split) */
+int		 reachsock_listen(const char *);
+void		 reachsock_unlink(const char *);
 
 /* dial.c: connections the host asks for */
 void		 dial_open(const struct ph_open *);
@@ -271,7 +283,9 @@ enum privsep_type {
 	PRIVSEP_CONNECT,
 	PRIVSEP_NATWATCH,
 	PRIVSEP_NATDUMP,
-	PRIVSEP_CONNECT_UNIX
+	PRIVSEP_CONNECT_UNIX,
+	PRIVSEP_LISTEN_UNIX,	/* a reverse entry's socket (reachsock.c) */
+	PRIVSEP_UNLINK_UNIX
 };
 
 /*
@@ -303,6 +317,8 @@ int		 privsep_connect(int *);
 int		 privsep_nat_dump(struct natbind *, size_t, size_t *);
 int		 privsep_nat_subscribe(void);
 int		 privsep_connect_unix(const char *);
+int		 privsep_listen_unix(const char *);
+void		 privsep_unlink_unix(const char *);
 const char	*privsep_check_req(const void *, size_t, int,
 		    struct privsep_req *);
 int		 privsep_serve(int);

@@ -24,6 +24,12 @@
  *		use.  The helper dials only a path the agent's -x list or
  *		default engine sockets take (usock.c), never another.
  *
+ *	LISTEN_UNIX name -> a socket listening at DIR/NAME.sock for one of
+ *		the host's reverse entries (protocol 6, reachsock.c), passed
+ *		the same way: the worker cannot make a file.  The name is
+ *		checked as one path component, so that no other path can
+ *		be asked for.  UNLINK_UNIX name removes it again.
+ *
  *	NATWATCH -> a socket that hears each nf_tables commit
  *		(natdump.c), passed with SCM_RIGHTS: joining the group
  *		takes CAP_NET_ADMIN, hearing on it nothing
@@ -134,6 +140,22 @@ privsep_check_unix(const struct privsep_req *r)
 	return NULL;
 }
 
+/* LISTEN_UNIX, UNLINK_UNIX: a socket name, as sockname.c takes it. */
+static const char *
+privsep_check_reach(const struct privsep_req *r)
+{
+	const char	*nul = memchr(r->path, '\0', sizeof r->path), *why;
+
+	if (r->inode != 0)
+		return "a reverse socket request with an inode";
+	if (nul == NULL || !privsep_zeros(nul, sizeof r->path -
+	    (size_t)(nul - r->path)))
+		return "a reverse socket name with bytes after it";
+	if (ph_sockname_check(r->path, &why) == -1)
+		return "a reverse socket name unfit for a path";
+	return NULL;
+}
+
 /*
  * Whether buf, n bytes read with recvmsg's flags, is a request the
  * helper answers: NULL with *r filled, else what is wrong with it.
@@ -152,6 +174,8 @@ privsep_check_req(const void *buf, size_t n, int flags,
 		return "a reserved field is not zero";
 	if (r->type == PRIVSEP_CONNECT_UNIX)
 		return privsep_check_unix(r);
+	if (r->type == PRIVSEP_LISTEN_UNIX || r->type == PRIVSEP_UNLINK_UNIX)
+		return privsep_check_reach(r);
 	if (!privsep_zeros(r->path, sizeof r->path))
 		return "a path with a request that takes none";
 	if (r->type == PRIVSEP_OWNER)
@@ -298,7 +322,12 @@ privsep_answer(int fd, const struct privsep_req *r)
 	else if (r->type == PRIVSEP_CONNECT_UNIX) {
 		s = privsep_dial_unix(r->path);
 		a.err = s == -1 ? errno : 0;
-	} else if (r->type == PRIVSEP_NATWATCH) {
+	} else if (r->type == PRIVSEP_LISTEN_UNIX) {
+		s = reachsock_listen(r->path);
+		a.err = s == -1 ? errno : 0;
+	} else if (r->type == PRIVSEP_UNLINK_UNIX)
+		reachsock_unlink(r->path);
+	else if (r->type == PRIVSEP_NATWATCH) {
 		s = natdump_subscribe();
 		a.err = s == -1 ? errno : 0;
 	} else {
@@ -355,7 +384,8 @@ static int
 privsep_passes(const struct privsep_req *r, const struct privsep_ans *a)
 {
 	return (r->type == PRIVSEP_CONNECT || r->type == PRIVSEP_NATWATCH ||
-	    r->type == PRIVSEP_CONNECT_UNIX) && a->err == 0;
+	    r->type == PRIVSEP_CONNECT_UNIX ||
+	    r->type == PRIVSEP_LISTEN_UNIX) && a->err == 0;
 }
 
 /* The worker: the next answer to r (fd, if one came). */
@@ -512,6 +542,42 @@ privsep_connect_unix(const char *path)
 	if (fd == -1)
 		errno = a.err;
 	return fd;
+}
+
+/* A reverse entry's socket, DIR/NAME.sock, listening (reachsock.c). */
+int
+privsep_listen_unix(const char *name)
+{
+	struct privsep_req	r = { .type = PRIVSEP_LISTEN_UNIX };
+	struct privsep_ans	a;
+	int			fd;
+
+	if (strlcpy(r.path, name, sizeof r.path) >= sizeof r.path) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (ps.fd == -1)
+		return reachsock_listen(name);
+	privsep_call(&r, &a, &fd);
+	if (fd == -1)
+		errno = a.err;
+	return fd;
+}
+
+void
+privsep_unlink_unix(const char *name)
+{
+	struct privsep_req	r = { .type = PRIVSEP_UNLINK_UNIX };
+	struct privsep_ans	a;
+	int			fd;
+
+	if (strlcpy(r.path, name, sizeof r.path) >= sizeof r.path)
+		return;
+	if (ps.fd == -1) {
+		reachsock_unlink(name);
+		return;
+	}
+	privsep_call(&r, &a, &fd);
 }
 
 static void

@@ -5,6 +5,7 @@
  * with SO_PEERCRED: only the agent's own uid and root are answered.
  *
  *	GET /v1/status, /v1/guests, /v1/forwards, /v1/policy, /metrics
+ *	GET /v1/reaches		reverse entries (api_reach.c)
  *	GET /v1/events		a stream of JSON lines (api_stream.c)
  *	PUT /v1/policy		{"mode": "refuse|loopback|allow"}
  *
@@ -125,6 +126,12 @@ api_get_forwards(struct evhttp_request *req)
 }
 
 static void
+api_get_reaches(struct evhttp_request *req)
+{
+	api_reply_json(req, HTTP_OK, api_json_reaches());
+}
+
+static void
 api_get_policy(struct evhttp_request *req)
 {
 	api_reply_json(req, HTTP_OK, api_json_policy());
@@ -194,6 +201,7 @@ static const struct api_route {
 	{ "/v1/status",		api_get_status,		NULL },
 	{ "/v1/guests",		api_get_guests,		NULL },
 	{ "/v1/forwards",	api_get_forwards,	NULL },
+	{ "/v1/reaches",	api_get_reaches,	NULL },
 	{ "/v1/events",		api_stream_start,	NULL },
 	{ "/v1/policy",		api_get_policy,		api_put_policy },
 	{ "/metrics",		api_get_metrics,	NULL },

@@ -175,7 +175,7 @@ static const struct pair_ops conn_pair_ops = {
 /*
  * Whether a new client of f, TCP or UDP (what names it in the log), is
  * over a limit: the guest's (the flag's, or the policy file's for this
- * guest if lower), the forward's, or the number of OPENs the guest has
+ * guest if lower; its reverse connections count too), the forward's, or the number of OPENs the guest has
  * left unanswered.  Logs the limit it hits.
  */
 int
@@ -185,7 +185,7 @@ conn_limit_reached(struct forward *f, const char *what)
 	enum limit_kind	 k;
 	char		 line[32] = "";
 
-	if (s->nconns >= s->limits.max_conns)
+	if (s->nconns + s->nreverse >= s->limits.max_conns)
 		k = LIMIT_CONNS;
 	else if (f->conns_active >= host->limits[LIMIT_FORWARD_CONNS])
 		k = LIMIT_FORWARD_CONNS;

@@ -45,6 +45,7 @@ static const struct option longopts[] = {
 	{ "loopback-only",	no_argument,		NULL, 'L' },
 	{ "check",		no_argument,		NULL, 'n' },
 	{ "policy",		required_argument,	NULL, 'f' },
+	{ "reach",		required_argument,	NULL, 'R' },
 	{ "sock-dir",		required_argument,	NULL, 'S' },
 	{ "udp-timeout",	required_argument,	NULL, 'u' },
 	{ "udp-flows",		required_argument,	NULL, 'U' },
@@ -73,7 +74,8 @@ usage(int status)
 	    "[--max-LIMIT n]...\n"
 	    "                     [-u udp-timeout] [-U udp-flows] [-K key-file] "
 	    "[--local-peers]\n"
-	    "                     [--any-source-port] [-S sock-dir|none]\n"
+	    "                     [--any-source-port] [-S sock-dir|none] "
+	    "[-R dest[=guest-side]]...\n"
 	    "       porthole-host --new-key key-file\n");
 	exit(status);
 }
@@ -194,6 +196,12 @@ host_print_config(void)
 	api_print_config();
 	printf("sock-dir %s\n", host->sockdir[0] != '\0' ? host->sockdir :
 	    "none (guest Unix sockets refused)");
+	/* What guests may reach: said even when it is nothing. */
+	if (host->nreach_cli == 0)
+		printf("reach none by -R\n");
+	for (i = 0; i < host->nreach_cli; i++)
+		printf("%s\t# -R, entry %u, every guest\n",
+		    host->reach_cli[i].text, host->reach_cli[i].id);
 	printf("bind-policy %s%s\n", policy_mode_name(mode),
 	    host->policy.loopback_only ? " (loopback-only)" : "");
 	/* Who may speak for a guest: said even when it is the default. */
@@ -277,6 +285,7 @@ host_loop(void)
 	event_base_dispatch(host->base);
 
 	session_end_all("host agent exiting");
+	reach_stop();
 	limits_warn_flush_all();
 	api_close();
 	TAILQ_FOREACH(gep, &host->endpoints, entry)
@@ -353,6 +362,9 @@ host_option(int ch, int idx, struct options *o)
 		break;
 	case 'n':
 		o->check = 1;
+		break;
+	case 'R':
+		reach_add_cli(optarg);
 		break;
 	case 'S':
 		host_set_sockdir(optarg);
@@ -432,7 +444,7 @@ main(int argc, char **argv)
 	host_set_sockdir(NULL);
 	if (auth_init() == -1)
 		fatalx("libsodium cannot start");
-	while ((ch = getopt_long(argc, argv, "a:b:df:hK:l:LnS:u:U:vV", longopts,
+	while ((ch = getopt_long(argc, argv, "a:b:df:hK:l:LnR:S:u:U:vV", longopts,
 	    &idx)) != -1)
 		host_option(ch, idx, &o);
 	if (optind != argc) {

@@ -139,6 +139,7 @@ int		 policy_guest_match(const struct policy_guest *, const char *,
 #define POLICY_ERRS_LEN		(POLICY_ERRORS_MAX * 700)
 #define POLICY_TEXT_MAX		320		/* a rule, as reasons quote it */
 #define POLICY_KEY_PATH_MAX	256		/* key FILE, with its NUL */
+#define POLICY_REACHES_MAX	256		/* reach lines */
 
 enum policy_action {
 	ACTION_ALLOW,		/* the address the guest bound */
@@ -197,6 +198,29 @@ struct policy_rule {
 	char			 text[POLICY_TEXT_MAX];	/* canonical */
 };
 
+/*
+ * A reverse entry (v6): a host destination a guest may reach, and where
+ * the guest listens for it.  From -R (every guest) or a policy "reach"
+ * line (every guest, or a guest block's).  The destination never leaves
+ * the host; the guest knows the id and its own side only.
+ */
+#define REACH_TEXT_MAX		256	/* "reach DEST as SIDE" */
+
+struct reach_entry {
+	uint32_t		 id;		/* stable over reloads */
+	int			 line;		/* in the policy file; 0: -R */
+	int			 guest;		/* guest block, or -1: all */
+	uint8_t			 dest_kind;	/* IPPROTO_TCP, PH_KIND_UNIX */
+	struct ph_addr		 dest_addr;
+	uint16_t		 dest_port;
+	char			 dest_path[PH_SOCKPATH_MAX];
+	struct ph_reach_entry	 side;		/* the guest's (id unset) */
+	char			 dest_text[PH_SOCKPATH_MAX + 8];
+	char			 text[REACH_TEXT_MAX];	/* DEST as SIDE */
+	uint64_t		 conns_active, conns_total, dial_failed;
+	uint64_t		 bytes_in, bytes_out;	/* from, to the guest */
+};
+
 struct policy_file {
 	char			*path;
 	int			 mode_line;	/* 0: no mode line */
@@ -210,6 +234,8 @@ struct policy_file {
 	struct policy_rule	*rules;
 	struct policy_guest	*guests;
 	struct policy_index	*index;		/* policy_index.c; NULL: none */
+	int			 nreaches;
+	struct reach_entry	*reaches;	/* reach lines, in order */
 };
 
 struct policy_file *policy_parse(const char *, const char *, size_t, char *,
@@ -288,6 +314,7 @@ enum warn_kind {
 	WARN_STRAY_STREAM,	/* DATA or POOL nobody asked for */
 	WARN_GUEST_ERROR,	/* an ERROR the guest reports */
 	WARN_AUTH,		/* a connection that may not speak for a guest */
+	WARN_REACH,		/* a reverse stream to no entry of its list */
 	WARN_NKINDS
 };
 
@@ -327,6 +354,43 @@ int		 gate_verify(const struct guest_ep *, uint32_t,
 		    const uint8_t *, const struct gate_auth *,
 		    const struct ph_auth *, int);
 
+/* reach.c: reverse entries, as -R and reach lines give them (v6) */
+#define REACH_CLI_MAX		PH_REACH_MAX	/* -R flags */
+enum reach_refusal {		/* a reverse stream closed at once */
+	REACH_REFUSE_SESSION,	/* no session, or its token is wrong */
+	REACH_REFUSE_VERSION,	/* a session older than protocol 6 */
+	REACH_REFUSE_ENTRY,	/* an id not on the guest's current list */
+	REACH_REFUSE_LIMIT,	/* over the guest's connection budget */
+	REACH_REFUSE_NKINDS
+};
+
+struct session;
+void		 reach_add_cli(const char *);
+void		 reach_adopt_ids(struct policy_file *, struct policy_file *);
+int		 reach_list(const struct session *, const struct reach_entry **,
+		    int);
+struct reach_entry *reach_lookup(const struct session *, uint32_t);
+struct reach_entry *reach_find_id(uint32_t);
+void		 reach_foreach(void (*)(const struct reach_entry *, void *),
+		    void *);
+void		 reach_send(struct session *);
+void		 reach_send_all(void);
+const char	*reach_refusal_name(enum reach_refusal);
+
+/* reach_parse.c: an entry's text, DEST and SIDE (fuzzed with the policy) */
+int		 reach_parse(const char *, const char *, struct reach_entry *,
+		    char *, size_t);
+void		 reach_side_text(const struct ph_reach_entry *, char *, size_t);
+
+/* reach_conn.c: reverse streams, each dialled and relayed (v6) */
+#define HOST_REACH_DIAL_TIMEOUT	10	/* seconds to reach a destination */
+void		 reach_stream(int, const struct guest_ep *, uint32_t,
+		    const struct ph_reverse *);
+void		 reach_session_gone(struct session *);
+void		 reach_stop(void);
+void		 reach_foreach_relay(void (*)(const struct reach_entry *,
+		    const struct relay_stats *, void *), void *);
+
 /* host.c: the agent's global state */
 struct guest_ep {
 	TAILQ_ENTRY(guest_ep)	 entry;
@@ -359,6 +423,10 @@ struct host {
 	int			 has_key;	/* -K */
 	uint8_t			 key[32];
 	char			 sockdir[PH_SOCKPATH_MAX]; /* "": none */
+	struct reach_entry	*reach_cli;	/* -R */
+	int			 nreach_cli;
+	uint32_t		 reach_seq;	/* the last entry id given */
+	uint64_t		 reach_refused[REACH_REFUSE_NKINDS];
 };
 
 extern struct host	*host;
@@ -405,6 +473,7 @@ struct session {
 	int			 nforwards;
 	uint32_t		 nconns;	/* waiting or relaying */
 	uint32_t		 npending;	/* OPEN sent, no DATA yet */
+	uint32_t		 nreverse;	/* reverse streams (reach_conn.c) */
 	size_t			 udp_queued;	/* by its UDP flows (udp.c) */
 	struct event		*keepalive;
 	time_t			 last_rx;	/* last frame from the guest */
@@ -636,6 +705,9 @@ struct json_t	*api_json_policy(void);
 struct json_t	*api_json_event(const struct hevent *);
 struct json_t	*api_json_time(const struct timespec *);
 struct json_t	*api_json_text(const char *);
+
+/* api_reach.c: GET /v1/reaches */
+struct json_t	*api_json_reaches(void);
 
 /* api_body.c: request bodies (fuzzed: tests/fuzz/fuzz_api_body.c) */
 int		 api_body_policy(const char *, size_t, enum policy_mode *,

@@ -181,6 +181,7 @@ static const char *const warn_names[WARN_NKINDS] = {
 	[WARN_STRAY_STREAM] = "stray-stream",
 	[WARN_GUEST_ERROR] = "guest-error",
 	[WARN_AUTH] = "auth",
+	[WARN_REACH] = "reach",
 };
 
 static int

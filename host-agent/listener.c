@@ -23,8 +23,8 @@
 #include "xmalloc.h"
 
 /*
- * The first read takes as much as the shortest valid first frame (DATA
- * and POOL, 24 bytes; HELLO is longer): no byte past the frame, and one
+ * The first read takes as much as the shortest valid first frame (DATA,
+ * POOL and REVERSE, 24 bytes; HELLO is longer): no byte past the frame, and one
  * read instead of two for a data stream.
  */
 #define PH_FIRST_READ	(PH_HDR_LEN + 16)
@@ -228,6 +228,8 @@ pending_dispatch(struct pending *p, const struct ph_frame_hdr *h)
 		session_new(fd, p->gep, p->cid, &m.u.hello, NULL);
 	else if (h->type == PH_DATA)
 		pair_data(fd, p->gep, p->cid, &m.u.data);
+	else if (h->type == PH_REVERSE)
+		reach_stream(fd, p->gep, p->cid, &m.u.reverse);
 	else
 		pair_pool_add(fd, p->gep, p->cid, &m.u.pool);
 	pending_free(p, 0);
@@ -276,9 +278,10 @@ pending_read_cb(int fd, short ev, void *arg)
 			return;
 		}
 		if (!p->challenged && h.type != PH_HELLO &&
-		    h.type != PH_DATA && h.type != PH_POOL) {
-			pending_drop(p, "first frame is not HELLO, DATA or "
-			    "POOL");
+		    h.type != PH_DATA && h.type != PH_POOL &&
+		    h.type != PH_REVERSE) {
+			pending_drop(p, "first frame is not HELLO, DATA, POOL "
+			    "or REVERSE");
 			return;
 		}
 		if (ph_hdr_check(&h, PH_FIRST_FRAME_MAX - PH_HDR_LEN,

@@ -244,6 +244,32 @@ metrics_counters(struct evbuffer *b)
 }
 
 /* The whole scrape, appended to b. */
+static void
+metrics_reach_cb(const struct reach_entry *e, void *arg)
+{
+	evbuffer_add_printf(arg, "porthole_reverse_connections_total"
+	    "{entry=\"%u\"} %llu\n", e->id,
+	    (unsigned long long)e->conns_total);
+}
+
+/* Reverse entries (v6): by entry id, as GET /v1/reaches lists them. */
+static void
+metrics_reaches(struct evbuffer *b)
+{
+	int	i;
+
+	head(b, "porthole_reverse_connections_total", "counter",
+	    "Connections from guests to a reverse entry, by its id.");
+	reach_foreach(metrics_reach_cb, b);
+	head(b, "porthole_reverse_refused_total", "counter",
+	    "Reverse streams refused, by why: no session, an old one, an "
+	    "entry not on the guest's list, over its connection limit.");
+	for (i = 0; i < REACH_REFUSE_NKINDS; i++)
+		evbuffer_add_printf(b, "porthole_reverse_refused_total"
+		    "{reason=\"%s\"} %llu\n", reach_refusal_name(i),
+		    (unsigned long long)host->reach_refused[i]);
+}
+
 void
 metrics_render(struct evbuffer *b)
 {
@@ -264,6 +290,7 @@ metrics_render(struct evbuffer *b)
 	    (unsigned long long)nguests);
 	metrics_forwards(b);
 	metrics_counters(b);
+	metrics_reaches(b);
 	head(b, "porthole_api_event_clients", "gauge",
 	    "API clients following the event stream now.");
 	evbuffer_add_printf(b, "porthole_api_event_clients %d\n",

@@ -152,6 +152,7 @@ policy_install(struct policy *p, struct policy_file *pf, int mode_from_flag,
 		    policy_mode_name(pf->mode));
 		p->mode = pf->mode;
 	}
+	reach_adopt_ids(pf, old);
 	p->file = pf;
 	policy_file_free(old);
 }
@@ -283,6 +284,7 @@ policy_apply(const char *path, int mode_from_flag, const char *reload)
 	TAILQ_FOREACH(s, &host->sessions, entry)
 		session_set_limits(s);
 	forward_redecide_all("policy reloaded");
+	reach_send_all();
 	return 0;
 }
 

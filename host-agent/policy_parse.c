@@ -12,6 +12,7 @@
  *	max-udp-buffer BYTES
  *	ACTION PROTO port PORTS [from ADDRESS] [to PORT|PORT-PORT|auto]
  *	allow|refuse unix NAME-PATTERN
+ *	reach DEST [as GUEST-SIDE]		(reach.c)
  *	guest NAME|cid:N|ENDPOINT {
  *		RULE ... max-forwards N ... max-connections N ...
  *		max-udp-buffer BYTES	key FILE
@@ -40,6 +41,7 @@ struct parser {
 	int			 guest;		/* the open block, or -1 */
 	int			 rules_cap;	/* allocated, doubling */
 	int			 guests_cap;
+	int			 reaches_cap;
 	int			 nerrors;
 	char			*errs;
 	size_t			 errslen;
@@ -484,6 +486,45 @@ parse_global(struct parser *p, char **w, int nw, int *line)
 	return 0;
 }
 
+/* reach DEST [as SIDE]: a host destination the guests may reach. */
+static void
+parse_reach(struct parser *p, char **w, int nw)
+{
+	struct policy_file	*pf = p->pf;
+	struct reach_entry	 e;
+	char			 err[256];
+	int			 i;
+
+	if (nw != 2 && (nw != 4 || strcmp(w[2], "as") != 0)) {
+		perr(p, "reach: expected DEST [as GUEST-SIDE]");
+		return;
+	}
+	if (reach_parse(w[1], nw == 4 ? w[3] : NULL, &e, err,
+	    sizeof err) == -1) {
+		perr(p, "reach: %s", err);
+		return;
+	}
+	e.line = p->line;
+	e.guest = p->guest;
+	for (i = 0; i < pf->nreaches; i++)
+		if (pf->reaches[i].guest == e.guest &&
+		    memcmp(&pf->reaches[i].side, &e.side, sizeof e.side) == 0) {
+			perr(p, "reach: the guest side is line %d's already",
+			    pf->reaches[i].line);
+			return;
+		}
+	if (pf->nreaches == POLICY_REACHES_MAX) {
+		perr(p, "more than %d reach lines", POLICY_REACHES_MAX);
+		return;
+	}
+	if (pf->nreaches == p->reaches_cap) {
+		p->reaches_cap = p->reaches_cap == 0 ? 4 : p->reaches_cap * 2;
+		pf->reaches = xreallocarray(pf->reaches, p->reaches_cap,
+		    sizeof e);
+	}
+	pf->reaches[pf->nreaches++] = e;
+}
+
 static int
 parse_guest_id(struct parser *p, struct policy_guest *g, const char *s)
 {
@@ -577,6 +618,8 @@ parse_words(struct parser *p, char **w, int nw)
 		parse_rule(p, w, nw);
 	else if (strcmp(w[0], "guest") == 0)
 		parse_guest(p, w, nw);
+	else if (strcmp(w[0], "reach") == 0)
+		parse_reach(p, w, nw);
 	else if (strcmp(w[0], "}") == 0) {
 		if (p->guest == -1)
 			perr(p, "} without a guest block");
@@ -744,6 +787,7 @@ policy_file_free(struct policy_file *pf)
 	policy_index_free(pf);
 	free(pf->path);
 	free(pf->rules);
+	free(pf->reaches);
 	if (pf->guests != NULL)
 		explicit_bzero(pf->guests, (size_t)pf->nguests *
 		    sizeof *pf->guests);
@@ -784,6 +828,28 @@ print_limits(FILE *fp, const struct policy_limits *l, int indent)
 	}
 }
 
+/* The reach lines of guest block g (-1: outside blocks), quoted. */
+static void
+print_reaches(FILE *fp, const struct policy_file *pf, int g)
+{
+	const struct reach_entry	*e;
+	char				 text[REACH_TEXT_MAX + 8], side[80];
+	char				 id[16];
+	int				 i;
+
+	for (i = 0; i < pf->nreaches; i++) {
+		e = &pf->reaches[i];
+		if (e->guest != g)
+			continue;
+		reach_side_text(&e->side, side, sizeof side);
+		snprintf(text, sizeof text, "reach \"%s\" as %s", e->dest_text,
+		    side);
+		snprintf(id, sizeof id, "%u", e->id);
+		print_line(fp, g == -1 ? 0 : 1, text, "line %d, entry %s",
+		    e->line, id);
+	}
+}
+
 static void
 print_guest(FILE *fp, const struct policy_file *pf, int g)
 {
@@ -802,6 +868,7 @@ print_guest(FILE *fp, const struct policy_file *pf, int g)
 		if (pf->rules[i].guest == g)
 			print_line(fp, 1, pf->rules[i].text, "line %d%s",
 			    pf->rules[i].line, "");
+	print_reaches(fp, pf, g);
 	fprintf(fp, "}\n");
 }
 
@@ -835,6 +902,7 @@ policy_print(FILE *fp, const struct policy_file *pf)
 		print_line(fp, 0, pf->rules[i].text, "line %d%s",
 		    pf->rules[i].line, "");
 	}
+	print_reaches(fp, pf, -1);
 	for (; g < pf->nguests; g++)
 		print_guest(fp, pf, g);
 }

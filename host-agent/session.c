@@ -372,10 +372,11 @@ session_new(int fd, struct guest_ep *gep, uint32_t cid,
 	    s->version[0] != '\0' ? s->version : "of unknown version",
 	    s->boot_id[0], s->boot_id[1], s->boot_id[2], s->boot_id[3]);
 	events_guest(HEV_GUEST_CONNECTED, s, END_ERROR, NULL);
-	if (a != NULL)
-		return;		/* its WELCOME went with the challenge */
-	session_welcome(&m, s->proto, s->token);
-	session_send(s, &m);
+	if (a == NULL) {	/* else its WELCOME went with the challenge */
+		session_welcome(&m, s->proto, s->token);
+		session_send(s, &m);
+	}
+	reach_send(s);
 }
 
 static void
@@ -390,6 +391,7 @@ session_end(struct session *s, enum end_reason end, const char *why)
 	/* A guest that stopped answering takes its connections with it. */
 	pair_session_gone(s, s->keepalive != NULL &&
 	    time(NULL) - s->last_rx >= host->keepalive);
+	reach_session_gone(s);
 	events_guest(HEV_GUEST_GONE, s, end, why);
 	TAILQ_REMOVE(&host->sessions, s, entry);
 	RB_REMOVE(session_guests, &session_guests, s);

@@ -17,6 +17,7 @@ static const char *ph_type_names[] = {
 	[PH_DATA] = "DATA", [PH_PING] = "PING", [PH_PONG] = "PONG",
 	[PH_ERROR] = "ERROR", [PH_POOL] = "POOL", [PH_PAIR] = "PAIR",
 	[PH_AUTH] = "AUTH", [PH_SHUT] = "SHUT", [PH_RELEASE] = "RELEASE",
+	[PH_REACH] = "REACH", [PH_REVERSE] = "REVERSE",
 };
 
 const char *
@@ -279,6 +280,77 @@ dec_error(struct rbuf *b, struct ph_error *m, const char **err)
 }
 
 /*
+ * One reverse entry of REACH (v6): u32 id, u8 kind, then an address and
+ * u16 port (tcp) or a string name (unix).  Only bounded here: whether
+ * the guest may listen there is the guest's to check (reach.c), entry
+ * by entry.
+ */
+static int
+dec_reach_entry(struct rbuf *b, struct ph_reach_entry *e, const char **err)
+{
+	if (rbuf_get_u32(b, &e->id) == -1 || rbuf_get_u8(b, &e->kind) == -1) {
+		*err = "REACH entry truncated";
+		return -1;
+	}
+	if (e->id == 0) {
+		*err = "REACH entry with id 0";
+		return -1;
+	}
+	if (e->kind == PH_KIND_UNIX) {
+		if (rbuf_get_string(b, e->name, sizeof e->name) == -1 ||
+		    e->name[0] == '\0') {
+			*err = "REACH socket name truncated, empty or too long";
+			return -1;
+		}
+		return 0;
+	}
+	if (e->kind != IPPROTO_TCP) {
+		*err = "REACH entry kind is neither tcp nor unix";
+		return -1;
+	}
+	if (get_addr(b, &e->addr) == -1 || rbuf_get_u16(b, &e->port) == -1 ||
+	    e->port == 0) {
+		*err = "REACH address truncated, or port 0";
+		return -1;
+	}
+	return 0;
+}
+
+static int
+dec_reach(struct rbuf *b, struct ph_reach *m, const char **err)
+{
+	uint8_t	i;
+
+	if (rbuf_get_u8(b, &m->n) == -1) {
+		*err = "REACH truncated";
+		return -1;
+	}
+	if (m->n > PH_REACH_MAX) {
+		*err = "REACH lists too many entries";
+		return -1;
+	}
+	for (i = 0; i < m->n; i++)
+		if (dec_reach_entry(b, &m->e[i], err) == -1)
+			return -1;
+	return 0;
+}
+
+/* REVERSE: u64 session, u32 entry, u32 flags (none yet; 16 bytes). */
+static int
+dec_reverse(struct rbuf *b, struct ph_reverse *m, const char **err)
+{
+	uint32_t	flags;
+
+	if (rbuf_get_u64(b, &m->session) == -1 ||
+	    rbuf_get_u32(b, &m->entry) == -1 ||
+	    rbuf_get_u32(b, &flags) == -1) {
+		*err = "REVERSE truncated";
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Decodes one payload of the given type.  Returns 0, or -1 with *err set
  * (for an unknown type too: ph_frame_decode() tells the two apart).
  */
@@ -357,6 +429,10 @@ ph_msg_decode(uint16_t type, const uint8_t *p, size_t len, struct ph_msg *m,
 			return 0;
 		*err = "RELEASE truncated";
 		return -1;
+	case PH_REACH:
+		return dec_reach(&b, &m->u.reach, err);
+	case PH_REVERSE:
+		return dec_reverse(&b, &m->u.reverse, err);
 	}
 	*err = "unknown frame type";
 	return -1;
@@ -389,6 +465,35 @@ ph_frame_decode(const uint8_t *p, size_t len, uint32_t max_payload,
 	if (ph_msg_decode(h.type, p + PH_HDR_LEN, h.length, m, err) == -1)
 		return PH_FRAME_BAD;
 	return PH_FRAME_OK;
+}
+
+static void
+enc_reach(struct wbuf *b, const struct ph_reach *m)
+{
+	const struct ph_reach_entry	*e;
+	uint8_t				 i;
+
+	if (m->n > PH_REACH_MAX) {
+		b->overflow = 1;
+		return;
+	}
+	wbuf_put_u8(b, m->n);
+	for (i = 0; i < m->n; i++) {
+		e = &m->e[i];
+		wbuf_put_u32(b, e->id);
+		wbuf_put_u8(b, e->kind);
+		if (e->id == 0)
+			b->overflow = 1;
+		if (e->kind == PH_KIND_UNIX) {
+			if (e->name[0] == '\0')
+				b->overflow = 1;
+			wbuf_put_string(b, e->name);
+		} else if (e->kind == IPPROTO_TCP && e->port != 0) {
+			put_addr(b, &e->addr);
+			wbuf_put_u16(b, e->port);
+		} else
+			b->overflow = 1;
+	}
 }
 
 static void
@@ -486,6 +591,14 @@ enc_payload(struct wbuf *b, const struct ph_msg *m)
 	case PH_RELEASE:
 		wbuf_put_u64(b, m->u.release.conn);
 		wbuf_put_u64(b, m->u.release.stream);
+		break;
+	case PH_REACH:
+		enc_reach(b, &m->u.reach);
+		break;
+	case PH_REVERSE:
+		wbuf_put_u64(b, m->u.reverse.session);
+		wbuf_put_u32(b, m->u.reverse.entry);
+		wbuf_put_u32(b, 0);
 		break;
 	default:
 		b->overflow = 1;	/* we never send what we cannot name */

@@ -7,9 +7,10 @@
  *
  * followed by length bytes of payload.  The guest opens every connection;
  * the first frame on a connection is HELLO (a control session), DATA (a
- * data stream for one forwarded connection, raw bytes after it) or POOL
+ * data stream for one forwarded connection, raw bytes after it), POOL
  * (a data stream opened in advance, raw bytes after the PAIR that names
- * it on the control channel).  For a UDP flow the stream carries
+ * it on the control channel) or REVERSE (v6: a stream for a guest client
+ * of a host service the host listed, raw bytes after it).  For a UDP flow the stream carries
  * length-prefixed datagrams instead of raw bytes: see dgram.h.
  *
  * Field encodings: integers big-endian; a string is a u16 length and that
@@ -31,15 +32,17 @@
 /*
  * Version 2 adds the stream pool (POOL, PAIR); version 3 the key proof
  * (WELCOME's nonce, AUTH); version 4 stream reuse (SHUT, RELEASE);
- * version 5 guest Unix sockets (EXPOSE of kind PH_KIND_UNIX).  An older
- * peer is still served, without them.
+ * version 5 guest Unix sockets (EXPOSE of kind PH_KIND_UNIX); version 6
+ * reverse entries (REACH, and streams that start with REVERSE).  An
+ * older peer is still served, without them.
  */
-#define PH_PROTO_VERSION	5	/* the highest version this code speaks */
+#define PH_PROTO_VERSION	6	/* the highest version this code speaks */
 #define PH_PROTO_VERSION_MIN	1
 #define PH_PROTO_VERSION_POOL	2	/* the first with POOL and PAIR */
 #define PH_PROTO_VERSION_AUTH	3	/* the first with a nonce and AUTH */
 #define PH_PROTO_VERSION_REUSE	4	/* the first with SHUT and RELEASE */
 #define PH_PROTO_VERSION_UNIX	5	/* the first with EXPOSE of a socket */
+#define PH_PROTO_VERSION_REACH	6	/* the first with REACH and REVERSE */
 
 #define PH_HDR_LEN		8
 #define PH_PAYLOAD_MAX		4096	/* control frames are small */
@@ -60,6 +63,12 @@
  */
 #define PH_SOCKNAME_MAX		48
 #define PH_SOCKPATH_MAX		108	/* sizeof sun_path */
+/*
+ * Reverse entries (v6): the most a REACH lists, so that it fits a
+ * control frame whatever its kinds (64 of the longest, 54 bytes, is
+ * 3457 bytes).
+ */
+#define PH_REACH_MAX		64
 
 enum ph_type {
 	PH_HELLO = 1,		/* guest: versions, boot id, name */
@@ -78,7 +87,9 @@ enum ph_type {
 	PH_AUTH = 14,		/* guest: proof of the key, after WELCOME */
 	PH_SHUT = 15,		/* either: EOF after so many stream bytes */
 	PH_RELEASE = 16,	/* guest: a clean end, the stream idle again */
-	PH_TYPE_MAX = 16
+	PH_REACH = 17,		/* host: what the guest may reach of it (v6) */
+	PH_REVERSE = 18,	/* guest, first frame of a reverse stream (v6) */
+	PH_TYPE_MAX = 18
 };
 
 enum ph_verdict {
@@ -216,6 +227,33 @@ struct ph_release {
 	uint64_t	stream;
 };
 
+/*
+ * Version 6: a host destination the guest may reach, as the guest sees
+ * it: a TCP address and port (kind IPPROTO_TCP) or a socket name
+ * (PH_KIND_UNIX) to listen on.  The destination itself never crosses
+ * the wire: a stream names the entry's id, and only the host knows
+ * where that leads.
+ */
+struct ph_reach_entry {
+	uint32_t	id;		/* not 0 */
+	uint8_t		kind;		/* IPPROTO_TCP or PH_KIND_UNIX */
+	struct ph_addr	addr;		/* IPPROTO_TCP */
+	uint16_t	port;		/* IPPROTO_TCP, not 0 */
+	char		name[PH_SOCKNAME_MAX];	/* PH_KIND_UNIX */
+};
+
+/* Version 6: the whole list, each time; an entry not in it is gone. */
+struct ph_reach {
+	uint8_t			n;
+	struct ph_reach_entry	e[PH_REACH_MAX];
+};
+
+/* Version 6: a client in the guest came to entry; raw bytes follow. */
+struct ph_reverse {
+	uint64_t	session;
+	uint32_t	entry;
+};
+
 struct ph_ping {
 	uint64_t	nonce;
 };
@@ -241,6 +279,8 @@ struct ph_msg {
 		struct ph_pair		pair;
 		struct ph_shut		shut;
 		struct ph_release	release;
+		struct ph_reach		reach;
+		struct ph_reverse	reverse;
 		struct ph_ping		ping;	/* PING and PONG */
 		struct ph_error		error;
 	} u;

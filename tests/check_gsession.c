@@ -48,6 +48,7 @@ static struct {
 	int		pool_starts, pool_stops, pool_size, pool_reuse;
 	int		opens, pairs, closes, shuts, unshares;
 	uint64_t	conn;
+	int		reaches, reach_n, reach_clears;	/* reach.c's */
 } st;
 
 /* No proxy socket, and no scans, here. */
@@ -136,6 +137,19 @@ void
 dial_unshare(void)
 {
 	st.unshares++;
+}
+
+void
+reach_update(const struct ph_reach *m)
+{
+	st.reaches++;
+	st.reach_n = m->n;
+}
+
+void
+reach_clear(void)
+{
+	st.reach_clears++;
 }
 
 void
@@ -808,6 +822,48 @@ START_TEST(test_dial_dispatch)
 }
 END_TEST
 
+/*
+ * REACH (v6) goes to reach.c whole; from a host that chose protocol 5
+ * it is out of place and ends the channel, which clears the listeners.
+ */
+START_TEST(test_reach_dispatch)
+{
+	struct ph_msg	m;
+
+	gsession_start();
+	host_handshake(11);
+	memset(&m, 0, sizeof m);
+	m.type = PH_REACH;
+	m.u.reach.n = 1;
+	m.u.reach.e[0].id = 3;
+	m.u.reach.e[0].kind = PH_KIND_UNIX;
+	strlcpy(m.u.reach.e[0].name, "ssh-agent", sizeof m.u.reach.e[0].name);
+	host_send(&m);
+	host_ping(3);
+	ck_assert_int_eq(st.reaches, 1);
+	ck_assert_int_eq(st.reach_n, 1);
+	host_close();
+	ck_assert_int_ge(st.reach_clears, 1);
+}
+END_TEST
+
+START_TEST(test_reach_v5_drops)
+{
+	struct ph_msg	m;
+
+	gsession_start();
+	host_accept();
+	host_expect(&m, PH_HELLO);
+	host_welcome(PH_PROTO_VERSION_UNIX, 12);
+	wait_for(is_up, "established session");
+	memset(&m, 0, sizeof m);
+	m.type = PH_REACH;
+	host_send(&m);
+	host_expect_eof();
+	ck_assert_int_eq(st.reaches, 0);
+}
+END_TEST
+
 /* An ERROR the host can go on after is logged; the rest end it. */
 START_TEST(test_error_unknown_type_kept)
 {
@@ -1079,6 +1135,8 @@ gsession_suite(void)
 	tcase_add_test(tc, test_unknown_type_skipped);
 	tcase_add_loop_test(tc, test_bad_frame_drops, 0,
 	    sizeof bad_frames / sizeof bad_frames[0]);
+	tcase_add_test(tc, test_reach_dispatch);
+	tcase_add_test(tc, test_reach_v5_drops);
 	tcase_add_test(tc, test_keepalive);
 	tcase_add_test(tc, test_ping_flood);
 	tcase_add_test(tc, test_welcome_timeout);

@@ -403,6 +403,30 @@ static const struct bad_case {
 	  "p:1: byte 0xc3 is not printable ASCII\n" },
 	{ "mode allow\n\n\x1b[31m\n", "p:3: byte 0x1b is not printable "
 	  "ASCII\n" },
+	{ "reach\n", "p:1: reach: expected DEST [as GUEST-SIDE]\n" },
+	{ "reach 127.0.0.1:80 to 8080\n",
+	  "p:1: reach: expected DEST [as GUEST-SIDE]\n" },
+	{ "reach 127.0.0.1:80\n", "p:1: reach: 127.0.0.1:80: give the guest "
+	  "a port of 1024 or more (DEST=PORT, or \"as PORT\")\n" },
+	{ "reach 0.0.0.0:5432\n", "p:1: reach: \"0.0.0.0:5432\" is neither "
+	  "ADDRESS:PORT ([IPv6]:PORT) nor an absolute socket path\n" },
+	{ "reach ::1:5432\n", "p:1: reach: \"::1:5432\" is neither "
+	  "ADDRESS:PORT ([IPv6]:PORT) nor an absolute socket path\n" },
+	{ "reach host:5432\n", "p:1: reach: \"host:5432\" is neither "
+	  "ADDRESS:PORT ([IPv6]:PORT) nor an absolute socket path\n" },
+	{ "reach 127.0.0.1:5432 as 80\n", "p:1: reach: guest side \"80\": "
+	  "too small (ports 1024 to 65535, on loopback)\n" },
+	{ "reach 127.0.0.1:5432 as 10.0.0.1:5432\n", "p:1: reach: guest side "
+	  "\"10.0.0.1:5432\": not a loopback address of the guest (ports "
+	  "1024 to 65535, on loopback)\n" },
+	{ "reach /run/a.sock as ../x\n", "p:1: reach: \"../x\": neither a "
+	  "port, a loopback ADDRESS:PORT nor a socket name (starts with '.' "
+	  "or '-')\n" },
+	{ "reach /run/.hidden.sock\n", "p:1: reach: /run/.hidden.sock: its "
+	  "file's name cannot name the guest's socket: give one (DEST=NAME, "
+	  "or \"as NAME\")\n" },
+	{ "reach 127.0.0.1:5432\nreach 127.0.0.2:5432 as 5432\n",
+	  "p:2: reach: the guest side is line 1's already\n" },
 	/* Several errors: all are reported, each with its line. */
 	{ "mode x\nlock\nlock\nallow tcp port 0\nguest a {\n",
 	  "p:1: mode: expected loopback, refuse or allow, not \"x\"\n"
@@ -421,6 +445,47 @@ START_TEST(test_bad)
 	ck_assert_msg(pf == NULL, "case %d parsed: %s", _i, c->text);
 	ck_assert_msg(strcmp(errs, c->errs) == 0, "case %d:\n%s\ngot:\n%s"
 	    "want:\n%s", _i, c->text, errs, c->errs);
+}
+END_TEST
+
+/*
+ * reach lines: a destination and the guest's side, by default DEST's
+ * port on 127.0.0.1 or the socket file's name; per guest block, where
+ * the same side may appear again for another block.
+ */
+START_TEST(test_reach_lines)
+{
+	struct policy_file	*pf;
+	struct reach_entry	*e;
+	char			 a[PH_ADDRSTRLEN];
+
+	pf = parse("reach 127.0.0.1:5432\n"
+	    "reach [::1]:6379 as [::1]:16379\n"
+	    "guest vm {\n"
+	    "\treach /run/user/1000/ssh-agent.sock\n"
+	    "\treach 127.0.0.1:5432 as 5432\n"
+	    "\treach /tmp/x as agent-2\n"
+	    "}\n");
+	ck_assert_msg(pf != NULL, "%s", errs);
+	ck_assert_int_eq(pf->nreaches, 5);
+	e = &pf->reaches[0];
+	ck_assert_int_eq(e->guest, -1);
+	ck_assert_int_eq(e->dest_kind, IPPROTO_TCP);
+	ck_assert_int_eq(e->side.kind, IPPROTO_TCP);
+	ck_assert_str_eq(addr_ntop(&e->side.addr, a, sizeof a), "127.0.0.1");
+	ck_assert_uint_eq(e->side.port, 5432);
+	ck_assert_str_eq(e->text, "reach 127.0.0.1:5432 as 127.0.0.1:5432");
+	ck_assert_str_eq(pf->reaches[1].text,
+	    "reach [::1]:6379 as [::1]:16379");
+	e = &pf->reaches[2];
+	ck_assert_int_eq(e->guest, 0);
+	ck_assert_int_eq(e->dest_kind, PH_KIND_UNIX);
+	ck_assert_str_eq(e->dest_path, "/run/user/1000/ssh-agent.sock");
+	ck_assert_int_eq(e->side.kind, PH_KIND_UNIX);
+	ck_assert_str_eq(e->side.name, "ssh-agent");
+	ck_assert_int_eq(pf->reaches[3].line, 5);
+	ck_assert_str_eq(pf->reaches[4].side.name, "agent-2");
+	policy_file_free(pf);
 }
 END_TEST
 
@@ -619,6 +684,7 @@ parse_suite(void)
 	tcase_add_test(tc, test_key_line);
 	tcase_add_loop_test(tc, test_bad, 0, NBAD_CASES);
 	tcase_add_test(tc, test_words);
+	tcase_add_test(tc, test_reach_lines);
 	tcase_add_test(tc, test_bounds);
 	suite_add_tcase(s, tc);
 

@@ -160,6 +160,7 @@ setup(void)
 	snprintf(t.path, sizeof t.path, "%s/host.sock", t.dir);
 	snprintf(spec, sizeof spec, "unix:%s", t.path);
 	ep_set(spec);
+	strlcpy(g.reach_dir, t.dir, sizeof g.reach_dir);
 	helper_start();
 }
 
@@ -329,6 +330,8 @@ START_TEST(test_layout)
 	ck_assert_int_eq(PRIVSEP_NATWATCH, 3);
 	ck_assert_int_eq(PRIVSEP_NATDUMP, 4);
 	ck_assert_int_eq(PRIVSEP_CONNECT_UNIX, 5);
+	ck_assert_int_eq(PRIVSEP_LISTEN_UNIX, 6);
+	ck_assert_int_eq(PRIVSEP_UNLINK_UNIX, 7);
 }
 END_TEST
 
@@ -578,7 +581,16 @@ END_TEST
 
 static const struct privsep_req bad_reqs[] = {
 	{ .type = 0, .zero = 0, .inode = 42 },		/* no type */
-	{ .type = 6, .zero = 0, .inode = 0 },		/* unknown */
+	{ .type = 8, .zero = 0, .inode = 0 },		/* unknown */
+	{ .type = PRIVSEP_LISTEN_UNIX, .zero = 0, .inode = 0 },	/* no name */
+	{ .type = PRIVSEP_LISTEN_UNIX, .zero = 0, .inode = 0,
+	    .path = "../x" },				/* climbs out */
+	{ .type = PRIVSEP_LISTEN_UNIX, .zero = 0, .inode = 0,
+	    .path = "/etc/x" },				/* a path */
+	{ .type = PRIVSEP_LISTEN_UNIX, .zero = 0, .inode = 1,
+	    .path = "agent" },				/* an inode */
+	{ .type = PRIVSEP_UNLINK_UNIX, .zero = 0, .inode = 0,
+	    .path = "a/b" },
 	{ .type = PRIVSEP_NATWATCH, .zero = 0, .inode = 42 },	/* has none */
 	{ .type = PRIVSEP_NATDUMP, .zero = 0, .inode = 1 },	/* nor this */
 	{ .type = PRIVSEP_NATDUMP, .zero = 0, .inode = 0, .path = "/" },
@@ -645,6 +657,69 @@ unix_listen(const char *path)
 	ck_assert_int_eq(listen(fd, 8), 0);
 	return fd;
 }
+
+/* A client of the socket at path: connected at once, or the test fails. */
+static int
+unix_connect_ok(const char *path)
+{
+	struct sockaddr_un	sun = { .sun_family = AF_UNIX };
+	int			fd;
+
+	strlcpy(sun.sun_path, path, sizeof sun.sun_path);
+	ck_assert_int_ge(fd = socket(AF_UNIX, SOCK_STREAM, 0), 0);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sun, sizeof sun), 0);
+	return fd;
+}
+
+/*
+ * LISTEN_UNIX (protocol 6): a socket listening at DIR/NAME.sock, 0600,
+ * passed; one the helper made earlier is replaced, a file that is no
+ * socket is not; UNLINK_UNIX removes it.
+ */
+static int
+ask_reach(uint32_t type, const char *name, struct privsep_ans *a)
+{
+	struct privsep_req	r = { .type = type };
+	int			fd;
+
+	strlcpy(r.path, name, sizeof r.path);
+	send_raw(&r, sizeof r, -1);
+	ck_assert_int_eq(recv_ans(a, &fd), ANS_SIZE);
+	ck_assert_int_eq(a->type, type);
+	return fd;
+}
+
+START_TEST(test_listen_unix)
+{
+	struct privsep_ans	a;
+	struct stat		st;
+	char			path[PH_SOCKPATH_MAX + 16];
+	int			fd, fd2, c;
+
+	snprintf(path, sizeof path, "%s/agent.sock", t.dir);
+	fd = ask_reach(PRIVSEP_LISTEN_UNIX, "agent", &a);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(lstat(path, &st), 0);
+	ck_assert(S_ISSOCK(st.st_mode));
+	ck_assert_int_eq(st.st_mode & 0777, 0600);
+	c = unix_connect_ok(path);
+	close(c);
+	fd2 = ask_reach(PRIVSEP_LISTEN_UNIX, "agent", &a);	/* replaced */
+	ck_assert_int_ge(fd2, 0);
+	close(fd);
+	close(fd2);
+	ask_reach(PRIVSEP_UNLINK_UNIX, "agent", &a);
+	ck_assert_int_eq(lstat(path, &st), -1);
+	snprintf(path, sizeof path, "%s/plain.sock", t.dir);
+	close(open(path, O_CREAT | O_WRONLY, 0600));
+	ck_assert_int_eq(ask_reach(PRIVSEP_LISTEN_UNIX, "plain", &a), -1);
+	ck_assert_int_eq(a.err, EEXIST);
+	ask_reach(PRIVSEP_UNLINK_UNIX, "plain", &a);	/* not a socket */
+	ck_assert_int_eq(lstat(path, &st), 0);
+	unlink(path);
+	ck_assert_int_eq(helper_wait(), 0);
+}
+END_TEST
 
 static int
 ask_connect(struct privsep_ans *a)
@@ -813,6 +888,7 @@ privsep_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_connect);
+	tcase_add_test(tc, test_listen_unix);
 	tcase_add_test(tc, test_connect_refused);
 	tcase_add_loop_test(tc, test_connect_only_configured, 0, 2);
 	tcase_add_test(tc, test_connect_vsock);

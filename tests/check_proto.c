@@ -242,6 +242,32 @@ static const uint8_t release_frame[] = {
 					/* stream: 43 */
 };
 
+/* Protocol 6: what the guest may reach, a TCP entry and a socket. */
+static const uint8_t reach_frame[] = {
+	0x00, 0x11,			/* type: REACH */
+	0x00, 0x00,			/* flags */
+	0x00, 0x00, 0x00, 0x1d,		/* length: 29 */
+	0x02,				/* entries: 2 */
+	0x00, 0x00, 0x00, 0x01,		/* id: 1 */
+	0x06,				/* kind: tcp */
+	0x04, 0x7f, 0x00, 0x00, 0x01,	/* guest address: v4 127.0.0.1 */
+	0x15, 0x38,			/* guest port: 5432 */
+	0x00, 0x00, 0x00, 0x02,		/* id: 2 */
+	0xfd,				/* kind: unix (253) */
+	0x00, 0x09, 's', 's', 'h', '-', 'a', 'g', 'e', 'n', 't',
+					/* name: "ssh-agent" */
+};
+
+static const uint8_t reverse_frame[] = {
+	0x00, 0x12,			/* type: REVERSE */
+	0x00, 0x00,			/* flags */
+	0x00, 0x00, 0x00, 0x10,		/* length: 16 */
+	0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef,
+					/* session token */
+	0x00, 0x00, 0x00, 0x01,		/* entry: 1 */
+	0x00, 0x00, 0x00, 0x00,		/* flags: none */
+};
+
 static void
 set_addr(struct ph_addr *a, const char *s)
 {
@@ -431,6 +457,29 @@ build_release(struct ph_msg *m)
 	m->u.release.stream = 43;
 }
 
+static void
+build_reach(struct ph_msg *m)
+{
+	m->type = PH_REACH;
+	m->u.reach.n = 2;
+	m->u.reach.e[0].id = 1;
+	m->u.reach.e[0].kind = IPPROTO_TCP;
+	set_addr(&m->u.reach.e[0].addr, "127.0.0.1");
+	m->u.reach.e[0].port = 5432;
+	m->u.reach.e[1].id = 2;
+	m->u.reach.e[1].kind = PH_KIND_UNIX;
+	strlcpy(m->u.reach.e[1].name, "ssh-agent",
+	    sizeof m->u.reach.e[1].name);
+}
+
+static void
+build_reverse(struct ph_msg *m)
+{
+	m->type = PH_REVERSE;
+	m->u.reverse.session = 0x0123456789abcdefULL;
+	m->u.reverse.entry = 1;
+}
+
 #define GOLDEN(name, frame)	{ #name, build_##name, frame, sizeof frame }
 static const struct golden {
 	const char	*name;
@@ -457,6 +506,8 @@ static const struct golden {
 	GOLDEN(pair, pair_frame),
 	GOLDEN(shut, shut_frame),
 	GOLDEN(release, release_frame),
+	GOLDEN(reach, reach_frame),
+	GOLDEN(reverse, reverse_frame),
 };
 #define NGOLDENS	(sizeof goldens / sizeof goldens[0])
 
@@ -894,6 +945,8 @@ START_TEST(test_names)
 	ck_assert_str_eq(ph_type_name(PH_EXPOSED), "EXPOSED");
 	ck_assert_str_eq(ph_type_name(PH_SHUT), "SHUT");
 	ck_assert_str_eq(ph_type_name(PH_RELEASE), "RELEASE");
+	ck_assert_str_eq(ph_type_name(PH_REACH), "REACH");
+	ck_assert_str_eq(ph_type_name(PH_REVERSE), "REVERSE");
 	ck_assert_str_eq(ph_verdict_name(PH_BOUND), "bound");
 	ck_assert_str_eq(ph_verdict_name(PH_REWRITTEN), "rewritten");
 	ck_assert_str_eq(ph_verdict_name(PH_REFUSED), "refused");
@@ -1007,6 +1060,27 @@ static const struct payload_case {
 	    X16 X16 X16 "xxxxxxxxxxxxxxx"), 1 },
 	{ "CLOSE reason of 256 bytes", PH_CLOSE,
 	    PL("\0\0\0\0\0\0\0\1" "\x03" "\x01\x00" X256), 0 },
+	{ "REACH of no entries", PH_REACH, PL("\x00"), 1 },
+	{ "REACH of 65 entries", PH_REACH, PL("\x41"), 0 },
+	{ "REACH entry id 0", PH_REACH,
+	    PL("\x01" "\0\0\0\0" "\x06" "\x04\x7f\0\0\1" "\x00\x50"), 0 },
+	{ "REACH entry port 0", PH_REACH,
+	    PL("\x01" "\0\0\0\1" "\x06" "\x04\x7f\0\0\1" "\x00\x00"), 0 },
+	{ "REACH entry kind udp", PH_REACH,
+	    PL("\x01" "\0\0\0\1" "\x11" "\x04\x7f\0\0\1" "\x00\x50"), 0 },
+	{ "REACH entry, a count past the entries", PH_REACH,
+	    PL("\x02" "\0\0\0\1" "\x06" "\x04\x7f\0\0\1" "\x00\x50"), 0 },
+	{ "REACH entry of a wildcard (the guest refuses it, with why)",
+	    PH_REACH, PL("\x01" "\0\0\0\1" "\x06" "\x04\0\0\0\0"
+	    "\x00\x50"), 1 },
+	{ "REACH socket, empty name", PH_REACH,
+	    PL("\x01" "\0\0\0\1" "\xfd" "\0\0"), 0 },
+	{ "REACH socket, name of 48 bytes", PH_REACH,
+	    PL("\x01" "\0\0\0\1" "\xfd" "\x00\x30" X16 X16 X16), 0 },
+	{ "REACH socket, name with '/' (the guest refuses it, with why)",
+	    PH_REACH, PL("\x01" "\0\0\0\1" "\xfd" "\x00\x04" "../x"), 1 },
+	{ "REVERSE cut short of its flags", PH_REVERSE,
+	    PL("\0\0\0\0\0\0\0\1" "\0\0\0\1"), 0 },
 	{ "ERROR message with 0x7f", PH_ERROR,
 	    PL("\0\0\0\1" "\x00\x03" "ab\x7f"), 0 },
 	{ "ERROR message length past the end", PH_ERROR,

@@ -24,10 +24,10 @@ check() {
 	pass "$name: $got; logged; good guest unaffected"
 }
 
-check garbage closed "dropped: first frame is not HELLO, DATA or POOL"
+check garbage closed "dropped: first frame is not HELLO, DATA, POOL or REVERSE"
 check huge closed "dropped: frame longer than the maximum payload"
 check truncated closed "dropped: closed before its first frame"
-check wrong-first closed "dropped: first frame is not HELLO, DATA or POOL"
+check wrong-first closed "dropped: first frame is not HELLO, DATA, POOL or REVERSE"
 check bad-version "error 2" "guest speaks protocol 90-99"
 check unknown-type "error 3" ""
 check ping-after-unknown pong ""

@@ -80,6 +80,7 @@ out=$("$PH_HOST" -n -l unix:/tmp/x.sock -l vsock:7000 -L -b allow \
 listen vsock:7000
 api unix:/tmp/d/api.sock
 sock-dir /tmp/d/socks
+reach none by -R
 bind-policy loopback (loopback-only)
 guest-key none but policy key lines
 vsock-peers CID 3 and up, source port 1023 or lower" ] ||
@@ -88,10 +89,19 @@ out=$("$PH_HOST" -n)
 [ "$out" = "listen vsock:6440
 api unix:/run/porthole/api.sock
 sock-dir /run/porthole
+reach none by -R
 bind-policy loopback
 guest-key none but policy key lines
 vsock-peers CID 3 and up, source port 1023 or lower" ] ||
     fail "-n with defaults printed: $out"
+out=$("$PH_HOST" -n -R 127.0.0.1:5432=15432 -R /run/x/ssh-agent.sock)
+echo "$out" | grep -qxF "reach 127.0.0.1:5432 as 127.0.0.1:15432	# -R, entry 1, every guest" &&
+    echo "$out" | grep -qxF "reach /run/x/ssh-agent.sock as ssh-agent	# -R, entry 2, every guest" ||
+    fail "-n with -R printed: $out"
+expect_error 2 "^porthole-host: -R 127.0.0.1:80: 127.0.0.1:80: give the guest a port of 1024 or more" \
+    "$PH_HOST" -n -R 127.0.0.1:80
+expect_error 2 "^porthole-host: -R 127.0.0.1:5432=10.0.0.1:5432: guest side \"10.0.0.1:5432\": not a loopback address of the guest" \
+    "$PH_HOST" -n -R 127.0.0.1:5432=10.0.0.1:5432
 out=$("$PH_HOST" -n --local-peers --any-source-port)
 echo "$out" | grep -qx "vsock-peers any CID (--local-peers), any source port (--any-source-port)" ||
     fail "-n with --local-peers --any-source-port printed: $out"
@@ -108,8 +118,8 @@ echo "$out" | grep -qx "udp-timeout 60" &&
     fail "-n -v did not print the default UDP limits: $out"
 pass "-n prints the effective configuration (-v: with every limit)"
 
-"$PH_HOST" -V | grep -qE "^porthole-host [0-9.]+ \(protocol 5\)$" || fail "host -V"
-"$PH_GUEST" -V | grep -qE "^porthole-guest [0-9.]+ \(protocol 5\)$" || fail "guest -V"
+"$PH_HOST" -V | grep -qE "^porthole-host [0-9.]+ \(protocol 6\)$" || fail "host -V"
+"$PH_GUEST" -V | grep -qE "^porthole-guest [0-9.]+ \(protocol 6\)$" || fail "guest -V"
 "$PH_HOST" --help | grep -q "usage: porthole-host" || fail "host --help"
 "$PH_GUEST" --help | grep -q "usage: porthole-guest" || fail "guest --help"
 pass "-V and --help"

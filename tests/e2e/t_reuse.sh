@@ -27,7 +27,7 @@ returned_is() { [ "$(returned)" = "$1" ]; }
 no_conns() { [ "$(metric porthole_connections_active)" = 0 ]; }
 
 wait_for 5 "the control channel and 4 pooled streams" guest_conns 5
-log_has guest "protocol 5" || fail "the agents do not speak protocol 5 (4 and up reuse streams)"
+log_has guest "protocol 6" || fail "the agents do not speak protocol 6 (4 and up reuse streams)"
 
 guest_socks >"$T/socks.before"
 

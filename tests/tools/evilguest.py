@@ -18,6 +18,7 @@ import time
 
 HELLO, WELCOME, EXPOSE, UNEXPOSE, EXPOSED, OPEN, CLOSE, DATA, PING, PONG, \
     ERROR, POOL, PAIR = range(1, 14)
+REACH, REVERSE = 17, 18
 VERDICTS = {1: "bound", 2: "rewritten", 3: "refused", 4: "failed"}
 
 
@@ -115,6 +116,89 @@ def pool_stream(sock, vmax, then=b""):
     pooled = connect()
     pooled.sendall(frame(POOL, struct.pack(">QQ", token, 1)) + then)
     return pooled
+
+
+def reach_ids(sock):
+    """Reads the host's frames up to REACH (protocol 6); its entry ids."""
+    while True:
+        ftype, payload = read_frame(sock)
+        if ftype is None:
+            sys.exit("evilguest: no REACH")
+        if ftype != REACH:
+            continue
+        ids, off = [], 1
+        for _ in range(payload[0]):
+            eid, kind = struct.unpack(">IB", payload[off:off + 5])
+            off += 5
+            if kind == 253:
+                off += 2 + struct.unpack(">H", payload[off:off + 2])[0]
+            else:
+                off += 1 + (4 if payload[off] == 4 else 16) + 2
+            ids.append(eid)
+        return ids
+
+
+def reverse_try(token, eid):
+    """A reverse stream naming entry eid, an HTTP request on it: whether
+    anything answered ("answered") or the host closed it ("closed")."""
+    c = connect()
+    c.sendall(frame(REVERSE, struct.pack(">QII", token, eid, 0)) +
+              b"GET / HTTP/1.0\r\n\r\n")
+    c.shutdown(socket.SHUT_WR)
+    got = b""
+    try:
+        while True:
+            chunk = c.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+    except ConnectionResetError:
+        pass
+    except socket.timeout:
+        return "timeout"
+    finally:
+        c.close()
+    return "answered" if got else "closed"
+
+
+def reverse(s, arg):
+    """A session of protocol 6; prints the ids its REACH lists, then one
+    reverse stream for each id in arg (comma-separated; "listed" is each
+    listed id, "forged:ID" names ID with a made-up session token), as
+    "reach 3,4; 3 answered; 99 closed".  The session stays up throughout."""
+    token = session(s, 6)
+    ids = reach_ids(s)
+    out = ["reach " + ",".join(str(i) for i in ids)]
+    for want in arg.split(","):
+        if want == "listed":
+            out += ["%d %s" % (i, reverse_try(token, i)) for i in ids]
+        elif want.startswith("forged:"):
+            eid = int(want[7:])
+            out.append("forged %d %s" %
+                       (eid, reverse_try(token ^ 0x5a5a5a5a5a5a5a5a, eid)))
+        else:
+            out.append("%d %s" % (int(want), reverse_try(token, int(want))))
+    print("; ".join(out))
+    sys.exit(0)
+
+
+def reverse_v5(s, arg):
+    """A session of protocol 5: whether the host sent it REACH before
+    answering a PING (it must not), then a reverse stream for entry arg
+    all the same: "no reach; 3 closed"."""
+    token = session(s, 5)
+    s.sendall(frame(PING, struct.pack(">Q", 7)))
+    seen = "no reach"
+    while True:
+        ftype, _ = read_frame(s)
+        if ftype is None:
+            sys.exit("evilguest: closed before PONG")
+        if ftype == REACH:
+            seen = "reach sent"
+        if ftype == PONG:
+            break
+    print("%s; %s %s" % (seen, arg, reverse_try(token, int(arg))))
+    sys.exit(0)
 
 
 def flood_expose(s, count):
@@ -284,6 +368,8 @@ ARG_CASES = {
     "expose-unix-v3": lambda s, a: (session(s, 3),
                                     s.sendall(expose_unix(1, a))),
     "data-for": lambda s, a: data_for(s, a),
+    "reverse": reverse,
+    "reverse-v5": reverse_v5,
 }
 
 

@@ -1,0 +1,89 @@
+/*
+ * The sockets of the host's reverse socket entries (protocol 6): made
+ * as DIR/NAME.sock (porthole-guest -R DIR, default /run/porthole), by
+ * the privileged helper when the agent is split (privsep.c), since the
+ * worker's root is empty.  The name is checked here again (sockname.c),
+ * so that neither a lying host nor a worker can place a socket outside
+ * DIR; an old socket in the way is replaced, anything else there is
+ * left alone and the entry fails.  The socket is 0600: root in the VM
+ * uses it, and decides who else may.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "guest.h"
+
+/* DIR/NAME.sock into sun; -1 with errno set for a bad name. */
+static int
+reachsock_path(const char *name, struct sockaddr_un *sun)
+{
+	const char	*why;
+	int		 n;
+
+	memset(sun, 0, sizeof *sun);
+	sun->sun_family = AF_UNIX;
+	if (ph_sockname_check(name, &why) == -1) {
+		errno = EINVAL;
+		return -1;
+	}
+	n = snprintf(sun->sun_path, sizeof sun->sun_path, "%s/%s.sock",
+	    guest->reach_dir, name);
+	if (n < 0 || (size_t)n >= sizeof sun->sun_path) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+/* Removes DIR/NAME.sock if it is a socket. */
+void
+reachsock_unlink(const char *name)
+{
+	struct sockaddr_un	sun;
+	struct stat		st;
+
+	if (reachsock_path(name, &sun) == 0 &&
+	    lstat(sun.sun_path, &st) == 0 && S_ISSOCK(st.st_mode))
+		(void)unlink(sun.sun_path);
+}
+
+/* A socket listening at DIR/NAME.sock, or -1 with errno set. */
+int
+reachsock_listen(const char *name)
+{
+	struct sockaddr_un	sun;
+	struct stat		st;
+	mode_t			old;
+	int			fd, saved;
+
+	if (reachsock_path(name, &sun) == -1)
+		return -1;
+	if (mkdir(guest->reach_dir, 0755) == -1 && errno != EEXIST)
+		return -1;
+	if (lstat(sun.sun_path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			errno = EEXIST;
+			return -1;
+		}
+		(void)unlink(sun.sun_path);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return -1;
+	old = umask(0177);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) == -1 ||
+	    listen(fd, SOMAXCONN) == -1) {
+		saved = errno;
+		umask(old);
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	umask(old);
+	return fd;
+}
