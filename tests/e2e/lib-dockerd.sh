@@ -18,17 +18,20 @@ command -v dockerd >/dev/null && [ -x /usr/bin/docker ] ||
     fail "no dockerd or docker (Debian's docker.io: mk/deps.sh check)"
 mkdir -p "$DK"
 
-# dockerd_start NAME FLAGS...: dockerd in the VM with FLAGS, its log in
-# $T/dockerd-NAME.log, returning once it answers.  A dockerd that exits
-# cannot run here (a skip, with its reason); one that runs and never
-# answers is a failure, not a skip.
+# dockerd_start NAME FLAGS...: dockerd in the VM with FLAGS and the
+# test's $DK/daemon.json (empty unless the test wrote one: never the
+# machine's /etc/docker/daemon.json), its log in $T/dockerd-NAME.log,
+# returning once it answers.  A dockerd that exits cannot run here (a
+# skip, with its reason); one that runs and never answers is a failure,
+# not a skip.
 dockerd_start() {
 	local log=dockerd-$1 deadline
 	shift
+	[ -e "$DK/daemon.json" ] || echo '{}' >"$DK/daemon.json"
 	bg "$log" nsenter --net="/run/netns/$NS" dockerd \
-	    --storage-driver=vfs --data-root "$DK/data" \
-	    --exec-root "$DK/exec" -H "unix://$DK/docker.sock" \
-	    -p "$DK/docker.pid" "$@"
+	    --config-file "$DK/daemon.json" --storage-driver=vfs \
+	    --data-root "$DK/data" --exec-root "$DK/exec" \
+	    -H "unix://$DK/docker.sock" -p "$DK/docker.pid" "$@"
 	DOCKERD_PID=$LAST_PID
 	deadline=$(( $(date +%s) + $(ph_secs 60) ))
 	until "${DOCKER[@]}" version >/dev/null 2>&1; do

@@ -29,7 +29,7 @@ cat >"$DK/daemon.json" <<JSON
 JSON
 # dockerd's environment is its proxies': the test's agent socket.
 export PORTHOLE_PROXY_SOCKET=$GPROXY
-dockerd_start shim --iptables=true --config-file "$DK/daemon.json"
+dockerd_start shim --iptables=true
 dockerd_image
 
 # Refused: the docker command hears the host's reason.
