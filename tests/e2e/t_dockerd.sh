@@ -39,8 +39,8 @@ run_mode() {
 	[ "$(host_listeners "$port")" = "$want" ] ||
 	    fail "$mode: host listens on '$(host_listeners "$port")', not '$want'"
 	if [ -n "$want" ]; then
-		dockerd_serves 127.0.0.1 "$port" ||
-		    fail "$mode: no page from the container through the host"
+		wait_for 10 "$mode: the container's page through the host" \
+		    dockerd_serves 127.0.0.1 "$port"
 	fi
 	pass "$by, policy ${mode:-loopback (default)}: docker run -p $port:80" \
 	    "as the policy says${want:+, curl on the host gets the page}"

@@ -39,6 +39,8 @@ start_guest
     fail "docker run -p 0.0.0.0:$P:80 succeeded under refuse"
 grep -qF "porthole: host refuses 0.0.0.0:$P: wildcard bind 0.0.0.0 refused by policy refuse" \
     "$T/refused.out" || fail "docker run said: $(cat "$T/refused.out")"
+log_has host "tcp 0.0.0.0:$P docker-proxy -> refused" ||
+    fail "the host did not decide the shim's question on 0.0.0.0:$P"
 ! vm_listens 0.0.0.0 "$P" || fail "port $P listens in the VM"
 [ -z "$(host_listeners "$P")" ] || fail "port $P on the host"
 pass "refuse: docker run -p 0.0.0.0:$P:80 fails with the host's reason" \
@@ -85,6 +87,8 @@ dockerd_web plain "$((P + 2)):80" ||
     fail "no agent: docker run -p $((P + 2)):80: $(cat "$T/plain.out")"
 wait_for 10 "the page in the VM" in_vm curl -sf --max-time 2 \
     "http://127.0.0.1:$((P + 2))/"
+in_vm ss -Hltnp | grep -q "0.0.0.0:$((P + 2)) .*\"docker-proxy\"" ||
+    fail "no docker-proxy on $((P + 2)): $(in_vm ss -Hltnp)"
 [ -z "$(host_listeners $((P + 2)))" ] || fail "port $((P + 2)) on the host"
 pass "no guest agent: docker run -p $((P + 2)):80 serves in the VM," \
     "nothing forwarded"
