@@ -52,7 +52,7 @@ run_proxy() {
 	local proxy=$1 by
 	dockerd_start "proxy-$proxy" --iptables=true \
 	    --userland-proxy="$([ "$proxy" = on ] && echo true || echo false)"
-	[ -n "$(${DOCKER[@]} images -q "$DK_IMAGE")" ] || dockerd_image
+	[ -n "$("${DOCKER[@]}" images -q "$DK_IMAGE")" ] || dockerd_image
 	dockerd_web web "$port:80" ||
 	    fail "docker run -p $port:80: $(cat "$T/web.out")"
 	if [ "$proxy" = off ]; then
