@@ -19,11 +19,16 @@
 port=$(free_port)
 vm_create
 
+# verdicts PORT VERDICT N: the guest has N verdicts VERDICT on PORT.
+verdicts() {
+	[ "$(grep -cE "tcp [^ ]*:$1: $2" "$T/guest.log")" -ge "$3" ]
+}
+
 # run_mode PROCESS POLICY: the agents under POLICY see PROCESS's bind
 # on $port and the host listens as the policy says (docker-proxy binds
 # [::] too: Docker 20.10 publishes on both families).
 run_mode() {
-	local by=$1 mode=$2 v want want6=
+	local by=$1 mode=$2 v want want6= binds=2
 	start_host ${mode:+-b "$mode"}
 	start_guest
 	case $mode in
@@ -31,9 +36,8 @@ run_mode() {
 	allow)	v=bound; want=0.0.0.0:$port; want6=" [::]:$port" ;;
 	*)	v=rewritten; want=127.0.0.1:$port; want6=" [::1]:$port" ;;
 	esac
-	[ "$by" = dockerd ] || want=$want$want6
-	wait_for 10 "the verdict on $port" \
-	    grep -qE "tcp [^ ]*:$port: $v" "$T/guest.log"
+	if [ "$by" = dockerd ]; then binds=1; else want=$want$want6; fi
+	wait_for 10 "$binds verdicts on $port" verdicts "$port" "$v" "$binds"
 	log_has guest "new bind: tcp 0.0.0.0:$port by $by\$" ||
 	    fail "$mode: the bind is not $by's: $(grep "$port" "$T/guest.log")"
 	[ "$(host_listeners "$port")" = "$want" ] ||
