@@ -25,7 +25,8 @@ check)	pkgs="$build iproute2 curl python3 procps iperf3 coreutils util-linux"
 	# DNAT rules made by the real tools (t_dnat.sh): iptables-nft,
 	# nft, and CNI's portmap plugin as the kubelet runs it
 	pkgs="$pkgs iptables nftables containernetworking-plugins"
-	# the real dockerd, run in a namespace by t_dockerd.sh
+	# the real dockerd, run in a namespace by tests/e2e/lib-dockerd.sh
+	# (t_dockerd, t_dockerd_shim, t_usock_docker)
 	pkgs="$pkgs docker.io" ;;
 vsock)	pkgs="$build $vm" ;;
 fuzz)	pkgs="$build clang" ;;

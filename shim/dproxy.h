@@ -10,7 +10,8 @@
 #define DPROXY_SOCKET		"/run/porthole-guest-proxy.sock"
 #define DPROXY_SOCKET_ENV	"PORTHOLE_PROXY_SOCKET"
 #define DPROXY_PROXY_ENV	"PORTHOLE_DOCKER_PROXY"
-#define DPROXY_ANSWER_SECS	10	/* the agent's own wait is 5 s */
+/* The agent's own wait is 5 s; dockerd 20.10 waits 16 s for descriptor 3. */
+#define DPROXY_ANSWER_SECS	10
 #define DPROXY_REPORT_FD	3	/* dockerd reads the outcome here */
 
 /* dproxy_args.c: docker-proxy's arguments, as dockerd passes them */

@@ -81,9 +81,20 @@ ph_at_exit() {
 	PH_AT_EXIT+=("$1")
 }
 
+# ph_before_exit FUNCTION: a test's own graceful stop, run first, while
+# everything still runs (a dockerd removing its containers); what it
+# leaves running is killed, and waited for, after it.
+PH_BEFORE_EXIT=()
+ph_before_exit() {
+	PH_BEFORE_EXIT+=("$1")
+}
+
 ph_cleanup() {
 	local pid f rc=$?
 	exec 2>/dev/null	# no job-control notices for what we kill
+	for f in "${PH_BEFORE_EXIT[@]}"; do
+		"$f" || true
+	done
 	ph_stop_agents
 	for pid in "${PIDS[@]}"; do
 		kill -9 "$pid" 2>/dev/null || true

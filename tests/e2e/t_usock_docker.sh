@@ -2,50 +2,26 @@
 # The real Docker CLI on the host drives a real dockerd in the simulated
 # VM through its socket forwarded by porthole (protocol 5, guest Unix
 # sockets).  dockerd (Debian's docker.io) runs in the VM's network
-# namespace with nsenter (not `ip netns exec`, which remounts /sys and
-# hides the cgroup mounts) and its own data and exec roots under the
-# test's directory.  `docker version` and `docker info` through the host
-# socket must answer what they answer on the VM's own socket; a `docker
-# context` made from the DOCKER_HOST line `portholectl ls` prints works;
-# `docker import` streams a small busybox root file system through; and,
-# where dockerd can run a container here at all (asked on its own socket
-# first), `docker run --network none` of it prints on the host.
-# Skipped (77) when dockerd or docker is missing or dockerd cannot start.
+# namespace as lib-dockerd.sh starts it (no iptables, no bridge).
+# `docker version` and `docker info` through the host socket must answer
+# what they answer on the VM's own socket; a `docker context` made from
+# the DOCKER_HOST line `portholectl ls` prints works; `docker import`
+# streams a small busybox root file system through; and, where dockerd
+# can run a container here at all (asked on its own socket first),
+# `docker run --network none` of it prints on the host.  A missing
+# dockerd fails; one that exits (cannot run here) is a skip.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-dockerd.sh"
 
-command -v dockerd >/dev/null && command -v docker >/dev/null ||
-    skip "no dockerd or docker (Debian's docker.io)"
 GNAME=usock-dk
-VMSOCK=$T/vm/docker.sock
+VMSOCK=$DK/docker.sock
 HSOCK=$SOCKDIR/$GNAME/docker.sock
 export DOCKER_CONFIG=$T/docker-config	# never the user's contexts
-mkdir -p "$T/vm" "$T/dk-data" "$T/dk-exec" "$DOCKER_CONFIG"
+mkdir -p "$DOCKER_CONFIG"
 
 vm_create
-# dockerd is started with bg, so that the clean-up kills it with the
-# agents (its wait for every job would otherwise wait for dockerd); what
-# it leaves is undone after: its data root, bind-mounted on itself, would
-# keep the test's directory from being removed.
-unmount_dockerd() {
-	awk -v d="$T/" 'index($2, d) == 1 { print $2 }' /proc/mounts |
-	    sort -r | xargs -r -n1 umount -l
-}
-ph_at_exit unmount_dockerd
-bg dockerd nsenter --net="/run/netns/$NS" dockerd --iptables=false \
-    --ip6tables=false --bridge=none --storage-driver=vfs \
-    --data-root "$T/dk-data" --exec-root "$T/dk-exec" \
-    --pidfile "$T/dk-exec/docker.pid" -H "unix://$VMSOCK"
-DOCKERD_PID=$LAST_PID
-vm_docker() { docker -H "unix://$VMSOCK" "$@"; }
-dockerd_up() { vm_docker version >/dev/null 2>&1; }
-deadline=$(( $(date +%s) + $(ph_secs 60) ))
-until dockerd_up; do
-	kill -0 "$DOCKERD_PID" 2>/dev/null ||
-	    skip "dockerd cannot run here: $(tail -n 3 "$T/dockerd.log")"
-	[ "$(date +%s)" -lt "$deadline" ] ||
-	    skip "dockerd did not answer in time: $(tail -n 3 "$T/dockerd.log")"
-	sleep 0.1
-done
+dockerd_start usock --iptables=false --ip6tables=false --bridge=none
+vm_docker() { "${DOCKER[@]}" "$@"; }
 
 start_host -L
 start_guest -N "$GNAME" -x "$VMSOCK=docker"
@@ -74,15 +50,7 @@ got=$(docker --context porthole-vm info --format '{{.ID}}') ||
 pass "docker context create from portholectl's DOCKER_HOST line works"
 
 # A small busybox root file system, streamed through by docker import.
-command -v busybox >/dev/null || skip "no busybox for the image (the rest passed)"
-root=$T/rootfs
-mkdir -p "$root/bin"
-cp "$(command -v busybox)" "$root/bin/busybox"
-for lib in $(ldd "$(command -v busybox)" | awk '/\// { print ($3 ~ /^\//) ? $3 : $1 }'); do
-	mkdir -p "$root$(dirname "$lib")"
-	cp -L "$lib" "$root$lib"
-done
-tar -C "$root" -cf "$T/rootfs.tar" .
+busybox_tar "$T/rootfs.tar"
 img=$(host_docker import "$T/rootfs.tar" porthole-test/busybox:1) ||
     fail "docker import through porthole"
 vm_docker image inspect porthole-test/busybox:1 --format '{{.Id}}' | grep -qx "$img" ||
