@@ -104,12 +104,18 @@ rconn_dial_failed(struct rconn *rc, const char *why)
 {
 	struct reach_entry	*e;
 
-	if ((e = reach_find_id(rc->id)) != NULL) {
+	/*
+	 * A guest can make a dead destination fail as often as it likes:
+	 * the 1st, 2nd, 4th, 8th... failure of an entry is logged, with
+	 * the count (the API has every one).
+	 */
+	if ((e = reach_find_id(rc->id)) != NULL)
 		e->dial_failed++;
-		log_warnx("guest %s: reverse entry %u: cannot reach %s: %s",
-		    rc->s != NULL ? rc->s->id : "(gone)", rc->id, e->dest_text,
-		    why);
-	}
+	if (e != NULL && (e->dial_failed & (e->dial_failed - 1)) == 0)
+		log_warnx("guest %s: reverse entry %u: cannot reach %s: %s "
+		    "(%llu failures)", rc->s != NULL ? rc->s->id : "(gone)",
+		    rc->id, e->dest_text, why,
+		    (unsigned long long)e->dial_failed);
 	rconn_free(rc);
 }
 
@@ -163,7 +169,8 @@ rconn_dial(struct rconn *rc, const struct reach_entry *e)
 		rconn_relay(rc);
 		return;
 	}
-	if (errno != EINPROGRESS && errno != EAGAIN) {
+	/* A Unix socket's EAGAIN is a full backlog, not a dial under way. */
+	if (errno != EINPROGRESS) {
 		rconn_dial_failed(rc, strerror(errno));
 		return;
 	}

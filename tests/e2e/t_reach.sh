@@ -24,11 +24,12 @@ EVIL=$PH_ROOT/tests/tools/evilguest.py
 ESOCK=$T/evil.sock	# the hostile guest's own endpoint
 VMRUN=$T/vmrun		# the guest's reach directory (-R), not /run/porthole
 AGENT=$T/agent.sock
-P=$(free_port 8)
+P=$(free_port 10)
 HP=$P GP=$((P + 1))	# the host HTTP server, and where the VM reaches it
 EP=$((P + 2)) GEP=$((P + 3))	# the host halfreply server (-R)
 OP=$((P + 4)) GOP=$((P + 5))	# the hostile guest's entry
 EC=$((P + 6)) GEC=$((P + 7))	# a host echo server, for a connection held
+DP=$((P + 8)) GDP=$((P + 9))	# a destination where nothing listens
 
 vm_create
 
@@ -80,7 +81,8 @@ $2
 EOP
 }
 write_policy "	reach 127.0.0.1:$HP as $GP
-	reach 127.0.0.1:$EC as $GEC" "	reach 127.0.0.1:$OP as $GOP"
+	reach 127.0.0.1:$EC as $GEC
+	reach 127.0.0.1:$DP as $GDP" "	reach 127.0.0.1:$OP as $GOP"
 start_host -f "$T/policy" -R "127.0.0.1:$EP=$GEP" -l "unix:$ESOCK"
 wait_for 5 "the hostile guest's endpoint" test -S "$ESOCK"
 start_guest -N "$GNAME" -R "$VMRUN"
@@ -132,6 +134,25 @@ grep -qE "^$E_GOOD +127\.0\.0\.1:$GP +127\.0\.0\.1:$HP +$GNAME +0/[0-9]+$" "$T/l
 grep -qE "^$E_CLI +127\.0\.0\.1:$GEP +127\.0\.0\.1:$EP +every guest " "$T/ls.txt" ||
     fail "portholectl ls, the -R entry: $(cat "$T/ls.txt")"
 pass "GET /v1/reaches, /metrics and portholectl ls show the entries and counts"
+
+# A destination that refuses: the VM's client is closed on, each failure
+# counted, and the log has the 1st, 2nd and 4th only (a guest can make
+# them as often as it likes).
+wait_for 10 "the VM's listener for the dead entry" vm_listens 127.0.0.1 "$GDP"
+E_DEAD=$(eid "127.0.0.1:$DP")
+for i in 1 2 3 4; do
+	! in_vm curl -sS --max-time "$(ph_secs 10)" "http://127.0.0.1:$GDP/" \
+	    >/dev/null 2>&1 || fail "a page through an entry with no server"
+done
+dead_failed() {
+	[ "$(api /v1/reaches | json "[e['dial_failed'] for e in d if e['id'] == $E_DEAD][0]")" = 4 ]
+}
+wait_for 10 "4 failed dials counted" dead_failed
+[ "$(grep -c "reverse entry $E_DEAD: cannot reach 127.0.0.1:$DP" "$T/host.log")" = 3 ] ||
+    fail "failed dials logged: $(grep "reverse entry $E_DEAD" "$T/host.log")"
+log_has host "cannot reach 127.0.0.1:$DP: Connection refused (4 failures)" ||
+    fail "the 4th failure not logged with its count"
+pass "a destination that refuses: 4 failed dials counted, 3 logged (1st, 2nd, 4th)"
 
 # The hostile guest: its own list, and nothing else whatever it sends.
 out=$("$PY" "$EVIL" "$ESOCK" reverse "listed,$E_GOOD,$E_AGENT,4000000000,forged:$E_EVIL")
