@@ -27,7 +27,10 @@ check)	pkgs="$build iproute2 curl python3 procps iperf3 coreutils util-linux"
 	pkgs="$pkgs iptables nftables containernetworking-plugins"
 	# the real dockerd, run in a namespace by tests/e2e/lib-dockerd.sh
 	# (t_dockerd, t_dockerd_shim, t_usock_docker)
-	pkgs="$pkgs docker.io" ;;
+	pkgs="$pkgs docker.io"
+	# the host's real ssh-agent reached from the VM (t_reach); the
+	# agents of earlier protocols built from the history (t_compat)
+	pkgs="$pkgs openssh-client git" ;;
 vsock)	pkgs="$build $vm" ;;
 fuzz)	pkgs="$build clang" ;;
 bench)	pkgs="$build iproute2 python3 procps iperf3 socat haproxy util-linux linux-perf" ;;
