@@ -227,14 +227,10 @@ conn_over_limit(struct forward *f, int fd)
 static int
 conn_fds_short(int fd)
 {
-	struct session	*s;
-	uint64_t	 need = HOST_FD_RESERVE;
-
 	if (host->nofile == 0)
 		return 0;
-	TAILQ_FOREACH(s, &host->sessions, entry)
-		need += s->npending;
-	return (uint64_t)fd + 1 + need >= host->nofile;
+	return (uint64_t)fd + 1 + HOST_FD_RESERVE + host->npending >=
+	    host->nofile;
 }
 
 void

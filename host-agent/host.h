@@ -410,6 +410,7 @@ struct host {
 	uint64_t		 limit_hits[LIMIT_NKINDS];
 	int			 keepalive;	/* seconds, 0: off */
 	uint64_t		 nofile;	/* RLIMIT_NOFILE, 0: unknown */
+	uint64_t		 npending;	/* every session's, added */
 	int			 nwaiting;	/* forwards waiting for a port */
 	struct event		*retry_ev;	/* tries them again */
 	time_t			 started;

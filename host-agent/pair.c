@@ -117,13 +117,24 @@ pair_timeout_cb(int fd, short ev, void *arg)
 	p->ops->failed(p, "no data stream in time");
 }
 
+/*
+ * Connections of s waiting for their stream, counted per session (its
+ * cap) and in all (conn.c's descriptor reserve, read at every accept).
+ */
+static void
+pair_pending(struct session *s, int delta)
+{
+	s->npending += delta;
+	host->npending += delta;
+}
+
 /* p waits for a stream: it fails if none comes in time. */
 static void
 pair_wait(struct pair *p)
 {
 	struct timeval	tv = { HOST_DATA_TIMEOUT, 0 };
 
-	p->s->npending++;
+	pair_pending(p->s, 1);
 	p->timeout = evtimer_new(host->base, pair_timeout_cb, p);
 	if (p->timeout == NULL)
 		fatalx("evtimer_new");
@@ -197,7 +208,7 @@ pair_detach(struct pair *p)
 	TAILQ_REMOVE(&p->s->pairs, p, entry);
 	p->s->nconns--;
 	if (p->timeout != NULL)		/* still waiting for DATA */
-		p->s->npending--;
+		pair_pending(p->s, -1);
 	p->s = NULL;
 }
 
@@ -251,7 +262,7 @@ pair_data(int fd, const struct guest_ep *gep, uint32_t cid,
 	}
 	event_free(p->timeout);
 	p->timeout = NULL;
-	p->s->npending--;
+	pair_pending(p->s, -1);
 	p->ops->ready(p, fd);
 }
 
