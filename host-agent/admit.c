@@ -121,7 +121,7 @@ admit_any_port(struct forward *f, const char *note)
  * if the forwards before it leave it one (a lower limit closes the
  * newest); a new one needs a slot free among all.
  */
-static int
+int
 admit_over_limit(const struct forward *f, int listening, char *why,
     size_t len)
 {

@@ -188,7 +188,7 @@ static enum refusal
 forward_admit(struct forward *f, int listening)
 {
 	if (f->req.proto == PH_KIND_UNIX)
-		return usock_admit(f);
+		return usock_admit(f, listening);
 	return admit_forward(f, listening);
 }
 

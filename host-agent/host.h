@@ -553,7 +553,7 @@ int		 sockdir_path(const char *, const char *, char *, size_t,
 void		 sockdir_guest_gone(const char *);
 
 /* usock.c: a guest Unix socket's host socket (protocol 5) */
-enum refusal	 usock_admit(struct forward *);
+enum refusal	 usock_admit(struct forward *, int);
 int		 usock_listen(struct forward *);
 void		 usock_unlisten(struct forward *);
 
@@ -609,6 +609,7 @@ void	 pair_return(struct pair *, int);
 void	 pair_session_gone(struct session *, int);
 /* admit.c: what may change a verdict after policy_decide, in one step */
 enum refusal	 admit_forward(struct forward *, int);
+int		 admit_over_limit(const struct forward *, int, char *, size_t);
 int		 admit_keeps(const struct forward *,
 		    const struct bind_decision *);
 int		 admit_listening(const struct bind_decision *);

@@ -161,9 +161,14 @@ usock_place(struct forward *f)
 	return REFUSAL_NONE;
 }
 
-/* The one entry point, as admit_forward() is for ports. */
+/*
+ * The one entry point, as admit_forward() is for ports; listening: f
+ * had its socket a moment ago.  A socket takes a slot under the guest's
+ * max-forwards as a port does (a slot freed later is not waited for: a
+ * reload or the guest's next EXPOSE tries again).
+ */
 enum refusal
-usock_admit(struct forward *f)
+usock_admit(struct forward *f, int listening)
 {
 	f->note[0] = '\0';
 	f->dec.held_by[0] = '\0';
@@ -171,6 +176,9 @@ usock_admit(struct forward *f)
 		return usock_refuse(f, PH_REFUSED, REFUSAL_BAD_NAME);
 	if (!admit_listening(&f->dec))
 		return f->dec.code;
+	if (admit_over_limit(f, listening, f->dec.reason,
+	    sizeof f->dec.reason))
+		return usock_refuse(f, PH_REFUSED, REFUSAL_LIMIT);
 	if (host->sockdir[0] == '\0') {
 		snprintf(f->dec.reason, sizeof f->dec.reason, "the host takes "
 		    "no guest sockets (--sock-dir none)");

@@ -10,7 +10,7 @@
 # made.  A hostile guest's names with '/' or '..' are refused with a
 # clear reason and nothing is made outside SOCKDIR; a guest of protocol
 # 3 cannot expose a socket at all, and a name beyond the protocol's bound
-# is a malformed frame.
+# is a malformed frame.  A socket takes a slot under max-forwards.
 . "$(dirname "$0")/lib.sh"
 
 GNAME=usock-vm
@@ -116,3 +116,22 @@ got=$("$PY" "$EVIL" "$SOCK" expose-unix-v3 fine-name) || fail "evilguest"
 [ "$got" = "exposed failed" ] || fail "a protocol 3 guest's socket: $got"
 kill -0 "$HOST_PID" || fail "the host agent died"
 pass "'/', '..' and other bad names refused with a reason; nothing outside SOCKDIR; protocol 3 cannot expose one"
+
+# A socket takes a slot under max-forwards as a port does: with one slot
+# and two sockets, one is made and the other refused with the limit.
+stop_agents hostile
+OTHER=$T/vm/other.sock
+bg other ip netns exec "$NS" "$PY" "$UNIXHTTP" "$OTHER"
+wait_for 10 "the second server" test -S "$OTHER"
+start_host --max-forwards 1
+start_guest -N "$GNAME" -x "$APP" -x "$OTHER=other"
+verdicts() {
+	api /v1/forwards | json '" ".join(sorted(f["verdict"] + ":" + str(f["code"]) for f in d if f["proto"] == "unix"))'
+}
+wait_for 10 "both sockets decided" eval '[ "$(verdicts)" = "bound:None refused:limit" ]'
+api /v1/forwards | json '[f["reason"] for f in d if f["verdict"] == "refused"][0]' |
+    grep -q "^max-forwards 1 reached for this guest" ||
+    fail "the refusal's reason: $(api /v1/forwards)"
+[ "$(find "$SOCKDIR/$GNAME" -name '*.sock' | wc -l)" = 1 ] ||
+    fail "sockets made under max-forwards 1: $(ls "$SOCKDIR/$GNAME")"
+pass "max-forwards 1: one of two guest sockets made, the other refused with the limit"
