@@ -315,10 +315,13 @@ enum warn_kind {
 	WARN_GUEST_ERROR,	/* an ERROR the guest reports */
 	WARN_AUTH,		/* a connection that may not speak for a guest */
 	WARN_REACH,		/* a reverse stream to no entry of its list */
+	WARN_REACH_CONN,	/* a reverse connection (info, not a warning) */
 	WARN_NKINDS
 };
 
 void		 limit_warn(const struct guest_ep *, uint32_t, enum warn_kind,
+		    const char *, ...) __attribute__((format(printf, 4, 5)));
+void		 limit_info(const struct guest_ep *, uint32_t, enum warn_kind,
 		    const char *, ...) __attribute__((format(printf, 4, 5)));
 void		 limits_warn_flush_all(void);
 

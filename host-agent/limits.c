@@ -182,6 +182,7 @@ static const char *const warn_names[WARN_NKINDS] = {
 	[WARN_GUEST_ERROR] = "guest-error",
 	[WARN_AUTH] = "auth",
 	[WARN_REACH] = "reach",
+	[WARN_REACH_CONN] = "reverse-connection",
 };
 
 static int
@@ -200,17 +201,28 @@ PH_RB_GENERATE(warn_tree, warn_entry, node, warn_cmp)
 
 static struct warn_tree	warns = RB_INITIALIZER(&warns);
 
+/* Lines of this kind are news, not warnings (limit_info). */
+static int
+warn_is_info(enum warn_kind kind)
+{
+	return kind == WARN_REACH_CONN;
+}
+
 static void
 warn_expire(struct warn_entry *e)
 {
+	void		(*logf)(const char *, ...) = warn_is_info(e->kind) ?
+			    log_info : log_warnx;
+	const char	*what = warn_is_info(e->kind) ? "lines" : "warnings";
+
 	if (e->suppressed > 0 && e->cid != 0)
-		log_warnx("%s: cid %u: %llu more %s warnings not logged",
+		logf("%s: cid %u: %llu more %s %s not logged",
 		    e->gep->ep.str, e->cid, (unsigned long long)e->suppressed,
-		    warn_names[e->kind]);
+		    warn_names[e->kind], what);
 	else if (e->suppressed > 0)
-		log_warnx("%s: %llu more %s warnings not logged",
-		    e->gep->ep.str, (unsigned long long)e->suppressed,
-		    warn_names[e->kind]);
+		logf("%s: %llu more %s %s not logged", e->gep->ep.str,
+		    (unsigned long long)e->suppressed, warn_names[e->kind],
+		    what);
 	RB_REMOVE(warn_tree, &warns, e);
 	event_free(e->expire);
 	free(e);
@@ -242,24 +254,50 @@ warn_get(const struct guest_ep *gep, uint32_t cid, enum warn_kind kind)
 	return e;
 }
 
+/* Whether a line of kind for the guest on gep may be logged now. */
+static int
+limit_may_log(const struct guest_ep *gep, uint32_t cid, enum warn_kind kind)
+{
+	struct warn_entry	*e = warn_get(gep, cid, kind);
+
+	if (e->nlogged >= LIMIT_WARN_BURST) {
+		e->suppressed++;
+		return 0;
+	}
+	e->nlogged++;
+	return 1;
+}
+
 /* A warning the guest on gep (with this CID, or 0) caused: rate-limited. */
 void
 limit_warn(const struct guest_ep *gep, uint32_t cid, enum warn_kind kind,
     const char *fmt, ...)
 {
-	struct warn_entry	*e = warn_get(gep, cid, kind);
-	char			 msg[1024];
-	va_list			 ap;
+	char	msg[1024];
+	va_list	ap;
 
-	if (e->nlogged >= LIMIT_WARN_BURST) {
-		e->suppressed++;
+	if (!limit_may_log(gep, cid, kind))
 		return;
-	}
-	e->nlogged++;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	log_warnx("%s", msg);
+}
+
+/* The same for news a guest makes at will (a reverse connection). */
+void
+limit_info(const struct guest_ep *gep, uint32_t cid, enum warn_kind kind,
+    const char *fmt, ...)
+{
+	char	msg[1024];
+	va_list	ap;
+
+	if (!limit_may_log(gep, cid, kind))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	log_info("%s", msg);
 }
 
 /* At exit (or an endpoint's end): the counts held back, logged. */

@@ -9,8 +9,9 @@
  * destination itself, without blocking, and relays with the relay the
  * forwards use.  Half-close is kept (EOF becomes shutdown on the other
  * side); a reset closes the stream, which the guest passes on as one.
- * A reverse connection outlives its session's control channel, as a
- * forwarded one does.
+ * Each connection is counted, and logged at most LIMIT_WARN_BURST times
+ * a second per guest (limits.c).  A reverse connection ends with its
+ * session (reach_session_gone).
  */
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -238,8 +239,8 @@ reach_stream(int fd, const struct guest_ep *gep, uint32_t cid,
 		close(fd);
 		return;
 	}
-	log_info("guest %s: reverse connection to entry %u: %s", s->id, e->id,
-	    e->text);
+	limit_info(gep, cid, WARN_REACH_CONN, "guest %s: reverse connection "
+	    "to entry %u: %s", s->id, e->id, e->text);
 	rc = xcalloc(1, sizeof *rc);
 	rc->s = s;
 	rc->id = e->id;
@@ -252,15 +253,24 @@ reach_stream(int fd, const struct guest_ep *gep, uint32_t cid,
 	rconn_dial(rc, e);
 }
 
-/* The session ended: its reverse connections go on, on their streams. */
+/*
+ * The session ended: so do its reverse connections.  The guest opens
+ * them at will: kept, they would count against no session's budget,
+ * and a guest reconnecting in a loop could hold any number of them.
+ */
 void
 reach_session_gone(struct session *s)
 {
-	struct rconn	*rc;
+	struct rconn	*rc, *next;
 
-	TAILQ_FOREACH(rc, &rconns, entry)
-		if (rc->s == s)
-			rc->s = NULL;
+	TAILQ_FOREACH_SAFE(rc, &rconns, entry, next) {
+		if (rc->s != s)
+			continue;
+		if (rc->relay != NULL)
+			relay_abort(rc->relay);	/* done: freed */
+		else
+			rconn_free(rc);
+	}
 }
 
 /* Calls cb for every reverse relay still running: its entry, its bytes. */
