@@ -116,6 +116,7 @@ int		 uwatch_decode(const struct nlmsghdr *, struct gbind *,
 int		 usock_add(const char *, const char **);
 int		 usock_match(const char *, char *, size_t);
 int		 usock_enabled(void);
+int		 usock_user(const char *, uid_t *);
 
 /* scan.c: when to scan for binds (events, bursts, a slow poll) */
 void		 scan_start(void);

@@ -480,6 +480,26 @@ START_TEST(test_connect_unix_check)
 }
 END_TEST
 
+/* usock_user: the UID of a path under a user's runtime directory. */
+START_TEST(test_usock_user)
+{
+	uid_t	uid = 7;
+
+	ck_assert_int_eq(usock_user("/run/user/1000/docker.sock", &uid), 1);
+	ck_assert_uint_eq(uid, 1000);
+	ck_assert_int_eq(usock_user("/var/run/user/0/podman/podman.sock",
+	    &uid), 1);
+	ck_assert_uint_eq(uid, 0);
+	ck_assert_int_eq(usock_user("/run/user/1000", &uid), 0);
+	ck_assert_int_eq(usock_user("/run/user/10x/docker.sock", &uid), 0);
+	ck_assert_int_eq(usock_user("/run/user//1000/docker.sock", &uid), 0);
+	ck_assert_int_eq(usock_user("/run/user/4294967296/d.sock", &uid), 0);
+	ck_assert_int_eq(usock_user("/run/users/1000/docker.sock", &uid), 0);
+	ck_assert_int_eq(usock_user("/varx/run/user/1/docker.sock", &uid), 0);
+	ck_assert_int_eq(usock_user("/var/run/docker.sock", &uid), 0);
+}
+END_TEST
+
 /* Only a message of the size of one request, with nothing else. */
 START_TEST(test_check_sizes)
 {
@@ -792,6 +812,76 @@ START_TEST(test_connect_refused)
 }
 END_TEST
 
+static int
+ask_unix(const char *path, struct privsep_ans *a)
+{
+	struct privsep_req	r = { .type = PRIVSEP_CONNECT_UNIX };
+	int			fd;
+
+	strlcpy(r.path, path, sizeof r.path);
+	send_raw(&r, sizeof r, -1);
+	ck_assert_int_eq(recv_ans(a, &fd), ANS_SIZE);
+	ck_assert_int_eq(a->type, PRIVSEP_CONNECT_UNIX);
+	ck_assert_msg((fd != -1) == (a->err == 0), "fd %d with error %d", fd,
+	    a->err);
+	return fd;
+}
+
+/*
+ * CONNECT_UNIX dials the socket file at a -x path and nothing else: a
+ * real socket is connected to; once its owner swaps it for a symbolic
+ * link to another socket (one only root may use, in the attack), the
+ * helper refuses with ELOOP and the other listener sees no one; a file
+ * that is no socket is refused with ENOTSOCK.  The helper serves on.
+ */
+START_TEST(test_connect_unix_link)
+{
+	struct privsep_ans	a;
+	char			app[PH_SOCKPATH_MAX], other[PH_SOCKPATH_MAX];
+	const char		*why;
+	int			lfd, ofd, fd, cfd;
+	char			c;
+
+	snprintf(app, sizeof app, "%s/app.sock", t.dir);
+	snprintf(other, sizeof other, "%s/other.sock", t.dir);
+	close(t.fd);
+	t.fd = -1;
+	ck_assert_int_eq(helper_wait(), 0);
+	g.usock_defaults = 0;
+	ck_assert_int_eq(usock_add(app, &why), 0);
+	helper_start();
+
+	lfd = unix_listen(app);
+	ofd = unix_listen(other);
+	fd = ask_unix(app, &a);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_ge(cfd = accept(lfd, NULL, NULL), 0);
+	ck_assert_int_eq(write(fd, "x", 1), 1);
+	ck_assert_int_eq(read(cfd, &c, 1), 1);
+	ck_assert_int_eq(c, 'x');
+	close(cfd);
+	close(fd);
+
+	ck_assert_int_eq(unlink(app), 0);
+	ck_assert_int_eq(symlink(other, app), 0);
+	ck_assert_int_eq(ask_unix(app, &a), -1);
+	ck_assert_int_eq(a.err, ELOOP);
+	expect_no_client(ofd);
+
+	ck_assert_int_eq(unlink(app), 0);
+	close(open(app, O_CREAT | O_WRONLY, 0600));
+	ck_assert_int_eq(ask_unix(app, &a), -1);
+	ck_assert_int_eq(a.err, ENOTSOCK);
+	ck_assert_int_eq(unlink(app), 0);
+	ck_assert_int_eq(ask_unix(app, &a), -1);
+	ck_assert_int_eq(a.err, ENOENT);
+
+	close(lfd);
+	close(ofd);
+	ck_assert_int_eq(helper_wait(), 0);
+}
+END_TEST
+
 /*
  * Whatever the request says, the helper dials the configured endpoint
  * or nothing: a path after a CONNECT, or a CONNECT carrying a number,
@@ -860,6 +950,7 @@ privsep_suite(void)
 	tc = tcase_create("check");
 	tcase_add_test(tc, test_layout);
 	tcase_add_test(tc, test_connect_unix_check);
+	tcase_add_test(tc, test_usock_user);
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 	tcase_add_test(tc, test_golden_good);
 	tcase_add_loop_test(tc, test_golden_bad, 0,
@@ -890,6 +981,7 @@ privsep_suite(void)
 	tcase_add_test(tc, test_connect);
 	tcase_add_test(tc, test_listen_unix);
 	tcase_add_test(tc, test_connect_refused);
+	tcase_add_test(tc, test_connect_unix_link);
 	tcase_add_loop_test(tc, test_connect_only_configured, 0, 2);
 	tcase_add_test(tc, test_connect_vsock);
 	suite_add_tcase(s, tc);
