@@ -741,6 +741,59 @@ START_TEST(test_listen_unix)
 }
 END_TEST
 
+/*
+ * The reach directory must be a directory of the helper's user that no
+ * one else may write: one writable by others, or a symbolic link to a
+ * good one, is refused and no socket is made; made 0755 if missing.
+ */
+START_TEST(test_listen_unix_dir)
+{
+	struct privsep_ans	a;
+	struct stat		st;
+	char			path[PH_SOCKPATH_MAX + 16];
+	char			link[PH_SOCKPATH_MAX], made[PH_SOCKPATH_MAX];
+	int			fd;
+
+	snprintf(path, sizeof path, "%s/agent.sock", t.dir);
+	ck_assert_int_eq(chmod(t.dir, 0777), 0);
+	ck_assert_int_eq(ask_reach(PRIVSEP_LISTEN_UNIX, "agent", &a), -1);
+	ck_assert_int_eq(a.err, EPERM);
+	ck_assert_int_eq(lstat(path, &st), -1);
+	ck_assert_int_eq(chmod(t.dir, 0720), 0);
+	ck_assert_int_eq(ask_reach(PRIVSEP_LISTEN_UNIX, "agent", &a), -1);
+	ck_assert_int_eq(a.err, EPERM);
+	ck_assert_int_eq(chmod(t.dir, 0700), 0);
+
+	snprintf(link, sizeof link, "%s.link", t.dir);
+	snprintf(made, sizeof made, "%s/made", t.dir);
+	ck_assert_int_eq(symlink(t.dir, link), 0);
+	close(t.fd);
+	t.fd = -1;
+	ck_assert_int_eq(helper_wait(), 0);
+	strlcpy(g.reach_dir, link, sizeof g.reach_dir);
+	helper_start();
+	ck_assert_int_eq(ask_reach(PRIVSEP_LISTEN_UNIX, "agent", &a), -1);
+	ck_assert_int_eq(a.err, ENOTDIR);
+	ck_assert_int_eq(lstat(path, &st), -1);
+	ck_assert_int_eq(unlink(link), 0);
+
+	close(t.fd);
+	t.fd = -1;
+	ck_assert_int_eq(helper_wait(), 0);
+	strlcpy(g.reach_dir, made, sizeof g.reach_dir);
+	helper_start();
+	fd = ask_reach(PRIVSEP_LISTEN_UNIX, "agent", &a);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(lstat(made, &st), 0);
+	ck_assert(S_ISDIR(st.st_mode));
+	ck_assert_int_eq(st.st_mode & 022, 0);
+	close(fd);
+	ask_reach(PRIVSEP_UNLINK_UNIX, "agent", &a);
+	ck_assert_int_eq(rmdir(made), 0);
+	ck_assert_int_eq(helper_wait(), 0);
+}
+END_TEST
+
 static int
 ask_connect(struct privsep_ans *a)
 {
@@ -980,6 +1033,7 @@ privsep_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_connect);
 	tcase_add_test(tc, test_listen_unix);
+	tcase_add_test(tc, test_listen_unix_dir);
 	tcase_add_test(tc, test_connect_refused);
 	tcase_add_test(tc, test_connect_unix_link);
 	tcase_add_loop_test(tc, test_connect_only_configured, 0, 2);
