@@ -288,22 +288,21 @@ privsep_answer_nat(int fd, struct privsep_ans *a)
 }
 
 /*
- * The socket file at path itself, as an O_PATH descriptor: the last
- * component is not followed, and must be a socket (ELOOP for a symbolic
- * link, ENOTSOCK for anything else).
+ * The socket file at path itself, as an O_PATH descriptor, and its
+ * stat: the last component is not followed, and must be a socket
+ * (ELOOP for a symbolic link, ENOTSOCK for anything else).
  */
 static int
-privsep_open_sock(const char *path)
+privsep_open_sock(const char *path, struct stat *st)
 {
-	struct stat	st;
-	int		fd, saved;
+	int	fd, saved;
 
 	if ((fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC)) == -1)
 		return -1;
-	if (fstat(fd, &st) == -1)
+	if (fstat(fd, st) == -1)
 		saved = errno;
-	else if (!S_ISSOCK(st.st_mode))
-		saved = S_ISLNK(st.st_mode) ? ELOOP : ENOTSOCK;
+	else if (!S_ISSOCK(st->st_mode))
+		saved = S_ISLNK(st->st_mode) ? ELOOP : ENOTSOCK;
 	else
 		return fd;
 	close(fd);
@@ -312,29 +311,38 @@ privsep_open_sock(const char *path)
 }
 
 /*
- * Under /run/user/UID/, the user's: the listener must be that user, so
- * that no link the user placed leads to root's or another user's
- * service.
+ * Under /run/user/UID/, the user's to fill, links on the way included:
+ * the socket file (before connecting) and then its listener must be
+ * UID's, so that nothing placed there leads to root's or another
+ * user's service.
  */
 static int
-privsep_check_peer(int fd, const char *path)
+privsep_user_only(const char *path, uid_t found, const char *what)
 {
-	struct ucred	cr;
-	socklen_t	len = sizeof cr;
-	uid_t		uid;
+	uid_t	uid;
 
-	if (!usock_user(path, &uid))
+	if (!usock_user(path, &uid) || found == uid)
 		return 0;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == -1)
+	log_warnx("privsep: %s: %s is uid %d, not the directory's user %d: "
+	    "refused", path, what, (int)found, (int)uid);
+	errno = EPERM;
+	return -1;
+}
+
+/* Connects fd to the socket file open as pfd, and checks its listener. */
+static int
+privsep_connect_fd(int fd, int pfd, const char *path)
+{
+	struct sockaddr_un	sun = { .sun_family = AF_UNIX };
+	struct ucred		cr;
+	socklen_t		len = sizeof cr;
+
+	(void)snprintf(sun.sun_path, sizeof sun.sun_path, "/proc/self/fd/%d",
+	    pfd);
+	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == -1 ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == -1)
 		return -1;
-	if (cr.uid != uid) {
-		log_warnx("privsep: %s: listener is uid %d, not the "
-		    "directory's user %d: refused", path, (int)cr.uid,
-		    (int)uid);
-		errno = EPERM;
-		return -1;
-	}
-	return 0;
+	return privsep_user_only(path, cr.uid, "its listener");
 }
 
 /*
@@ -348,20 +356,18 @@ privsep_check_peer(int fd, const char *path)
 static int
 privsep_dial_unix(const char *path)
 {
-	struct sockaddr_un	sun = { .sun_family = AF_UNIX };
-	int			pfd, fd = -1, saved;
+	struct stat	st;
+	int		pfd, fd = -1, saved;
 
-	if (strlen(path) >= sizeof sun.sun_path) {
+	if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	if ((pfd = privsep_open_sock(path)) == -1)
+	if ((pfd = privsep_open_sock(path, &st)) == -1)
 		return -1;
-	(void)snprintf(sun.sun_path, sizeof sun.sun_path, "/proc/self/fd/%d",
-	    pfd);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd == -1 || connect(fd, (struct sockaddr *)&sun,
-	    sizeof sun) == -1 || privsep_check_peer(fd, path) == -1) {
+	if (privsep_user_only(path, st.st_uid, "the socket file") == -1 ||
+	    (fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1 || privsep_connect_fd(fd, pfd, path) == -1) {
 		saved = errno;
 		if (fd != -1)
 			close(fd);

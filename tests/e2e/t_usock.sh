@@ -87,8 +87,8 @@ pass "refuse unix secret*: refused with its rule, no socket made"
 # are forwarded and answer.  Then the user swaps docker.sock for a
 # symbolic link to a socket of root's, and the podman directory for a
 # link to a directory holding root's podman.sock: the host's clients
-# are refused (the link itself: ELOOP; the link on the way: the
-# listener is root, not the user), and root's servers get no request.
+# are refused (the link itself: ELOOP; the link on the way: the socket
+# is root's, not the user's), and root's servers get no request.
 U=phus$$
 UID_= UDIR=
 cleanup_user() {
@@ -130,7 +130,7 @@ for h in "$HUD" "$HUP"; do
 done
 log_has guest "Too many levels of symbolic links" ||
     fail "the guest did not refuse the link: $(grep -i link "$T/guest.log")"
-log_has guest "$UDIR/podman/podman.sock: listener is uid 0, not the directory's user $UID_: refused" ||
+log_has guest "$UDIR/podman/podman.sock: the socket file is uid 0, not the directory's user $UID_: refused" ||
     fail "the guest did not refuse root's listener: $(grep privsep "$T/guest.log")"
 ! grep -q GET "$T/rootd.log" "$T/rootp.log" || fail "root's servers were asked"
 pass "a user's rootless sockets forwarded; swapped for links to root's: refused, root's servers never asked"
