@@ -18,7 +18,8 @@
 # open meets the guest's cap: the next are closed at once, and logged
 # at the 1st, 2nd and 4th only.  Removing entries from the policy file
 # and sending SIGHUP closes their listeners in the VM, while a
-# connection made before through one of them goes on.
+# connection made before through one of them goes on.  A reach directory
+# others may write, or a symbolic link, gets no socket, with the reason.
 . "$(dirname "$0")/lib.sh"
 
 GNAME=reach-vm
@@ -259,3 +260,21 @@ pass "SIGHUP: removed entries close their VM listeners (a connection made before
 kill_wait TERM "$GUEST_PID"
 [ ! -e "$VMRUN/ssh-agent.sock" ] || fail "the VM socket outlived the agent"
 pass "the guest's reverse socket goes with the agent"
+
+# A reach directory others may write (or a link to a good one): no
+# socket is made there, and the guest says why.
+mkdir "$T/loose"
+chmod 0777 "$T/loose"
+ln -s "$VMRUN" "$T/linked"
+refused_dir() {	# refused_dir DIR REASON
+	mv "$T/guest.log" "$T/guest-before-$(basename "$1").log.old"
+	start_guest -N "$GNAME" -R "$1"
+	wait_for 10 "the guest to refuse $1" log_has guest \
+	    "reach directory $1: $2 (uid 0, mode [0-7]*): no socket made there"
+	kill_wait TERM "$GUEST_PID"
+}
+refused_dir "$T/loose" "writable by group or others"
+refused_dir "$T/linked" "a symbolic link"
+[ -z "$(ls -A "$T/loose")" ] && [ ! -e "$VMRUN/ssh-agent.sock" ] ||
+    fail "a socket made in a refused reach directory"
+pass "a reach directory writable by others, or a link, is refused with the reason; no socket made"
