@@ -29,6 +29,9 @@ struct event_base;
 /* forwarded connections open: the host's default --max-connections, so
  * that a user meets the host's own limit (which -n shows) first */
 #define GUEST_CONNS_MAX		16384
+/* reverse clients at once (reach.c): any VM process may connect, and on
+ * vsock each costs a stream from a reserved port, of about 1000 in all */
+#define GUEST_REACH_CONNS_MAX	256
 
 #define GUEST_MAX_USOCK		16	/* -x sockets */
 
@@ -116,6 +119,7 @@ int		 uwatch_decode(const struct nlmsghdr *, struct gbind *,
 int		 usock_add(const char *, const char **);
 int		 usock_match(const char *, char *, size_t);
 int		 usock_enabled(void);
+int		 usock_user(const char *, uid_t *);
 
 /* scan.c: when to scan for binds (events, bursts, a slow poll) */
 void		 scan_start(void);

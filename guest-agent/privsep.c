@@ -22,7 +22,9 @@
  *		the agent forwards (protocol 5), passed the same way: the
  *		worker cannot reach the path, nor a socket only root may
  *		use.  The helper dials only a path the agent's -x list or
- *		default engine sockets take (usock.c), never another.
+ *		default engine sockets take (usock.c), never another, and
+ *		only the socket file there: not a symbolic link a user put
+ *		in its place; under /run/user/UID/, only UID's listener.
  *
  *	LISTEN_UNIX name -> a socket listening at DIR/NAME.sock for one of
  *		the host's reverse entries (protocol 6, reachsock.c), passed
@@ -55,11 +57,14 @@
  */
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
@@ -282,27 +287,95 @@ privsep_answer_nat(int fd, struct privsep_ans *a)
 	return 0;
 }
 
-/* A guest Unix socket, connected (or refused: it does not wait). */
+/*
+ * The socket file at path itself, as an O_PATH descriptor, and its
+ * stat: the last component is not followed, and must be a socket
+ * (ELOOP for a symbolic link, ENOTSOCK for anything else).
+ */
+static int
+privsep_open_sock(const char *path, struct stat *st)
+{
+	int	fd, saved;
+
+	if ((fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return -1;
+	if (fstat(fd, st) == -1)
+		saved = errno;
+	else if (!S_ISSOCK(st->st_mode))
+		saved = S_ISLNK(st->st_mode) ? ELOOP : ENOTSOCK;
+	else
+		return fd;
+	close(fd);
+	errno = saved;
+	return -1;
+}
+
+/*
+ * Under /run/user/UID/, the user's to fill, links on the way included:
+ * the socket file (before connecting) and then its listener must be
+ * UID's, so that nothing placed there leads to root's or another
+ * user's service.
+ */
+static int
+privsep_user_only(const char *path, uid_t found, const char *what)
+{
+	uid_t	uid;
+
+	if (!usock_user(path, &uid) || found == uid)
+		return 0;
+	log_warnx("privsep: %s: %s is uid %d, not the directory's user %d: "
+	    "refused", path, what, (int)found, (int)uid);
+	errno = EPERM;
+	return -1;
+}
+
+/* Connects fd to the socket file open as pfd, and checks its listener. */
+static int
+privsep_connect_fd(int fd, int pfd, const char *path)
+{
+	struct sockaddr_un	sun = { .sun_family = AF_UNIX };
+	struct ucred		cr;
+	socklen_t		len = sizeof cr;
+
+	(void)snprintf(sun.sun_path, sizeof sun.sun_path, "/proc/self/fd/%d",
+	    pfd);
+	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == -1 ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == -1)
+		return -1;
+	return privsep_user_only(path, cr.uid, "its listener");
+}
+
+/*
+ * A guest Unix socket, connected (or refused: it does not wait).  This
+ * runs as root, and a path's directory may be a user's (/run/user/UID/,
+ * a -x path in a directory a user writes), who could swap the socket
+ * the scan saw for a symbolic link to one only root may use: so the
+ * socket file is opened without following it, and connected to through
+ * /proc/self/fd/N, which names that inode and no other.
+ */
 static int
 privsep_dial_unix(const char *path)
 {
-	struct sockaddr_un	sun = { .sun_family = AF_UNIX };
-	int			fd, saved;
+	struct stat	st;
+	int		pfd, fd = -1, saved;
 
-	if (strlcpy(sun.sun_path, path, sizeof sun.sun_path) >=
-	    sizeof sun.sun_path) {
+	if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd == -1)
+	if ((pfd = privsep_open_sock(path, &st)) == -1)
 		return -1;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
+	if (privsep_user_only(path, st.st_uid, "the socket file") == -1 ||
+	    (fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1 || privsep_connect_fd(fd, pfd, path) == -1) {
 		saved = errno;
-		close(fd);
+		if (fd != -1)
+			close(fd);
+		close(pfd);
 		errno = saved;
 		return -1;
 	}
+	close(pfd);
 	return fd;
 }
 

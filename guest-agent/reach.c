@@ -52,6 +52,20 @@ struct rconn {
 static TAILQ_HEAD(, rlisten)	rlistens = TAILQ_HEAD_INITIALIZER(rlistens);
 static TAILQ_HEAD(, rconn)	rconns = TAILQ_HEAD_INITIALIZER(rconns);
 static int			nrconns;
+static uint64_t			nrefused;	/* clients refused */
+static uint64_t			nstreamfail;	/* streams not made */
+
+/*
+ * Any process in the VM can make clients refused and streams fail as
+ * often as it likes: the 1st, 2nd, 4th, 8th... of each is logged, with
+ * the count, as the host does for a dead destination.
+ */
+static int
+reach_log_now(uint64_t *count)
+{
+	(*count)++;
+	return (*count & (*count - 1)) == 0;
+}
 
 static int
 reach_loopback(const struct ph_addr *a)
@@ -132,8 +146,10 @@ rconn_stream_cb(int fd, const char *why, void *arg)
 
 	rc->gs = NULL;		/* freed by gstream.c */
 	if (fd == -1) {
-		log_warnx("reverse entry %u: no stream to the host: %s",
-		    rc->id, why);
+		if (reach_log_now(&nstreamfail))
+			log_warnx("reverse entry %u: no stream to the host: "
+			    "%s (%llu failures)", rc->id, why,
+			    (unsigned long long)nstreamfail);
 		rconn_free(rc);
 		return;
 	}
@@ -165,11 +181,28 @@ rlisten_pause(struct rlisten *l)
 	evtimer_add(l->resume, &tv);
 }
 
+/*
+ * Why a new client is refused, or NULL.  Each costs a data stream, and
+ * on vsock a reserved source port, which the control channel and every
+ * forward need too: reverse clients, which any VM user may open, get a
+ * share well below the ports there are.
+ */
+static const char *
+reach_refuse(void)
+{
+	if (!gsession_established())
+		return "no session with the host";
+	if (nrconns >= GUEST_REACH_CONNS_MAX)
+		return "too many reverse connections";
+	return NULL;
+}
+
 static void
 rlisten_accept_cb(int lfd, short ev, void *arg)
 {
 	struct rlisten	*l = arg;
 	struct rconn	*rc;
+	const char	*why;
 	int		 fd;
 
 	(void)ev;
@@ -182,10 +215,11 @@ rlisten_accept_cb(int lfd, short ev, void *arg)
 			log_warn("reverse entry %u: accept", l->e.id);
 		return;
 	}
-	if (nrconns >= GUEST_CONNS_MAX || !gsession_established()) {
-		log_warnx("reverse entry %u: client refused: %s", l->e.id,
-		    nrconns >= GUEST_CONNS_MAX ? "too many connections" :
-		    "no session with the host");
+	if ((why = reach_refuse()) != NULL) {
+		if (reach_log_now(&nrefused))
+			log_warnx("reverse entry %u: client refused: %s (%llu "
+			    "refused)", l->e.id, why,
+			    (unsigned long long)nrefused);
 		close(fd);
 		return;
 	}

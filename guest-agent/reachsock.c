@@ -6,7 +6,10 @@
  * so that neither a lying host nor a worker can place a socket outside
  * DIR; an old socket in the way is replaced, anything else there is
  * left alone and the entry fails.  The socket is 0600: root in the VM
- * uses it, and decides who else may.
+ * uses it, and decides who else may.  DIR itself must be a directory,
+ * not a symbolic link, of the agent's user (root, when split) and
+ * writable by no one else: another user who could rename, replace or
+ * link in it could put the host's service where it reaches it.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -17,6 +20,7 @@
 #include <unistd.h>
 
 #include "guest.h"
+#include "log.h"
 
 /* DIR/NAME.sock into sun; -1 with errno set for a bad name. */
 static int
@@ -52,18 +56,66 @@ reachsock_unlink(const char *name)
 		(void)unlink(sun.sun_path);
 }
 
+/* DIR, made if missing: 0, or -1 with errno set and the reason logged. */
+static int
+reachsock_dir(void)
+{
+	struct stat	st;
+	const char	*why = NULL;
+
+	if (mkdir(guest->reach_dir, 0755) == -1 && errno != EEXIST)
+		return -1;
+	if (lstat(guest->reach_dir, &st) == -1)
+		return -1;
+	if (S_ISLNK(st.st_mode) || !S_ISDIR(st.st_mode)) {
+		why = S_ISLNK(st.st_mode) ? "a symbolic link" :
+		    "not a directory";
+		errno = ENOTDIR;
+	} else if (st.st_uid != geteuid()) {
+		why = "owned by another user";
+		errno = EPERM;
+	} else if (st.st_mode & 022) {
+		why = "writable by group or others";
+		errno = EPERM;
+	}
+	if (why == NULL)
+		return 0;
+	log_warnx("reach directory %s: %s (uid %d, mode %04o): no socket "
+	    "made there", guest->reach_dir, why, (int)st.st_uid,
+	    (unsigned)(st.st_mode & 07777));
+	return -1;
+}
+
+/* Binds fd at sun, mode 0600; a file bound but not listening goes. */
+static int
+reachsock_bind(int fd, const struct sockaddr_un *sun)
+{
+	mode_t	old;
+	int	rc, saved;
+
+	old = umask(0177);
+	rc = bind(fd, (const struct sockaddr *)sun, sizeof *sun);
+	umask(old);
+	if (rc == -1)
+		return -1;
+	if (listen(fd, SOMAXCONN) == -1) {
+		saved = errno;
+		(void)unlink(sun->sun_path);
+		errno = saved;
+		return -1;
+	}
+	return 0;
+}
+
 /* A socket listening at DIR/NAME.sock, or -1 with errno set. */
 int
 reachsock_listen(const char *name)
 {
 	struct sockaddr_un	sun;
 	struct stat		st;
-	mode_t			old;
 	int			fd, saved;
 
-	if (reachsock_path(name, &sun) == -1)
-		return -1;
-	if (mkdir(guest->reach_dir, 0755) == -1 && errno != EEXIST)
+	if (reachsock_path(name, &sun) == -1 || reachsock_dir() == -1)
 		return -1;
 	if (lstat(sun.sun_path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
@@ -75,15 +127,11 @@ reachsock_listen(const char *name)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		return -1;
-	old = umask(0177);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) == -1 ||
-	    listen(fd, SOMAXCONN) == -1) {
+	if (reachsock_bind(fd, &sun) == -1) {
 		saved = errno;
-		umask(old);
 		close(fd);
 		errno = saved;
 		return -1;
 	}
-	umask(old);
 	return fd;
 }

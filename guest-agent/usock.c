@@ -12,10 +12,15 @@
  *
  * The kernel reports a socket's path as it was bound, so both spellings
  * of /run are listed.  The same list is the privileged helper's check of
- * what the worker asks it to dial (privsep.c): only these paths.
+ * what the worker asks it to dial (privsep.c): only these paths.  A path
+ * under /run/user/UID/ is that user's to place anything at, so the
+ * helper takes a connection there only to a process of UID
+ * (usock_user).
  */
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "guest.h"
@@ -56,6 +61,34 @@ usock_rootless_uid(const struct usock_conf *c, const char *path, char *uid,
 	memcpy(uid, path, n);
 	uid[n] = '\0';
 	return 0;
+}
+
+/*
+ * Whether path is under a user's runtime directory, /run/user/UID/ (or
+ * /var/run/user/UID/): 1 and the UID in *uid, else 0.  Whatever is there
+ * is that user's to place, a symbolic link in a directory on the way
+ * too, so the helper requires the socket's listener to be that user.
+ */
+int
+usock_user(const char *path, uid_t *uid)
+{
+	const char	*p;
+	char		*end;
+	unsigned long	 n;
+
+	if (strncmp(path, "/var", 4) == 0)
+		path += 4;
+	if (strncmp(path, USOCK_USER_DIR, strlen(USOCK_USER_DIR)) != 0)
+		return 0;
+	p = path + strlen(USOCK_USER_DIR);
+	if (*p < '0' || *p > '9')
+		return 0;
+	errno = 0;
+	n = strtoul(p, &end, 10);
+	if (errno != 0 || *end != '/' || n > (uid_t)-2)
+		return 0;
+	*uid = (uid_t)n;
+	return 1;
 }
 
 /* Whether c takes path, and the name it gets. */

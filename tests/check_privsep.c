@@ -480,6 +480,26 @@ START_TEST(test_connect_unix_check)
 }
 END_TEST
 
+/* usock_user: the UID of a path under a user's runtime directory. */
+START_TEST(test_usock_user)
+{
+	uid_t	uid = 7;
+
+	ck_assert_int_eq(usock_user("/run/user/1000/docker.sock", &uid), 1);
+	ck_assert_uint_eq(uid, 1000);
+	ck_assert_int_eq(usock_user("/var/run/user/0/podman/podman.sock",
+	    &uid), 1);
+	ck_assert_uint_eq(uid, 0);
+	ck_assert_int_eq(usock_user("/run/user/1000", &uid), 0);
+	ck_assert_int_eq(usock_user("/run/user/10x/docker.sock", &uid), 0);
+	ck_assert_int_eq(usock_user("/run/user//1000/docker.sock", &uid), 0);
+	ck_assert_int_eq(usock_user("/run/user/4294967296/d.sock", &uid), 0);
+	ck_assert_int_eq(usock_user("/run/users/1000/docker.sock", &uid), 0);
+	ck_assert_int_eq(usock_user("/varx/run/user/1/docker.sock", &uid), 0);
+	ck_assert_int_eq(usock_user("/var/run/docker.sock", &uid), 0);
+}
+END_TEST
+
 /* Only a message of the size of one request, with nothing else. */
 START_TEST(test_check_sizes)
 {
@@ -721,6 +741,59 @@ START_TEST(test_listen_unix)
 }
 END_TEST
 
+/*
+ * The reach directory must be a directory of the helper's user that no
+ * one else may write: one writable by others, or a symbolic link to a
+ * good one, is refused and no socket is made; made 0755 if missing.
+ */
+START_TEST(test_listen_unix_dir)
+{
+	struct privsep_ans	a;
+	struct stat		st;
+	char			path[PH_SOCKPATH_MAX + 16];
+	char			link[PH_SOCKPATH_MAX], made[PH_SOCKPATH_MAX];
+	int			fd;
+
+	snprintf(path, sizeof path, "%s/agent.sock", t.dir);
+	ck_assert_int_eq(chmod(t.dir, 0777), 0);
+	ck_assert_int_eq(ask_reach(PRIVSEP_LISTEN_UNIX, "agent", &a), -1);
+	ck_assert_int_eq(a.err, EPERM);
+	ck_assert_int_eq(lstat(path, &st), -1);
+	ck_assert_int_eq(chmod(t.dir, 0720), 0);
+	ck_assert_int_eq(ask_reach(PRIVSEP_LISTEN_UNIX, "agent", &a), -1);
+	ck_assert_int_eq(a.err, EPERM);
+	ck_assert_int_eq(chmod(t.dir, 0700), 0);
+
+	snprintf(link, sizeof link, "%s.link", t.dir);
+	snprintf(made, sizeof made, "%s/made", t.dir);
+	ck_assert_int_eq(symlink(t.dir, link), 0);
+	close(t.fd);
+	t.fd = -1;
+	ck_assert_int_eq(helper_wait(), 0);
+	strlcpy(g.reach_dir, link, sizeof g.reach_dir);
+	helper_start();
+	ck_assert_int_eq(ask_reach(PRIVSEP_LISTEN_UNIX, "agent", &a), -1);
+	ck_assert_int_eq(a.err, ENOTDIR);
+	ck_assert_int_eq(lstat(path, &st), -1);
+	ck_assert_int_eq(unlink(link), 0);
+
+	close(t.fd);
+	t.fd = -1;
+	ck_assert_int_eq(helper_wait(), 0);
+	strlcpy(g.reach_dir, made, sizeof g.reach_dir);
+	helper_start();
+	fd = ask_reach(PRIVSEP_LISTEN_UNIX, "agent", &a);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(lstat(made, &st), 0);
+	ck_assert(S_ISDIR(st.st_mode));
+	ck_assert_int_eq(st.st_mode & 022, 0);
+	close(fd);
+	ask_reach(PRIVSEP_UNLINK_UNIX, "agent", &a);
+	ck_assert_int_eq(rmdir(made), 0);
+	ck_assert_int_eq(helper_wait(), 0);
+}
+END_TEST
+
 static int
 ask_connect(struct privsep_ans *a)
 {
@@ -788,6 +861,76 @@ START_TEST(test_connect_refused)
 	ask_owner(sock_inode(s), &a);
 	ck_assert_uint_eq(a.own, 1);
 	close(s);
+	ck_assert_int_eq(helper_wait(), 0);
+}
+END_TEST
+
+static int
+ask_unix(const char *path, struct privsep_ans *a)
+{
+	struct privsep_req	r = { .type = PRIVSEP_CONNECT_UNIX };
+	int			fd;
+
+	strlcpy(r.path, path, sizeof r.path);
+	send_raw(&r, sizeof r, -1);
+	ck_assert_int_eq(recv_ans(a, &fd), ANS_SIZE);
+	ck_assert_int_eq(a->type, PRIVSEP_CONNECT_UNIX);
+	ck_assert_msg((fd != -1) == (a->err == 0), "fd %d with error %d", fd,
+	    a->err);
+	return fd;
+}
+
+/*
+ * CONNECT_UNIX dials the socket file at a -x path and nothing else: a
+ * real socket is connected to; once its owner swaps it for a symbolic
+ * link to another socket (one only root may use, in the attack), the
+ * helper refuses with ELOOP and the other listener sees no one; a file
+ * that is no socket is refused with ENOTSOCK.  The helper serves on.
+ */
+START_TEST(test_connect_unix_link)
+{
+	struct privsep_ans	a;
+	char			app[PH_SOCKPATH_MAX], other[PH_SOCKPATH_MAX];
+	const char		*why;
+	int			lfd, ofd, fd, cfd;
+	char			c;
+
+	snprintf(app, sizeof app, "%s/app.sock", t.dir);
+	snprintf(other, sizeof other, "%s/other.sock", t.dir);
+	close(t.fd);
+	t.fd = -1;
+	ck_assert_int_eq(helper_wait(), 0);
+	g.usock_defaults = 0;
+	ck_assert_int_eq(usock_add(app, &why), 0);
+	helper_start();
+
+	lfd = unix_listen(app);
+	ofd = unix_listen(other);
+	fd = ask_unix(app, &a);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_ge(cfd = accept(lfd, NULL, NULL), 0);
+	ck_assert_int_eq(write(fd, "x", 1), 1);
+	ck_assert_int_eq(read(cfd, &c, 1), 1);
+	ck_assert_int_eq(c, 'x');
+	close(cfd);
+	close(fd);
+
+	ck_assert_int_eq(unlink(app), 0);
+	ck_assert_int_eq(symlink(other, app), 0);
+	ck_assert_int_eq(ask_unix(app, &a), -1);
+	ck_assert_int_eq(a.err, ELOOP);
+	expect_no_client(ofd);
+
+	ck_assert_int_eq(unlink(app), 0);
+	close(open(app, O_CREAT | O_WRONLY, 0600));
+	ck_assert_int_eq(ask_unix(app, &a), -1);
+	ck_assert_int_eq(a.err, ENOTSOCK);
+	ck_assert_int_eq(unlink(app), 0);
+	ck_assert_int_eq(ask_unix(app, &a), -1);
+	ck_assert_int_eq(a.err, ENOENT);
+
+	close(lfd);
+	close(ofd);
 	ck_assert_int_eq(helper_wait(), 0);
 }
 END_TEST
@@ -860,6 +1003,7 @@ privsep_suite(void)
 	tc = tcase_create("check");
 	tcase_add_test(tc, test_layout);
 	tcase_add_test(tc, test_connect_unix_check);
+	tcase_add_test(tc, test_usock_user);
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 	tcase_add_test(tc, test_golden_good);
 	tcase_add_loop_test(tc, test_golden_bad, 0,
@@ -889,7 +1033,9 @@ privsep_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_connect);
 	tcase_add_test(tc, test_listen_unix);
+	tcase_add_test(tc, test_listen_unix_dir);
 	tcase_add_test(tc, test_connect_refused);
+	tcase_add_test(tc, test_connect_unix_link);
 	tcase_add_loop_test(tc, test_connect_only_configured, 0, 2);
 	tcase_add_test(tc, test_connect_vsock);
 	suite_add_tcase(s, tc);

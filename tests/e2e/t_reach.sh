@@ -14,9 +14,12 @@
 # its own entry with a forged session token, and (after a reload) its
 # own stale id are refused and counted, while its own entry and the
 # good guest's keep working; a guest of protocol 5 is sent no list and
-# may not open a reverse stream.  Removing entries from the policy file
+# may not open a reverse stream.  A VM process holding 256 clients
+# open meets the guest's cap: the next are closed at once, and logged
+# at the 1st, 2nd and 4th only.  Removing entries from the policy file
 # and sending SIGHUP closes their listeners in the VM, while a
-# connection made before through one of them goes on.
+# connection made before through one of them goes on.  A reach directory
+# others may write, or a symbolic link, gets no socket, with the reason.
 . "$(dirname "$0")/lib.sh"
 
 GNAME=reach-vm
@@ -60,7 +63,10 @@ class Echo(socketserver.StreamRequestHandler):
     def handle(self):
         for line in self.rfile:
             self.wfile.write(line)
-socketserver.ThreadingTCPServer(("127.0.0.1", int(sys.argv[1])), Echo).serve_forever()
+class Server(socketserver.ThreadingTCPServer):
+    request_queue_size = 1024	# 256 clients at once, below
+    daemon_threads = True
+Server(("127.0.0.1", int(sys.argv[1])), Echo).serve_forever()
 ' "$EC"
 ssh-keygen -q -t ed25519 -N "" -C reach-test -f "$T/key"
 wait_for 10 "the host's ssh-agent" test -S "$AGENT"
@@ -176,6 +182,47 @@ out=$("$PY" "$EVIL" "$ESOCK" reverse-v5 "$E_EVIL")
     fail "the protocol 5 stream not counted"
 pass "a protocol 5 guest is sent no REACH, and its reverse stream is refused"
 
+# A VM process holding reverse clients open: 256 at once are taken,
+# each echoed through to the host, and the next ones are closed at once
+# (each would cost a stream, on vsock a reserved port); the refusals are
+# logged at the 1st, 2nd and 4th, with the count.  Once the holder
+# exits, its 256 end.
+E_EC=$(eid "127.0.0.1:$EC")
+bg held ip netns exec "$NS" "$PY" -c '
+import signal, socket, sys
+held = [socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+    for i in range(256)]
+for s in held:
+    s.sendall(b"x\n")
+for i, s in enumerate(held):
+    got = s.makefile("rb").readline()
+    if got != b"x\n":
+        sys.exit("client %d: %r" % (i, got))
+print("held", flush=True)
+signal.pause()
+' "$GEC"
+HELD_PID=$LAST_PID
+wait_for 30 "256 reverse clients echoed" grep -q held "$T/held.log"
+for i in 1 2 3 4; do
+	out=$(in_vm "$PY" -c '
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.settimeout(int(sys.argv[2]))
+print("closed" if s.recv(1) == b"" else "open")
+' "$GEC" "$(ph_secs 10)") || fail "client 256 + $i"
+	[ "$out" = closed ] || fail "client 256 + $i: $out"
+done
+[ "$(grep -c "reverse entry $E_EC: client refused: too many reverse connections" "$T/guest.log")" = 3 ] ||
+    fail "refusals logged: $(grep "client refused" "$T/guest.log")"
+log_has guest "client refused: too many reverse connections (4 refused)" ||
+    fail "the 4th refusal not logged with its count"
+kill_wait TERM "$HELD_PID"
+held_gone() {
+	[ "$(grep -c "reverse connection to entry $E_EC: " "$T/guest.log")" -ge 256 ]
+}
+wait_for 30 "the 256 held connections to end in the guest" held_gone
+pass "256 reverse clients at once; the next 4 closed at once, logged 3 times (1st, 2nd, 4th)"
+
 # SIGHUP without the good guest's TCP entries and the hostile one's:
 # their listeners close, a connection made before goes on; the ssh-agent
 # entry stays, under the same id.
@@ -213,3 +260,21 @@ pass "SIGHUP: removed entries close their VM listeners (a connection made before
 kill_wait TERM "$GUEST_PID"
 [ ! -e "$VMRUN/ssh-agent.sock" ] || fail "the VM socket outlived the agent"
 pass "the guest's reverse socket goes with the agent"
+
+# A reach directory others may write (or a link to a good one): no
+# socket is made there, and the guest says why.
+mkdir "$T/loose"
+chmod 0777 "$T/loose"
+ln -s "$VMRUN" "$T/linked"
+refused_dir() {	# refused_dir DIR REASON
+	mv "$T/guest.log" "$T/guest-before-$(basename "$1").log.old"
+	start_guest -N "$GNAME" -R "$1"
+	wait_for 10 "the guest to refuse $1" log_has guest \
+	    "reach directory $1: $2 (uid 0, mode [0-7]*): no socket made there"
+	kill_wait TERM "$GUEST_PID"
+}
+refused_dir "$T/loose" "writable by group or others"
+refused_dir "$T/linked" "a symbolic link"
+[ -z "$(ls -A "$T/loose")" ] && [ ! -e "$VMRUN/ssh-agent.sock" ] ||
+    fail "a socket made in a refused reach directory"
+pass "a reach directory writable by others, or a link, is refused with the reason; no socket made"

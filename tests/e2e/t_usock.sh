@@ -10,7 +10,9 @@
 # made.  A hostile guest's names with '/' or '..' are refused with a
 # clear reason and nothing is made outside SOCKDIR; a guest of protocol
 # 3 cannot expose a socket at all, and a name beyond the protocol's bound
-# is a malformed frame.  A socket takes a slot under max-forwards.
+# is a malformed frame.  A second, non-root user's rootless engine
+# sockets are forwarded, but its links to root's sockets are not.  A
+# socket takes a slot under max-forwards.
 . "$(dirname "$0")/lib.sh"
 
 GNAME=usock-vm
@@ -80,6 +82,59 @@ esac
 [ ! -e "$HSECRET" ] && [ ! -e "$SOCKDIR/$GNAME/secret-db.sock" ] ||
     fail "a refused socket was made"
 pass "refuse unix secret*: refused with its rule, no socket made"
+
+# A user's rootless engine sockets (defaults: /run/user/UID/docker.sock
+# and podman/podman.sock), made by a second, non-root user in the VM,
+# are forwarded and answer.  Then the user swaps docker.sock for a
+# symbolic link to a socket of root's, and the podman directory for a
+# link to a directory holding root's podman.sock: the host's clients
+# are refused (the link itself: ELOOP; the link on the way: the socket
+# is root's, not the user's), and root's servers get no request.
+U=phus$$
+UID_= UDIR=
+cleanup_user() {
+	[ -n "$UDIR" ] && rm -rf "$UDIR"
+	id "$U" >/dev/null 2>&1 && userdel "$U" 2>/dev/null || true
+}
+ph_at_exit cleanup_user
+useradd --system --no-create-home --shell /usr/sbin/nologin "$U" ||
+    skip "cannot create a user"
+UID_=$(id -u "$U")
+[ ! -e "/run/user/$UID_" ] || fail "/run/user/$UID_ exists already"
+mkdir -p /run/user
+UDIR=/run/user/$UID_
+mkdir -m 0700 "$UDIR" && chown "$U:" "$UDIR"
+as_user() { ip netns exec "$NS" setpriv --reuid="$U" --regid="$U" \
+    --clear-groups --reset-env "$@"; }
+as_user mkdir "$UDIR/podman"
+bg udocker as_user "$PY" "$UNIXHTTP" "$UDIR/docker.sock"
+bg upodman as_user "$PY" "$UNIXHTTP" "$UDIR/podman/podman.sock"
+mkdir -p "$T/vm/rootd" "$T/vm/rootp"
+bg rootd ip netns exec "$NS" "$PY" "$UNIXHTTP" "$T/vm/rootd/docker.sock"
+bg rootp ip netns exec "$NS" "$PY" "$UNIXHTTP" "$T/vm/rootp/podman.sock"
+HUD=$SOCKDIR/$GNAME/docker-$UID_.sock HUP=$SOCKDIR/$GNAME/podman-$UID_.sock
+wait_for 10 "the user's sockets on the host" test -S "$HUD" -a -S "$HUP"
+wait_for 10 "root's sockets in the VM" test -S "$T/vm/rootd/docker.sock" \
+    -a -S "$T/vm/rootp/podman.sock"
+for h in "$HUD" "$HUP"; do
+	out=$(curl -sS --max-time "$(ph_secs 10)" --unix-socket "$h" \
+	    http://vm/hello) || fail "curl --unix-socket $h"
+	[ "$out" = "hello from the guest socket" ] || fail "GET /hello at $h: $out"
+done
+as_user ln -sfn "$T/vm/rootd/docker.sock" "$UDIR/docker.sock"
+as_user mv "$UDIR/podman" "$UDIR/podman.old"
+as_user ln -s "$T/vm/rootp" "$UDIR/podman"
+for h in "$HUD" "$HUP"; do
+	! curl -sS --max-time "$(ph_secs 10)" --unix-socket "$h" \
+	    http://vm/hello >"$T/swapped.out" 2>&1 ||
+	    fail "a user's link reached root's socket through $h: $(cat "$T/swapped.out")"
+done
+log_has guest "Too many levels of symbolic links" ||
+    fail "the guest did not refuse the link: $(grep -i link "$T/guest.log")"
+log_has guest "$UDIR/podman/podman.sock: the socket file is uid 0, not the directory's user $UID_: refused" ||
+    fail "the guest did not refuse root's listener: $(grep privsep "$T/guest.log")"
+! grep -q GET "$T/rootd.log" "$T/rootp.log" || fail "root's servers were asked"
+pass "a user's rootless sockets forwarded; swapped for links to root's: refused, root's servers never asked"
 
 # The guest's server goes: so does the host's socket.
 kill_wait TERM "$APP_PID"
