@@ -179,7 +179,7 @@ OTHER=$T/vm/other.sock
 bg other ip netns exec "$NS" "$PY" "$UNIXHTTP" "$OTHER"
 wait_for 10 "the second server" test -S "$OTHER"
 start_host --max-forwards 1
-start_guest -N "$GNAME" -x "$APP" -x "$OTHER=other"
+start_guest -N "$GNAME" -x none -x "$APP" -x "$OTHER=other"
 verdicts() {
 	api /v1/forwards | json '" ".join(sorted(f["verdict"] + ":" + str(f["code"]) for f in d if f["proto"] == "unix"))'
 }
