@@ -286,6 +286,7 @@ host_loop(void)
 
 	session_end_all("host agent exiting");
 	reach_stop();
+	sockdir_free();
 	limits_warn_flush_all();
 	api_close();
 	TAILQ_FOREACH(gep, &host->endpoints, entry)

@@ -554,6 +554,9 @@ int		 sockdir_configure(const char *, char *, size_t);
 int		 sockdir_path(const char *, const char *, char *, size_t,
 		    char *, size_t);
 void		 sockdir_guest_gone(const char *);
+int		 sockdir_claim(const char *, const char *, uint32_t, char *,
+		    size_t);
+void		 sockdir_free(void);
 
 /* usock.c: a guest Unix socket's host socket (protocol 5) */
 enum refusal	 usock_admit(struct forward *, int);

@@ -15,9 +15,87 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "compat.h"
 #include "host.h"
+#include "xmalloc.h"
 
 #define SOCKDIR_MAX	64	/* characters, of sun_path's 107 */
+#define SOCKDIR_OWNERS_MAX 4096	/* guest names remembered */
+
+/*
+ * Who each GUEST directory belongs to: the first guest, by endpoint and
+ * CID, to place a socket in it, for as long as the agent runs.  A guest
+ * names itself: without this, one claiming another's name could take
+ * its directory whenever the other's sockets are gone (a restart), and
+ * the user's docker client would talk to it.  Names are bounded: a
+ * guest renaming itself in a loop fills the table, not the memory.
+ */
+struct sockdir_owner {
+	RB_ENTRY(sockdir_owner)	 node;
+	char			*name;
+	char			*ep;
+	uint32_t		 cid;
+};
+
+static int
+sockdir_owner_cmp(const struct sockdir_owner *a, const struct sockdir_owner *b)
+{
+	return strcmp(a->name, b->name);
+}
+
+RB_HEAD(sockdir_owners, sockdir_owner);
+PH_RB_PROTOTYPE(sockdir_owners, sockdir_owner, node, sockdir_owner_cmp);
+PH_RB_GENERATE(sockdir_owners, sockdir_owner, node, sockdir_owner_cmp)
+
+static struct sockdir_owners	owners = RB_INITIALIZER(&owners);
+static int			nowners;
+
+/*
+ * Whether the guest on ep (and cid) may use the directory of guest_name:
+ * 0, claimed if nobody had, or -1 with err set.
+ */
+int
+sockdir_claim(const char *guest_name, const char *ep, uint32_t cid,
+    char *err, size_t errlen)
+{
+	struct sockdir_owner	 key = { .name = (char *)guest_name }, *o;
+
+	if ((o = RB_FIND(sockdir_owners, &owners, &key)) != NULL) {
+		if (o->cid == cid && strcmp(o->ep, ep) == 0)
+			return 0;
+		snprintf(err, errlen, "the socket directory of guest name "
+		    "\"%s\" belongs to another guest (%s, cid %u) until the "
+		    "host agent restarts", guest_name, o->ep, o->cid);
+		return -1;
+	}
+	if (nowners >= SOCKDIR_OWNERS_MAX) {
+		snprintf(err, errlen, "%d guest names have socket directories "
+		    "already", SOCKDIR_OWNERS_MAX);
+		return -1;
+	}
+	o = xcalloc(1, sizeof *o);
+	o->name = xstrdup(guest_name);
+	o->ep = xstrdup(ep);
+	o->cid = cid;
+	RB_INSERT(sockdir_owners, &owners, o);
+	nowners++;
+	return 0;
+}
+
+/* At exit: the table freed, so that leak checkers see real leaks only. */
+void
+sockdir_free(void)
+{
+	struct sockdir_owner	*o;
+
+	while ((o = RB_MIN(sockdir_owners, &owners)) != NULL) {
+		RB_REMOVE(sockdir_owners, &owners, o);
+		free(o->name);
+		free(o->ep);
+		free(o);
+	}
+	nowners = 0;
+}
 
 /* --sock-dir: 0, or -1 with err set. */
 int

@@ -134,6 +134,11 @@ usock_place(struct forward *f)
 	struct forward	*g;
 	char		 path[PH_SOCKPATH_MAX], err[256];
 
+	if (sockdir_claim(f->req.guest_name, f->s->gep->ep.str, f->s->cid,
+	    err, sizeof err) == -1) {
+		strlcpy(f->dec.reason, err, sizeof f->dec.reason);
+		return usock_refuse(f, PH_REFUSED, REFUSAL_NAME_IN_USE);
+	}
 	if (sockdir_path(f->req.guest_name, f->req.sock_name, path,
 	    sizeof path, err, sizeof err) == -1) {
 		log_warnx("guest %s: socket %s: %s", f->s->id,

@@ -178,7 +178,7 @@ stop_agents hostile
 OTHER=$T/vm/other.sock
 bg other ip netns exec "$NS" "$PY" "$UNIXHTTP" "$OTHER"
 wait_for 10 "the second server" test -S "$OTHER"
-start_host --max-forwards 1
+start_host --max-forwards 1 -l "unix:$T/other-vm.sock"
 start_guest -N "$GNAME" -x none -x "$APP" -x "$OTHER=other"
 verdicts() {
 	api /v1/forwards | json '" ".join(sorted(f["verdict"] + ":" + str(f["code"]) for f in d if f["proto"] == "unix"))'
@@ -190,3 +190,17 @@ api /v1/forwards | json '[f["reason"] for f in d if f["verdict"] == "refused"][0
 [ "$(find "$SOCKDIR/$GNAME" -name '*.sock' | wc -l)" = 1 ] ||
     fail "sockets made under max-forwards 1: $(ls "$SOCKDIR/$GNAME")"
 pass "max-forwards 1: one of two guest sockets made, the other refused with the limit"
+
+# A guest names itself: another one (its own endpoint) claiming this
+# guest's name may not place a socket in its directory, whether the name
+# is free there or not, and is told whose it is.
+got=$("$PY" "$EVIL" "$T/other-vm.sock" expose-unix-as "$GNAME:docker") ||
+    fail "evilguest"
+[ "$got" = "exposed refused" ] || fail "another guest as $GNAME: $got"
+log_has host "directory of guest name \"$GNAME\" belongs to another guest (unix:$SOCK, cid 0)" ||
+    fail "the refusal does not say whose the directory is: $(grep -i directory "$T/host.log")"
+[ ! -e "$SOCKDIR/$GNAME/docker.sock" ] || fail "the impostor's socket was made"
+got=$("$PY" "$EVIL" "$T/other-vm.sock" expose-unix-as "other-vm:docker") ||
+    fail "evilguest"
+[ "$got" = "exposed bound" ] || fail "the other guest under its own name: $got"
+pass "a guest claiming this guest's name cannot place a socket in its directory; under its own name it can"

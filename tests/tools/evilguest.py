@@ -94,9 +94,9 @@ def answer(sock):
         # WELCOME and anything else: keep reading
 
 
-def session(sock, vmax=1):
-    """Says HELLO; returns the session token from WELCOME."""
-    sock.sendall(hello(1, vmax))
+def session(sock, vmax=1, name="evil"):
+    """Says HELLO (as name); returns the session token from WELCOME."""
+    sock.sendall(hello(1, vmax, name))
     ftype, payload = read_frame(sock)
     if ftype != WELCOME:
         sys.exit("evilguest: no WELCOME")
@@ -367,6 +367,10 @@ ARG_CASES = {
                                  s.sendall(expose_unix(1, a))),
     "expose-unix-v3": lambda s, a: (session(s, 3),
                                     s.sendall(expose_unix(1, a))),
+    # GUEST:NAME, a socket exposed under another guest's name
+    "expose-unix-as": lambda s, a: (session(s, 5, a.split(":")[0]),
+                                    s.sendall(expose_unix(
+                                        1, a.split(":")[1]))),
     "data-for": lambda s, a: data_for(s, a),
     "reverse": reverse,
     "reverse-v5": reverse_v5,
