@@ -1,9 +1,10 @@
 /*
  * Offsets of kernel struct members, from the running kernel's own type
- * information (BTF, /sys/kernel/btf/vmlinux), so that listenev.c's BPF
- * program can follow a socket to its network namespace on any kernel
- * build.  The file is read once, at start-up, and parsed with a bounds
- * check before every read: a kernel file, but still input.
+ * information (BTF, /sys/kernel/btf/vmlinux), so that listenev.c's and
+ * unixev.c's BPF programs can follow a socket to its network namespace
+ * on any kernel build; and the id of the function unixev.c's program is
+ * attached to.  The file is read at start-up only, and parsed with a
+ * bounds check before every read: a kernel file, but still input.
  */
 #include <linux/btf.h>
 #include <errno.h>
@@ -178,4 +179,40 @@ out:
 	if (r == -1)
 		errno = ENOENT;
 	return r;
+}
+
+/*
+ * The type id of the kernel function name (the attach point of a
+ * tracing program, unixev.c), or 0 (no BTF, or a kernel that inlined
+ * it).  Ids count the types from 1, in the order they are listed.
+ */
+uint32_t
+btf_func_id(const char *name)
+{
+	struct btf_data		 b;
+	struct btf_type		 t;
+	const char		*tname;
+	size_t			 off = 0, extra;
+	uint32_t		 id = 0, found = 0;
+
+	memset(&b, 0, sizeof b);
+	if (btf_read(&b) == -1 || btf_sections(&b) == -1)
+		goto out;
+	while (found == 0 && off + sizeof t <= b.types_len) {
+		memcpy(&t, b.types + off, sizeof t);
+		off += sizeof t;
+		id++;
+		if ((extra = btf_extra(&t)) > b.types_len - off)
+			break;
+		if (BTF_INFO_KIND(t.info) == BTF_KIND_FUNC &&
+		    (tname = btf_str(&b, t.name_off)) != NULL &&
+		    strcmp(tname, name) == 0)
+			found = id;
+		off += extra;
+	}
+out:
+	free(b.p);
+	if (found == 0)
+		errno = ENOENT;
+	return found;
 }

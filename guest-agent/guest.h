@@ -138,6 +138,11 @@ struct btf_query {
 };
 
 int		 btf_offsets(struct btf_query *, size_t);
+uint32_t	 btf_func_id(const char *);
+
+/* unixev.c: the listen trigger's Unix half (BPF fexit on unix_listen) */
+int		 unixev_start(int);
+void		 unixev_stop(void);
 
 /* execev.c: the "exec" trigger (the proc connector) */
 int		 execev_start(void);
