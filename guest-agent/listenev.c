@@ -14,7 +14,8 @@
  * The program follows the socket to its network namespace and stays
  * quiet for other namespaces (offsets from the kernel's BTF, btf.c).
  * Needs CAP_BPF and CAP_PERFMON (root) and Linux 5.8 or later; when the
- * kernel says no, scan.c tries the next trigger.
+ * kernel says no, scan.c tries the next trigger.  A Unix socket's
+ * listen() is unixev.c's, into the same ring buffer.
  */
 #include <sys/mman.h>
 #include <sys/stat.h>

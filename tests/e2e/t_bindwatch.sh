@@ -1,9 +1,11 @@
 #!/bin/bash
 # When binds are seen: with the listen trigger (BPF) a bind in the VM is
 # on the host in milliseconds (a figure: the poll is made too slow to see
-# any, so that every bind seen was the trigger's) and binds in other
-# network namespaces wake nobody; the poll alone (-w none) still works; a trigger that cannot
-# work here (-w exec, outside the initial namespace) is a clear error.
+# any, so that every bind seen was the trigger's), so is a Unix socket
+# made in the VM after the agents are up (the trigger's Unix half), and
+# binds and Unix listens in other network namespaces wake nobody; the
+# poll alone (-w none) still works; a trigger that cannot work here (-w
+# exec, outside the initial namespace) is a clear error.
 . "$(dirname "$0")/lib.sh"
 
 PHBENCH=$PH_ROOT/bench/tools/phbench
