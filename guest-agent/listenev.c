@@ -96,7 +96,7 @@ listenev_netns(struct netns_filter *nf)
 	struct stat		st;
 
 	if (stat("/proc/self/ns/net", &st) == -1 ||
-	    btf_offsets(q, sizeof q / sizeof q[0]) == -1)
+	    btf_lookup(q, sizeof q / sizeof q[0]) == -1)
 		return -1;
 	/* struct sock starts with its sock_common; possible_net_t with net. */
 	nf->off_net = q[0].off;
@@ -121,6 +121,7 @@ listenev_fail(const char *what)
 {
 	log_debug("listen trigger: %s: %s", what, strerror(errno));
 	listenev_stop();
+	btf_release();
 	return -1;
 }
 
@@ -160,6 +161,7 @@ listenev_start(void)
 	/* A failure is said there, and the TCP trigger goes on without it. */
 	if (usock_enabled())
 		(void)unixev_start(lv.map);
+	btf_release();		/* both programs are loaded */
 	lv.ev = event_new(guest->base, lv.map, EV_READ | EV_PERSIST,
 	    listenev_read_cb, NULL);
 	if (lv.ev == NULL)

@@ -55,10 +55,17 @@ enum unixev_way { UNIXEV_FEXIT, UNIXEV_SYSCALL };
 
 /* From the pointer the program starts with to its netns inode number. */
 struct unix_filter {
+	int		ok;		/* BTF has all three */
 	uint32_t	off_first;	/* socket->sk, task->nsproxy */
 	uint32_t	off_net;	/* to the struct net */
 	uint32_t	off_inum;	/* net->ns.inum */
 	uint32_t	inum;		/* ours */
+};
+
+/* What BTF says, for both ways. */
+struct unix_btf {
+	uint32_t		fn;	/* unix_listen's type id; 0: none */
+	struct unix_filter	filter[2];	/* by enum unixev_way */
 };
 
 static struct {
@@ -67,35 +74,38 @@ static struct {
 } ue = { -1, -1, -1 };
 
 /*
- * The filter's offsets for a way: fexit starts from the socket (struct
- * sock starts with its sock_common; possible_net_t with its net),
- * syscall from the calling task.
+ * One walk of the kernel's types for both ways: fexit's filter starts
+ * from the socket (struct sock starts with its sock_common;
+ * possible_net_t with its net), syscall's from the calling task.
  */
-static int
-unixev_netns(enum unixev_way way, struct unix_filter *uf)
+static void
+unixev_btf(struct unix_btf *ub)
 {
-	struct btf_query	q[] = {
+	struct btf_query	q[] = {		/* 2w, 2w + 1: way w's */
 		{ "socket", "sk", 0, 0 },
 		{ "sock_common", "skc_net", 0, 0 },
+		{ "task_struct", "nsproxy", 0, 0 },
+		{ "nsproxy", "net_ns", 0, 0 },
 		{ "net", "ns", 0, 0 },
 		{ "ns_common", "inum", 0, 0 },
+		{ UNIXEV_FUNC, NULL, 0, 0 },
 	};
-	struct stat		st;
+	struct unix_filter	*f;
+	struct stat		 st;
+	int			 w, net;
 
-	if (way == UNIXEV_SYSCALL) {
-		q[0].sname = "task_struct";
-		q[0].mname = "nsproxy";
-		q[1].sname = "nsproxy";
-		q[1].mname = "net_ns";
+	memset(ub, 0, sizeof *ub);
+	(void)btf_lookup(q, sizeof q / sizeof q[0]);	/* found says */
+	ub->fn = q[6].found ? q[6].off : 0;
+	net = q[4].found && q[5].found && stat("/proc/self/ns/net", &st) == 0;
+	for (w = UNIXEV_FEXIT; w <= UNIXEV_SYSCALL; w++) {
+		f = &ub->filter[w];
+		f->ok = net && q[2 * w].found && q[2 * w + 1].found;
+		f->off_first = q[2 * w].off;
+		f->off_net = q[2 * w + 1].off;
+		f->off_inum = q[4].off + q[5].off;
+		f->inum = net ? (uint32_t)st.st_ino : 0;
 	}
-	if (stat("/proc/self/ns/net", &st) == -1 ||
-	    btf_offsets(q, sizeof q / sizeof q[0]) == -1)
-		return -1;
-	uf->off_first = q[0].off;
-	uf->off_net = q[1].off;
-	uf->off_inum = q[2].off + q[3].off;
-	uf->inum = (uint32_t)st.st_ino;
-	return 0;
 }
 
 /*
@@ -143,15 +153,14 @@ unixev_load(int map, enum unixev_way way, uint32_t fn,
 
 /* The program of a way, with the namespace filter if it loads. */
 static int
-unixev_prog(int map, enum unixev_way way, uint32_t fn)
+unixev_prog(int map, enum unixev_way way, const struct unix_btf *ub)
 {
-	struct unix_filter	uf;
-	int			fd = -1, why = ENOENT;
+	const struct unix_filter	*uf = &ub->filter[way];
+	int				 fd = -1, why = ENOENT;
 
-	if (unixev_netns(way, &uf) == 0 &&
-	    (fd = unixev_load(map, way, fn, &uf)) == -1)
+	if (uf->ok && (fd = unixev_load(map, way, ub->fn, uf)) == -1)
 		why = errno;
-	if (fd == -1 && (fd = unixev_load(map, way, fn, NULL)) != -1)
+	if (fd == -1 && (fd = unixev_load(map, way, ub->fn, NULL)) != -1)
 		log_debug("Unix listen trigger: no namespace filter (%s): "
 		    "events from every network namespace", strerror(why));
 	return fd;
@@ -159,13 +168,15 @@ unixev_prog(int map, enum unixev_way way, uint32_t fn)
 
 /* fexit on unix_listen: 0, or -1 with errno set. */
 static int
-unixev_fexit(int map)
+unixev_fexit(int map, const struct unix_btf *ub)
 {
 	union bpf_attr	a;
-	uint32_t	fn;
 
-	if ((fn = btf_func_id(UNIXEV_FUNC)) == 0 ||
-	    (ue.prog = unixev_prog(map, UNIXEV_FEXIT, fn)) == -1)
+	if (ub->fn == 0) {
+		errno = ENOENT;
+		return -1;
+	}
+	if ((ue.prog = unixev_prog(map, UNIXEV_FEXIT, ub)) == -1)
 		return -1;
 	memset(&a, 0, sizeof a);
 	a.raw_tracepoint.prog_fd = ue.prog;	/* no name: by its BTF id */
@@ -241,12 +252,12 @@ unixev_perf(int id)
 
 /* The sys_exit_listen tracepoint: 0, or -1 with errno set. */
 static int
-unixev_syscall(int map)
+unixev_syscall(int map, const struct unix_btf *ub)
 {
 	int	id;
 
 	if ((id = unixev_event_id()) == -1 ||
-	    (ue.prog = unixev_prog(map, UNIXEV_SYSCALL, 0)) == -1 ||
+	    (ue.prog = unixev_prog(map, UNIXEV_SYSCALL, ub)) == -1 ||
 	    (ue.perf = unixev_perf(id)) == -1)
 		return -1;
 	return 0;
@@ -259,16 +270,18 @@ unixev_syscall(int map)
 int
 unixev_start(int map)
 {
-	int	why;
+	struct unix_btf	ub;
+	int		why;
 
-	if (unixev_fexit(map) == 0) {
+	unixev_btf(&ub);
+	if (unixev_fexit(map, &ub) == 0) {
 		log_debug("Unix listen trigger: fexit on " UNIXEV_FUNC);
 		return 0;
 	}
 	log_debug("Unix listen trigger: no fexit on " UNIXEV_FUNC ": %s",
 	    strerror(errno));
 	unixev_stop();
-	if (unixev_syscall(map) == 0) {
+	if (unixev_syscall(map, &ub) == 0) {
 		log_debug("Unix listen trigger: the sys_exit_listen "
 		    "tracepoint");
 		return 0;
