@@ -8,8 +8,8 @@ or b.sock in turn, and the time from listen() returning to its file
 appearing on the host (HOST-DIR/a.sock) is measured.  A closed Unix
 socket wakes no trigger, so the two alternate: the last one closes, and
 the scan that sees the next listen sees it gone, so that each is off the
-host before it listens again.  Prints "MEDIAN P99 SEEN" in milliseconds ("-" when none
-was seen).
+host before it listens again.  Prints "MEDIAN P99 SEEN" in milliseconds
+("-" when none was seen).
 """
 import os
 import socket

@@ -71,11 +71,11 @@ bpfprog_ringbuf_out(struct bpfprog *p, int map)
 	bpfprog_emit(p, BPF_STX | BPF_MEM | BPF_DW, 10, 3, -8, 0);
 	bpfprog_emit(p, BPF_LD | BPF_DW | BPF_IMM, 1, BPF_PSEUDO_MAP_FD, 0,
 	    map);
-	bpfprog_emit(p, 0, 0, 0, 0, 0);				/* map, cont. */
+	bpfprog_emit(p, 0, 0, 0, 0, 0);			/* map, cont. */
 	bpfprog_emit(p, BPF_ALU64 | BPF_MOV | BPF_X, 2, 10, 0, 0);
 	bpfprog_emit(p, BPF_ALU64 | BPF_ADD | BPF_K, 2, 0, 0, -8);
-	bpfprog_emit(p, BPF_ALU64 | BPF_MOV | BPF_K, 3, 0, 0, 8);	/* size */
-	bpfprog_emit(p, BPF_ALU64 | BPF_MOV | BPF_K, 4, 0, 0, 0);	/* flags */
+	bpfprog_emit(p, BPF_ALU64 | BPF_MOV | BPF_K, 3, 0, 0, 8); /* size */
+	bpfprog_emit(p, BPF_ALU64 | BPF_MOV | BPF_K, 4, 0, 0, 0); /* flags */
 	bpfprog_emit(p, BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_ringbuf_output);
 	for (k = 0; k < p->nout; k++)		/* out: */
 		p->i[p->out[k]].off = (int16_t)(p->n - p->out[k] - 1);

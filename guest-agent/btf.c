@@ -218,8 +218,9 @@ btf_lookup(struct btf_query *q, size_t nq)
 			goto out;
 		name = btf_str(b, t.name_off);
 		if (BTF_INFO_KIND(t.info) == BTF_KIND_STRUCT && name != NULL)
-			btf_match(b, name, b->types + off, BTF_INFO_VLEN(t.info),
-			    BTF_INFO_KFLAG(t.info), q, nq);
+			btf_match(b, name, b->types + off,
+			    BTF_INFO_VLEN(t.info), BTF_INFO_KFLAG(t.info), q,
+			    nq);
 		else if (BTF_INFO_KIND(t.info) == BTF_KIND_FUNC && name != NULL)
 			btf_match_func(name, id, q, nq);
 		off += extra;

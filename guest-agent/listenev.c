@@ -68,7 +68,8 @@ listenev_load(const struct netns_filter *nf)
 	/* neither is LISTEN: out */
 	bpfprog_jump_out(&p, BPF_JMP | BPF_JNE | BPF_K, 3, TCP_LISTEN);
 	if (nf != NULL) {
-		bpfprog_emit(&p, BPF_LDX | BPF_MEM | BPF_DW, 3, 6, 0, 0); /* sk */
+		/* r3 = sk */
+		bpfprog_emit(&p, BPF_LDX | BPF_MEM | BPF_DW, 3, 6, 0, 0);
 		bpfprog_read(&p, (int32_t)nf->off_net, 8);
 		bpfprog_read(&p, (int32_t)nf->off_inum, 4);
 		/* another namespace: out */

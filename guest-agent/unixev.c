@@ -127,11 +127,13 @@ unixev_load(int map, enum unixev_way way, uint32_t fn,
 	    BPF_JNE | BPF_K, 3, 0);		/* listen() failed: out */
 	if (uf != NULL) {
 		if (way == UNIXEV_FEXIT)	/* r3 = sock */
-			bpfprog_emit(&p, BPF_LDX | BPF_MEM | BPF_DW, 3, 6, 0, 0);
+			bpfprog_emit(&p, BPF_LDX | BPF_MEM | BPF_DW, 3, 6, 0,
+			    0);
 		else {				/* r3 = current */
 			bpfprog_emit(&p, BPF_JMP | BPF_CALL, 0, 0, 0,
 			    BPF_FUNC_get_current_task);
-			bpfprog_emit(&p, BPF_ALU64 | BPF_MOV | BPF_X, 3, 0, 0, 0);
+			bpfprog_emit(&p, BPF_ALU64 | BPF_MOV | BPF_X, 3, 0, 0,
+			    0);
 		}
 		bpfprog_read(&p, (int32_t)uf->off_first, 8);
 		bpfprog_read(&p, (int32_t)uf->off_net, 8);

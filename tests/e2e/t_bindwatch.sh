@@ -21,7 +21,8 @@ start_host
 tracefs=(sh -c 'mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
     exec "$@"' sh)
 PH_WRAP=("${tracefs[@]}" "${PH_WRAP[@]}")
-start_guest -S 3600000 -N bw-vm -x "$APP"	# an hour: only the trigger sees binds
+# The poll at an hour: only the trigger sees binds.
+start_guest -S 3600000 -N bw-vm -x "$APP"
 grep -q "watching binds: trigger listen" "$T/guest.log" ||
     skip "the listen trigger does not load here: $(grep 'watching binds' "$T/guest.log")"
 
