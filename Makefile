@@ -86,6 +86,7 @@ CTL_SRCS = \
 	host-agent/api_path.c \
 	proto/fwtable.c
 GUEST_SRCS = \
+	guest-agent/bpfprog.c \
 	guest-agent/btf.c \
 	guest-agent/daemon.c \
 	guest-agent/dial.c \
@@ -111,6 +112,7 @@ GUEST_SRCS = \
 	guest-agent/gsession.c \
 	guest-agent/status.c \
 	guest-agent/status_show.c \
+	guest-agent/unixev.c \
 	guest-agent/usock.c \
 	guest-agent/uwatch.c \
 	guest-agent/watch.c \

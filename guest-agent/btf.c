@@ -1,9 +1,11 @@
 /*
  * Offsets of kernel struct members, from the running kernel's own type
- * information (BTF, /sys/kernel/btf/vmlinux), so that listenev.c's BPF
- * program can follow a socket to its network namespace on any kernel
- * build.  The file is read once, at start-up, and parsed with a bounds
- * check before every read: a kernel file, but still input.
+ * information (BTF, /sys/kernel/btf/vmlinux), so that listenev.c's and
+ * unixev.c's BPF programs can follow a socket to its network namespace
+ * on any kernel build; and the id of the function unixev.c's program is
+ * attached to.  The file is read once, at start-up (btf_release() frees
+ * it), and parsed with a bounds check before every read: a kernel file,
+ * but still input.
  */
 #include <linux/btf.h>
 #include <errno.h>
@@ -112,6 +114,21 @@ btf_extra(const struct btf_type *t)
 	}
 }
 
+/* The queries for a function of this name (mname NULL): its type id. */
+static void
+btf_match_func(const char *fname, uint32_t id, struct btf_query *q,
+    size_t nq)
+{
+	size_t	k;
+
+	for (k = 0; k < nq; k++)
+		if (!q[k].found && q[k].mname == NULL &&
+		    strcmp(q[k].sname, fname) == 0) {
+			q[k].off = id;
+			q[k].found = 1;
+		}
+}
+
 /* Looks for the queries' members in one struct's member list. */
 static void
 btf_match(const struct btf_data *b, const char *sname, const uint8_t *m,
@@ -123,7 +140,8 @@ btf_match(const struct btf_data *b, const char *sname, const uint8_t *m,
 	size_t			 k;
 
 	for (k = 0; k < nq; k++) {
-		if (q[k].found || strcmp(q[k].sname, sname) != 0)
+		if (q[k].found || q[k].mname == NULL ||
+		    strcmp(q[k].sname, sname) != 0)
 			continue;
 		for (i = 0; i < vlen; i++) {
 			memcpy(&mb, m + i * sizeof mb, sizeof mb);
@@ -142,31 +160,69 @@ btf_match(const struct btf_data *b, const char *sname, const uint8_t *m,
 }
 
 /*
- * Fills in the byte offset of each queried struct member.  Returns 0
- * when all were found, -1 otherwise (no BTF here, or a kernel whose
- * structs differ).
+ * The kernel's types, read on first use and kept until btf_release():
+ * the triggers ask several questions at start-up, and each read of the
+ * file (megabytes) costs tens of milliseconds, far more under valgrind.
+ */
+static struct btf_data	cache;
+static int		cached;		/* 1: read, -1: cannot be */
+
+static const struct btf_data *
+btf_get(void)
+{
+	if (cached == 0) {
+		cached = btf_read(&cache) == 0 && btf_sections(&cache) == 0 ?
+		    1 : -1;
+		if (cached == -1) {
+			free(cache.p);
+			memset(&cache, 0, sizeof cache);
+		}
+	}
+	return cached == 1 ? &cache : NULL;
+}
+
+/* Start-up is over: the memory goes. */
+void
+btf_release(void)
+{
+	free(cache.p);
+	memset(&cache, 0, sizeof cache);
+	cached = 0;
+}
+
+/*
+ * Answers each query: the byte offset of a struct member, or the type id
+ * of a function (mname NULL: the attach point of a tracing program,
+ * unixev.c; ids count the types from 1, in the order they are listed).
+ * One walk answers them all.  Returns 0 when all were found, -1
+ * otherwise (no BTF here, a kernel whose structs differ, or that inlined
+ * the function); each query's found says which.
  */
 int
-btf_offsets(struct btf_query *q, size_t nq)
+btf_lookup(struct btf_query *q, size_t nq)
 {
-	struct btf_data		 b;
+	const struct btf_data	*b;
 	struct btf_type		 t;
 	const char		*name;
 	size_t			 off = 0, extra, k;
+	uint32_t		 id = 0;
 	int			 r = -1;
 
-	memset(&b, 0, sizeof b);
-	if (btf_read(&b) == -1 || btf_sections(&b) == -1)
+	if ((b = btf_get()) == NULL)
 		goto out;
-	while (off + sizeof t <= b.types_len) {
-		memcpy(&t, b.types + off, sizeof t);
+	while (off + sizeof t <= b->types_len) {
+		memcpy(&t, b->types + off, sizeof t);
 		off += sizeof t;
-		if ((extra = btf_extra(&t)) > b.types_len - off)
+		id++;
+		if ((extra = btf_extra(&t)) > b->types_len - off)
 			goto out;
-		if (BTF_INFO_KIND(t.info) == BTF_KIND_STRUCT &&
-		    (name = btf_str(&b, t.name_off)) != NULL)
-			btf_match(&b, name, b.types + off, BTF_INFO_VLEN(t.info),
-			    BTF_INFO_KFLAG(t.info), q, nq);
+		name = btf_str(b, t.name_off);
+		if (BTF_INFO_KIND(t.info) == BTF_KIND_STRUCT && name != NULL)
+			btf_match(b, name, b->types + off,
+			    BTF_INFO_VLEN(t.info), BTF_INFO_KFLAG(t.info), q,
+			    nq);
+		else if (BTF_INFO_KIND(t.info) == BTF_KIND_FUNC && name != NULL)
+			btf_match_func(name, id, q, nq);
 		off += extra;
 	}
 	r = 0;
@@ -174,7 +230,6 @@ btf_offsets(struct btf_query *q, size_t nq)
 		if (!q[k].found)
 			r = -1;
 out:
-	free(b.p);
 	if (r == -1)
 		errno = ENOENT;
 	return r;

@@ -136,12 +136,17 @@ void		 listenev_stop(void);
 
 /* btf.c: offsets of kernel struct members, from the kernel's BTF */
 struct btf_query {
-	const char	*sname, *mname;		/* struct, member */
-	uint32_t	 off;			/* bytes */
+	const char	*sname, *mname;		/* struct, member; or function */
+	uint32_t	 off;			/* bytes; or type id */
 	int		 found;
 };
 
-int		 btf_offsets(struct btf_query *, size_t);
+int		 btf_lookup(struct btf_query *, size_t);
+void		 btf_release(void);
+
+/* unixev.c: the listen trigger's Unix half (BPF fexit on unix_listen) */
+int		 unixev_start(int);
+void		 unixev_stop(void);
 
 /* execev.c: the "exec" trigger (the proc connector) */
 int		 execev_start(void);

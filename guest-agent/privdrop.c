@@ -1,9 +1,10 @@
 /*
  * Privileges, dropped once start-up is over.  The guest agent starts as
  * root from the VM's init because start-up needs it: the listen trigger
- * loads a BPF program (CAP_BPF, CAP_PERFMON), the exec trigger joins the
- * proc connector (CAP_NET_ADMIN), the descriptor limit is raised
- * (CAP_SYS_RESOURCE), the pid file and status socket go in /run.  After
+ * loads its BPF programs and opens the perf event its Unix half may run
+ * on (CAP_BPF, CAP_PERFMON), the exec trigger joins the proc connector
+ * (CAP_NET_ADMIN), the descriptor limit is raised (CAP_SYS_RESOURCE),
+ * the pid file and status socket go in /run.  After
  * that it only watches binds (sock_diag needs nothing), dials its host
  * and its targets (nothing), and names the process behind each bind by
  * reading /proc/PID/fd of processes of any user.  Split (privsep.c),

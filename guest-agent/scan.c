@@ -13,9 +13,10 @@
  *
  * The triggers, best first:
  *   listen  a BPF program on the inet_sock_set_state tracepoint
- *           (listenev.c): a TCP socket entered or left LISTEN; one
- *           follow-up scan, since the event comes just before the
- *           socket is in the listening table.
+ *           (listenev.c): a TCP socket entered or left LISTEN; and one
+ *           on a Unix socket's listen() (unixev.c), while Unix sockets
+ *           are forwarded; one follow-up scan, since the TCP event
+ *           comes just before the socket is in the listening table.
  *   exec    the proc connector (execev.c): a process started or exited;
  *           a longer burst, since a new server binds when it is ready.
  *   none    the poll alone.

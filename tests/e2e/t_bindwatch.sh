@@ -1,16 +1,28 @@
 #!/bin/bash
 # When binds are seen: with the listen trigger (BPF) a bind in the VM is
 # on the host in milliseconds (a figure: the poll is made too slow to see
-# any, so that every bind seen was the trigger's) and binds in other
-# network namespaces wake nobody; the poll alone (-w none) still works; a trigger that cannot
-# work here (-w exec, outside the initial namespace) is a clear error.
+# any, so that every bind seen was the trigger's), so is a Unix socket
+# made in the VM after the agents are up (the trigger's Unix half), and
+# binds and Unix listens in other network namespaces wake nobody; the
+# poll alone (-w none) still works; a trigger that cannot work here (-w
+# exec, outside the initial namespace) is a clear error.
 . "$(dirname "$0")/lib.sh"
 
 PHBENCH=$PH_ROOT/bench/tools/phbench
+UNIXHTTP=$PH_ROOT/tests/tools/unixhttp.py
 port=$(free_port)
+mkdir -p "$T/vm"
+APP=$T/vm/app.sock HAPP=$SOCKDIR/bw-vm/app.sock
 vm_create
 start_host
-start_guest -S 3600000	# an hour: only the trigger sees binds
+# ip netns exec mounts a sysfs of its own, without the tracefs a VM's
+# init mounts on it (the Unix half's second way needs it): mounted again,
+# in the private mount namespace ip netns exec made for the guest.
+tracefs=(sh -c 'mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+    exec "$@"' sh)
+PH_WRAP=("${tracefs[@]}" "${PH_WRAP[@]}")
+# The poll at an hour: only the trigger sees binds.
+start_guest -S 3600000 -N bw-vm -x "$APP"
 grep -q "watching binds: trigger listen" "$T/guest.log" ||
     skip "the listen trigger does not load here: $(grep 'watching binds' "$T/guest.log")"
 
@@ -20,6 +32,16 @@ read -r _ n med p99 _ umed _ _ timeouts <<<"$out"
 [ "$n" = 20 ] && [ "$timeouts" = 0 ] ||
     fail "binds not all seen by the trigger: $out"
 pass "listen trigger: 20 binds seen on the host after a median of $med ms (p99 $p99), unbinds $umed ms"
+
+# A Unix socket listening in the VM, after the first scan: only the
+# trigger's Unix half (a BPF program on unix_listen) can show it.
+if grep -q "Unix listen trigger: .*wait for a scan" "$T/guest.log"; then
+	echo "note: $(grep 'Unix listen trigger' "$T/guest.log" | head -1)"
+else
+	bg app ip netns exec "$NS" "$PY" "$UNIXHTTP" "$APP"
+	wait_for 30 "the VM's Unix socket on the host" test -S "$HAPP"
+	pass "listen trigger: a Unix socket made in the VM is on the host with no poll"
+fi
 
 # Binds in another namespace (here: the root one) cost the guest nothing.
 restart_guest() {
@@ -37,6 +59,10 @@ for i in range(20):
     s.bind(('127.0.0.1', 0))
     s.listen()
     s.close()
+    u = socket.socket(socket.AF_UNIX)
+    u.bind('\\0porthole-bindwatch-%d' % i)
+    u.listen()
+    u.close()
     time.sleep(0.02)"
 "$PHBENCH" bindlat "$NS" "$port" 1 >/dev/null || fail "bindlat in the VM"
 kill_wait TERM "$GUEST_PID"
