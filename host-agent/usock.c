@@ -141,8 +141,8 @@ usock_place(struct forward *f)
 	}
 	if (sockdir_path(f->req.guest_name, f->req.sock_name, path,
 	    sizeof path, err, sizeof err) == -1) {
-		log_warnx("guest %s: socket %s: %s", f->s->id,
-		    f->req.sock_name, err);
+		limit_warn(f->s->gep, f->s->cid, WARN_EXPOSE, "guest %s: "
+		    "socket %s: %s", f->s->id, f->req.sock_name, err);
 		snprintf(f->dec.reason, sizeof f->dec.reason, "the host cannot "
 		    "place the socket (its log says why)");
 		return usock_refuse(f, PH_FAILED, REFUSAL_LISTEN_ERROR);
