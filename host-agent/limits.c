@@ -268,20 +268,32 @@ limit_may_log(const struct guest_ep *gep, uint32_t cid, enum warn_kind kind)
 	return 1;
 }
 
+/* A line the guest on gep (with this CID, or 0) caused, if it may be. */
+static void
+limit_vlog(const struct guest_ep *gep, uint32_t cid, enum warn_kind kind,
+    const char *fmt, va_list ap)
+{
+	char	msg[1024];
+
+	if (!limit_may_log(gep, cid, kind))
+		return;
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	if (warn_is_info(kind))
+		log_info("%s", msg);
+	else
+		log_warnx("%s", msg);
+}
+
 /* A warning the guest on gep (with this CID, or 0) caused: rate-limited. */
 void
 limit_warn(const struct guest_ep *gep, uint32_t cid, enum warn_kind kind,
     const char *fmt, ...)
 {
-	char	msg[1024];
 	va_list	ap;
 
-	if (!limit_may_log(gep, cid, kind))
-		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	limit_vlog(gep, cid, kind, fmt, ap);
 	va_end(ap);
-	log_warnx("%s", msg);
 }
 
 /* The same for news a guest makes at will (a reverse connection). */
@@ -289,15 +301,11 @@ void
 limit_info(const struct guest_ep *gep, uint32_t cid, enum warn_kind kind,
     const char *fmt, ...)
 {
-	char	msg[1024];
 	va_list	ap;
 
-	if (!limit_may_log(gep, cid, kind))
-		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	limit_vlog(gep, cid, kind, fmt, ap);
 	va_end(ap);
-	log_info("%s", msg);
 }
 
 /* At exit (or an endpoint's end): the counts held back, logged. */
