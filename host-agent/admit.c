@@ -50,8 +50,6 @@ hostaddr_port(const struct ph_hostaddr *a, const void *arg)
 	return a->port == *(const uint16_t *)arg;
 }
 
-static void	admit_wait(struct forward *);
-
 /* Whether d opens host sockets: the verdicts that listen. */
 int
 admit_listening(const struct bind_decision *d)
@@ -375,7 +373,7 @@ admit_schedule(int now)
 		evtimer_add(host->retry_ev, &tv);
 }
 
-static void
+void
 admit_wait(struct forward *f)
 {
 	if (f->waiting)

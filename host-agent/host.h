@@ -623,6 +623,7 @@ int		 admit_same_hosts(const struct bind_decision *,
 		    const struct bind_decision *);
 void		 admit_unwait(struct forward *);
 void		 admit_freed(void);
+void		 admit_wait(struct forward *);
 int		 admit_port_taken(const struct forward *, uint16_t);
 
 /* conn.c: one forwarded client connection */

@@ -169,8 +169,7 @@ usock_place(struct forward *f)
 /*
  * The one entry point, as admit_forward() is for ports; listening: f
  * had its socket a moment ago.  A socket takes a slot under the guest's
- * max-forwards as a port does (a slot freed later is not waited for: a
- * reload or the guest's next EXPOSE tries again).
+ * max-forwards as a port does, and waits for one as a port does.
  */
 enum refusal
 usock_admit(struct forward *f, int listening)
@@ -182,8 +181,10 @@ usock_admit(struct forward *f, int listening)
 	if (!admit_listening(&f->dec))
 		return f->dec.code;
 	if (admit_over_limit(f, listening, f->dec.reason,
-	    sizeof f->dec.reason))
+	    sizeof f->dec.reason)) {
+		admit_wait(f);
 		return usock_refuse(f, PH_REFUSED, REFUSAL_LIMIT);
+	}
 	if (host->sockdir[0] == '\0') {
 		snprintf(f->dec.reason, sizeof f->dec.reason, "the host takes "
 		    "no guest sockets (--sock-dir none)");

@@ -144,6 +144,7 @@ pass "the guest's server exits: the host socket is removed"
 
 # Back, then the guest agent leaves: gone again, and its directory.
 bg app2 ip netns exec "$NS" "$PY" "$UNIXHTTP" "$APP"
+APP2_PID=$LAST_PID
 wait_for 10 "the host socket again" test -S "$HAPP"
 kill_wait TERM "$GUEST_PID"
 wait_for 10 "the host socket to go with the guest" test ! -e "$HAPP"
@@ -177,6 +178,7 @@ pass "'/', '..' and other bad names refused with a reason; nothing outside SOCKD
 stop_agents hostile
 OTHER=$T/vm/other.sock
 bg other ip netns exec "$NS" "$PY" "$UNIXHTTP" "$OTHER"
+OTHER_PID=$LAST_PID
 wait_for 10 "the second server" test -S "$OTHER"
 start_host --max-forwards 1 -l "unix:$T/other-vm.sock"
 start_guest -N "$GNAME" -x none -x "$APP" -x "$OTHER=other"
@@ -189,7 +191,16 @@ api /v1/forwards | json '[f["reason"] for f in d if f["verdict"] == "refused"][0
     fail "the refusal's reason: $(api /v1/forwards)"
 [ "$(find "$SOCKDIR/$GNAME" -name '*.sock' | wc -l)" = 1 ] ||
     fail "sockets made under max-forwards 1: $(ls "$SOCKDIR/$GNAME")"
-pass "max-forwards 1: one of two guest sockets made, the other refused with the limit"
+# The refused one waits for the slot, as a port does: the made one's
+# server goes, and the other is made.
+bound=$(api /v1/forwards | json '[f["socket_name"] for f in d if f["verdict"] == "bound"][0]')
+case $bound in
+app) kill_wait TERM "$APP2_PID"; waiting=other ;;
+other) kill_wait TERM "$OTHER_PID"; waiting=app ;;
+*) fail "bound: '$bound'" ;;
+esac
+wait_for 10 "the waiting socket made" test -S "$SOCKDIR/$GNAME/$waiting.sock"
+pass "max-forwards 1: one of two guest sockets made, the other refused with the limit, then made when the slot is free"
 
 # A guest names itself: another one (its own endpoint) claiming this
 # guest's name may not place a socket in its directory, whether the name
