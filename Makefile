@@ -511,8 +511,18 @@ fuzz:
 	    n=$$(basename $$t); mkdir -p tests/fuzz/corpus/$$n; \
 	    echo "fuzz: $$n for $(FUZZ_SECONDS) s"; \
 	    $$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-	        tests/fuzz/corpus/$$n tests/fuzz/seeds/$$n 2>&1 | \
-	        grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' || exit 1; \
+	        -artifact_prefix=tests/fuzz/corpus/$$n- \
+	        tests/fuzz/corpus/$$n tests/fuzz/seeds/$$n \
+	        >tests/fuzz/corpus/$$n.log 2>&1; rc=$$?; \
+	    grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' \
+	        tests/fuzz/corpus/$$n.log; \
+	    if [ $$rc != 0 ]; then \
+	        echo "fuzz: $$n failed (exit $$rc): its input and log are" \
+	            "in tests/fuzz/corpus/"; \
+	        grep -vE '^(INFO|#[0-9])' tests/fuzz/corpus/$$n.log | \
+	            head -n 40; \
+	        exit 1; \
+	    fi; \
 	done
 
 install: all contrib

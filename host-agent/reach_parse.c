@@ -4,6 +4,7 @@
  *
  *	DEST		127.0.0.1:5432, [::1]:5432 or /abs/path.sock
  *	SIDE		PORT or ADDR:PORT (loopback, port 1024 up) or NAME
+ *			(not digits alone: those are a port)
  *			default: 127.0.0.1 and DEST's port, or the
  *			socket file's name without ".sock"
  *
@@ -105,7 +106,8 @@ reach_default_side(struct reach_entry *e, char *err, size_t len)
 	if (n > 5 && strcmp(base + n - 5, ".sock") == 0)
 		n -= 5;
 	g->kind = PH_KIND_UNIX;
-	if (n < sizeof g->name) {
+	/* Digits alone would read back as a port: such a name is given. */
+	if (n < sizeof g->name && strspn(base, "0123456789") < n) {
 		memcpy(g->name, base, n);
 		g->name[n] = '\0';
 		if (ph_sockname_check(g->name, &why) == 0)

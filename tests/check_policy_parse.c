@@ -425,6 +425,12 @@ static const struct bad_case {
 	{ "reach /run/.hidden.sock\n", "p:1: reach: /run/.hidden.sock: its "
 	  "file's name cannot name the guest's socket: give one (DEST=NAME, "
 	  "or \"as NAME\")\n" },
+	/* Digits alone would read back as a port (found by fuzz_policy). */
+	{ "reach /5\n", "p:1: reach: /5: its file's name cannot name the "
+	  "guest's socket: give one (DEST=NAME, or \"as NAME\")\n" },
+	{ "reach /run/12.sock\n", "p:1: reach: /run/12.sock: its file's name "
+	  "cannot name the guest's socket: give one (DEST=NAME, or \"as "
+	  "NAME\")\n" },
 	{ "reach 127.0.0.1:5432\nreach 127.0.0.2:5432 as 5432\n",
 	  "p:2: reach: the guest side is line 1's already\n" },
 	/* Several errors: all are reported, each with its line. */
