@@ -38,8 +38,8 @@ wait_for() {	# wait_for SECONDS COMMAND...
 	done
 }
 host_agent() {
-	host-agent/porthole-host -d -l "unix:$SOCK" -a "unix:$API" "$@" \
-	    >"$T/host.log" 2>&1 &
+	host-agent/porthole-host -d -l "unix:$SOCK" -a "unix:$API" \
+	    -S "$T/socks" "$@" >"$T/host.log" 2>&1 &
 	HOST=$!
 	PIDS+=("$HOST")
 	wait_for 5 test -S "$SOCK"
@@ -64,7 +64,7 @@ wait_for 5 sh -c "curl -s --unix-socket $API http://localhost/v1/status |
 echo "  (and portholectl events, following it in the background)"
 say "porthole-guest in the VM"
 ip netns exec "$NS" guest-agent/porthole-guest -d -c "unix:$SOCK" \
-    -s "$GSTATUS" >"$T/guest.log" 2>&1 &
+    -s "$GSTATUS" -r none >"$T/guest.log" 2>&1 &
 PIDS+=($!)
 wait_for 5 grep -q "connected to host" "$T/guest.log"
 
