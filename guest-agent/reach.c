@@ -113,15 +113,6 @@ rconn_free(struct rconn *rc)
 	free(rc);
 }
 
-/* The stream cannot carry a reset: closing it is how one is told. */
-static int
-rconn_ext_reset_cb(struct relay *r, void *arg)
-{
-	(void)r;
-	(void)arg;
-	return -1;
-}
-
 static void
 rconn_done_cb(struct relay *r, enum relay_end end, void *arg)
 {
@@ -135,7 +126,7 @@ rconn_done_cb(struct relay *r, enum relay_end end, void *arg)
 }
 
 static const struct relay_cbs rconn_relay_cbs = {
-	.ext_reset = rconn_ext_reset_cb,
+	/* no ext_reset: the stream's close is how a reset is told */
 	.done = rconn_done_cb,
 };
 

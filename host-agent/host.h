@@ -321,8 +321,6 @@ enum warn_kind {
 
 void		 limit_warn(const struct guest_ep *, uint32_t, enum warn_kind,
 		    const char *, ...) __attribute__((format(printf, 4, 5)));
-void		 limit_info(const struct guest_ep *, uint32_t, enum warn_kind,
-		    const char *, ...) __attribute__((format(printf, 4, 5)));
 void		 limits_warn_flush_all(void);
 
 /* gate.c: who may speak for a guest */

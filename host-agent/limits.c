@@ -201,7 +201,7 @@ PH_RB_GENERATE(warn_tree, warn_entry, node, warn_cmp)
 
 static struct warn_tree	warns = RB_INITIALIZER(&warns);
 
-/* Lines of this kind are news, not warnings (limit_info). */
+/* Lines of this kind are news, not warnings (logged by limit_warn at info). */
 static int
 warn_is_info(enum warn_kind kind)
 {
@@ -268,44 +268,26 @@ limit_may_log(const struct guest_ep *gep, uint32_t cid, enum warn_kind kind)
 	return 1;
 }
 
-/* A line the guest on gep (with this CID, or 0) caused, if it may be. */
-static void
-limit_vlog(const struct guest_ep *gep, uint32_t cid, enum warn_kind kind,
-    const char *fmt, va_list ap)
-{
-	char	msg[1024];
-
-	if (!limit_may_log(gep, cid, kind))
-		return;
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	if (warn_is_info(kind))
-		log_info("%s", msg);
-	else
-		log_warnx("%s", msg);
-}
-
-/* A warning the guest on gep (with this CID, or 0) caused: rate-limited. */
+/*
+ * A line the guest on gep (with this CID, or 0) caused: rate-limited.
+ * A warning, or news for a kind warn_is_info() names (logged at info).
+ */
 void
 limit_warn(const struct guest_ep *gep, uint32_t cid, enum warn_kind kind,
     const char *fmt, ...)
 {
+	char	msg[1024];
 	va_list	ap;
 
+	if (!limit_may_log(gep, cid, kind))
+		return;
 	va_start(ap, fmt);
-	limit_vlog(gep, cid, kind, fmt, ap);
+	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-}
-
-/* The same for news a guest makes at will (a reverse connection). */
-void
-limit_info(const struct guest_ep *gep, uint32_t cid, enum warn_kind kind,
-    const char *fmt, ...)
-{
-	va_list	ap;
-
-	va_start(ap, fmt);
-	limit_vlog(gep, cid, kind, fmt, ap);
-	va_end(ap);
+	if (warn_is_info(kind))
+		log_info("%s", msg);
+	else
+		log_warnx("%s", msg);
 }
 
 /* At exit (or an endpoint's end): the counts held back, logged. */

@@ -59,15 +59,6 @@ rconn_free(struct rconn *rc)
 	free(rc);
 }
 
-/* The stream cannot carry a reset: closing it is how one is told. */
-static int
-rconn_ext_reset_cb(struct relay *r, void *arg)
-{
-	(void)r;
-	(void)arg;
-	return -1;
-}
-
 static void
 rconn_done_cb(struct relay *r, enum relay_end end, void *arg)
 {
@@ -88,7 +79,7 @@ rconn_done_cb(struct relay *r, enum relay_end end, void *arg)
 }
 
 static const struct relay_cbs rconn_relay_cbs = {
-	.ext_reset = rconn_ext_reset_cb,
+	/* no ext_reset: the stream's close is how a reset is told */
 	.done = rconn_done_cb,
 };
 
@@ -239,7 +230,7 @@ reach_stream(int fd, const struct guest_ep *gep, uint32_t cid,
 		close(fd);
 		return;
 	}
-	limit_info(gep, cid, WARN_REACH_CONN, "guest %s: reverse connection "
+	limit_warn(gep, cid, WARN_REACH_CONN, "guest %s: reverse connection "
 	    "to entry %u: %s", s->id, e->id, e->text);
 	rc = xcalloc(1, sizeof *rc);
 	rc->s = s;

@@ -341,7 +341,7 @@ relay_ext_failed(struct relay *r)
 	dir_clear(&r->dir[DIR_OUT]);
 	dir_clear(&r->dir[DIR_IN]);
 	close_fd(r, RELAY_EXT, 1);
-	if (r->cbs.ext_reset(r, r->arg) == -1) {
+	if (r->cbs.ext_reset == NULL || r->cbs.ext_reset(r, r->arg) == -1) {
 		relay_finish(r, RELAY_END_EXT_RESET, 0);
 		return;
 	}

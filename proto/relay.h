@@ -47,7 +47,8 @@ struct relay_cbs {
 	/*
 	 * ext was reset; return 0 once the other agent has been told (the
 	 * relay then waits for it to close the stream) or -1 if it cannot
-	 * be told (the stream is closed at once).
+	 * be told (the stream is closed at once); NULL: it never can be
+	 * (a reverse stream, whose close is how a reset is told).
 	 */
 	int	(*ext_reset)(struct relay *, void *);
 	/*
