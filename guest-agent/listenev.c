@@ -1,6 +1,6 @@
 /*
- * The "listen" trigger: the kernel tells us when a TCP socket enters or
- * leaves LISTEN, anywhere in the VM, so a new bind is scanned for within
+ * The "listen" trigger: the kernel tells us when a TCP socket enters
+ * LISTEN or leaves it for CLOSE, anywhere in the VM, so a new bind is scanned for within
  * a millisecond or so and nothing else costs a wakeup.
  *
  * A BPF program of a dozen instructions, written out below, is attached
@@ -13,6 +13,7 @@
  *
  * The program follows the socket to its network namespace and stays
  * quiet for other namespaces (offsets from the kernel's BTF, btf.c).
+ * A connection accepted is no wakeup: see listenev_load().
  * Needs CAP_BPF and CAP_PERFMON (root) and Linux 5.8 or later; when the
  * kernel says no, scan.c tries the next trigger.  A Unix socket's
  * listen() is unixev.c's, into the same ring buffer.
@@ -64,9 +65,15 @@ listenev_load(const struct netns_filter *nf)
 	bpfprog_emit(&p, BPF_ALU64 | BPF_MOV | BPF_X, 6, 1, 0, 0); /* ctx */
 	bpfprog_emit(&p, BPF_LDX | BPF_MEM | BPF_DW, 2, 6, 8, 0); /* old */
 	bpfprog_emit(&p, BPF_LDX | BPF_MEM | BPF_DW, 3, 6, 16, 0); /* new */
-	bpfprog_emit(&p, BPF_JMP | BPF_JEQ | BPF_K, 2, 0, 1, TCP_LISTEN);
-	/* neither is LISTEN: out */
-	bpfprog_jump_out(&p, BPF_JMP | BPF_JNE | BPF_K, 3, TCP_LISTEN);
+	/* into LISTEN: on */
+	bpfprog_emit(&p, BPF_JMP | BPF_JEQ | BPF_K, 3, 0, 2, TCP_LISTEN);
+	/*
+	 * Out of LISTEN only into CLOSE: every connection a listener takes
+	 * starts as its clone, still LISTEN, set to SYN_RECV, which must
+	 * not wake a scan (a busy server would scan at the storm cap).
+	 */
+	bpfprog_jump_out(&p, BPF_JMP | BPF_JNE | BPF_K, 2, TCP_LISTEN);
+	bpfprog_jump_out(&p, BPF_JMP | BPF_JNE | BPF_K, 3, TCP_CLOSE);
 	if (nf != NULL) {
 		/* r3 = sk */
 		bpfprog_emit(&p, BPF_LDX | BPF_MEM | BPF_DW, 3, 6, 0, 0);
