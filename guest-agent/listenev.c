@@ -1,7 +1,7 @@
 /*
  * The "listen" trigger: the kernel tells us when a TCP socket enters
- * LISTEN or leaves it for CLOSE, anywhere in the VM, so a new bind is scanned for within
- * a millisecond or so and nothing else costs a wakeup.
+ * LISTEN or leaves it for CLOSE, anywhere in the VM, so a new bind is
+ * scanned for within a millisecond or so and nothing else costs a wakeup.
  *
  * A BPF program of a dozen instructions, written out below, is attached
  * by name to the inet_sock_set_state tracepoint (a raw tracepoint: no
