@@ -86,8 +86,10 @@ gconn_free(struct gconn *c)
 	}
 	if (c->target != -1)
 		close(c->target);
-	if (c->stream != -1)
+	if (c->stream != -1) {
+		gstream_handed();	/* a pooled stream's watch first */
 		close(c->stream);
+	}
 	RB_REMOVE(gconn_tree, &gconns, c);
 	if (!c->relaying)
 		ndialling--;
@@ -117,6 +119,7 @@ dial_fail(struct gconn *c, uint8_t how, const char *why)
 {
 	log_debug("connection %016llx: %s", (unsigned long long)c->id, why);
 	dial_tell_host(c->id, how, why);
+	gstream_handed();	/* a pooled stream's watch, before the linger's */
 	if (c->stream != -1)
 		gstream_linger(c->stream);
 	c->stream = -1;
@@ -151,16 +154,17 @@ relay_shut_cb(struct relay *r, uint64_t bytes, void *arg)
 
 /* A clean end, both ways: the stream back to the pool, the host told. */
 static void
-dial_release(struct gconn *c, int stream)
+dial_release(struct gconn *c, int stream, struct event *watch)
 {
 	struct ph_msg	m = { .type = PH_RELEASE };
 
 	if (!gsession_reuses()) {
+		event_free(watch);
 		close(stream);
 		return;
 	}
 	/* Stream 0: closed, the pool is full; the host closes its end. */
-	m.u.release.stream = gstream_release(stream);
+	m.u.release.stream = gstream_release(stream, watch);
 	m.u.release.conn = c->id;
 	gsession_send(&m);
 }
@@ -169,12 +173,13 @@ static void
 relay_done_cb(struct relay *r, enum relay_end end, void *arg)
 {
 	struct gconn	*c = arg;
+	struct event	*watch;
 	int		 stream;
 
 	log_debug("connection %016llx: %s", (unsigned long long)c->id,
 	    relay_end_name(end));
-	if ((stream = relay_keep_stream(r)) != -1)
-		dial_release(c, stream);
+	if ((stream = relay_keep_stream(r, &watch)) != -1)
+		dial_release(c, stream, watch);
 	c->relay = NULL;
 	c->target = c->stream = -1;	/* the relay closed them */
 	gconn_free(c);
@@ -215,12 +220,21 @@ dial_relay(struct gconn *c)
 {
 	c->relaying = 1;
 	ndialling--;
-	if (c->proto == IPPROTO_UDP)
+	if (c->proto == IPPROTO_UDP) {
+		gstream_handed();	/* its watch, edge-triggered, first */
 		c->dg = dgrelay_new(guest->base, c->target, c->stream,
 		    &gconn_dgrelay_cbs, c);
-	else {
+	} else {
 		c->relay = relay_new(guest->base, c->target, c->stream,
 		    &gconn_relay_cbs, c);
+		/*
+		 * A pooled stream's watch (still on when the target answered
+		 * at once) is freed now, the relay having its registration,
+		 * and what came before the relay is read.
+		 */
+		gstream_handed();
+		if (c->pooled)
+			relay_look_stream(c->relay);
 		if (gsession_reuses())
 			relay_set_reuse(c->relay);
 		if (c->shut_early)
@@ -454,6 +468,7 @@ dial_start(uint64_t id, uint32_t forward, int stream)
 
 	if ((c = gconn_new(id, stream)) == NULL) {
 		if (stream != -1) {
+			gstream_handed();
 			close(stream);
 			gstream_back();
 		}
@@ -492,6 +507,7 @@ dial_pair(const struct ph_pair *p)
 		return;
 	}
 	dial_start(p->conn, p->forward, stream);
+	gstream_handed();	/* unless the relay came at once, and did */
 }
 
 /* The host says its client went away or reset: do the same here. */

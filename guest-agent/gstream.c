@@ -35,6 +35,7 @@
 
 #include "guest.h"
 #include "log.h"
+#include "relay.h"
 #include "xmalloc.h"
 
 #define GSTREAM_RETRY_MS	20	/* the host's backlog was full */
@@ -67,6 +68,7 @@ static struct {
 	int			 nbusy;		/* taken, to come back (reuse) */
 	uint64_t		 next_id;
 	struct event		*refill;	/* after a failure */
+	struct gstream		*handing;	/* taken, still watched */
 } pool = {
 	.idle = TAILQ_HEAD_INITIALIZER(pool.idle),
 	.connecting = TAILQ_HEAD_INITIALIZER(pool.connecting),
@@ -405,6 +407,7 @@ gstream_pool_stop(void)
 {
 	struct gstream	*g;
 
+	gstream_handed();
 	pool.want = 0;
 	pool.reuse = 0;
 	pool.nbusy = 0;		/* (the old session's relays may still end) */
@@ -423,7 +426,10 @@ gstream_pool_stop(void)
 
 /*
  * The pooled stream a PAIR names, out of the pool (another is opened in
- * its place); -1 if there is no such stream.
+ * its place); -1 if there is no such stream.  Its watch stays on until
+ * gstream_handed(), which the caller calls before the loop turns, after
+ * a relay on the stream is made if it is made at once: the relay takes
+ * its epoll registration over.
  */
 int
 gstream_take(uint64_t id)
@@ -439,8 +445,9 @@ gstream_take(uint64_t id)
 	TAILQ_REMOVE(&pool.idle, g, entry);
 	pool.nidle--;
 	fd = g->fd;
-	g->fd = -1;
-	gstream_free(g);
+	g->fd = -1;		/* the caller's now */
+	gstream_handed();
+	pool.handing = g;
 	if (pool.reuse)
 		pool.nbusy++;	/* it comes back: no need to replace it */
 	pool_fill();
@@ -448,46 +455,65 @@ gstream_take(uint64_t id)
 }
 
 /*
- * A released stream became readable while idle: the host closed it
- * (it did not pool it), or a PAIR's bytes came before the PAIR, which
- * then takes it.
+ * A released stream is readable while idle: the host closed it (it did
+ * not pool it), or a PAIR's bytes came before the PAIR, which then takes
+ * it.  1 when it was closed.
  */
-static void
-released_read_cb(int fd, short ev, void *arg)
+static int
+released_look(struct gstream *g)
 {
-	struct gstream	*g = arg;
-	char		 c;
-	ssize_t		 n;
+	char	c;
+	ssize_t	n;
 
-	(void)ev;
-	n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	n = recv(g->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
 	if (n > 0)
-		return;			/* its PAIR is on the way */
-	if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
-		event_add(g->ev, NULL);
-		return;
-	}
+		return 0;		/* its PAIR is on the way */
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return 0;
 	log_debug("pooled stream %llu: closed by the host",
 	    (unsigned long long)g->id);
 	TAILQ_REMOVE(&pool.idle, g, entry);
 	pool.nidle--;
 	gstream_free(g);
-	pool_fill();
+	return 1;
+}
+
+static void
+released_read_cb(int fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	if (released_look(arg))
+		pool_fill();
+}
+
+/* The stream gstream_take() gave is watched by its relay, or by none. */
+void
+gstream_handed(void)
+{
+	if (pool.handing != NULL)
+		gstream_free(pool.handing);
+	pool.handing = NULL;
 }
 
 /*
- * Idle streams the pool may hold with reuse: twice what it keeps ready,
- * within the host's bound.  A taken stream still counts as the pool's
- * until it is back (gstream_back()), so it is not replaced while it
- * carries a connection; a burst beyond the pool gets new streams (OPEN),
- * which come back into it too.  At a steady load the pool so grows to
- * the number of connections at once, up to this, and no stream is
- * opened or closed.
+ * Idle streams the pool may hold with reuse: four times what it keeps
+ * ready, within the host's bound.  A taken stream still counts as the
+ * pool's until it is back (gstream_back()), so it is not replaced while
+ * it carries a connection; a burst beyond the pool gets new streams
+ * (OPEN), which come back into it too.  At a steady load the pool so
+ * grows to the number of connections in flight, up to this, and no
+ * stream is opened or closed.  In flight is more than the clients at
+ * once: a client that has its answer may close and connect again before
+ * its last connection's end has come back from the target, and with 16
+ * clients at once bench/conncpu saw up to 40 connections in flight.  At
+ * twice, a stream in six was closed beyond the bound and its place
+ * taken by a new one; at four times, none (docs/performance.md).
  */
 static int
 pool_cap(void)
 {
-	return pool.want * 2 < PH_POOL_MAX ? pool.want * 2 : PH_POOL_MAX;
+	return pool.want * 4 < PH_POOL_MAX ? pool.want * 4 : PH_POOL_MAX;
 }
 
 /*
@@ -506,25 +532,35 @@ gstream_back(void)
 /*
  * The stream of a connection that ended cleanly, both ways (protocol 4):
  * it joins the idle pool under a new id, returned for the RELEASE, while
- * the pool has room; else it is closed and 0 returned.
+ * the pool has room; else it is closed and 0 returned.  watch is the
+ * relay's event on it (relay_keep_stream()), freed once the pool's own,
+ * alike, is on: the stream's epoll registration carries over, and what
+ * came before is looked at once.
  */
 uint64_t
-gstream_release(int fd)
+gstream_release(int fd, struct event *watch)
 {
 	struct gstream	*g;
 
 	if (!pool.reuse || pool.nidle + pool.nconnecting >= pool_cap()) {
+		if (watch != NULL)
+			event_free(watch);
 		close(fd);
 		return 0;
 	}
 	g = gstream_new(0, NULL, NULL);
 	g->fd = fd;
 	g->id = ++pool.next_id;
-	g->ev = event_new(guest->base, fd, EV_READ, released_read_cb, g);
+	g->ev = event_new(guest->base, fd, RELAY_STREAM_WATCH | EV_PERSIST,
+	    released_read_cb, g);
 	if (g->ev == NULL)
 		fatalx("event_new");
 	event_add(g->ev, NULL);
+	if (watch != NULL)
+		event_free(watch);
 	TAILQ_INSERT_TAIL(&pool.idle, g, entry);
 	pool.nidle++;
+	if (released_look(g))
+		return 0;	/* the host closed it: the RELEASE says so */
 	return g->id;
 }

@@ -12,6 +12,7 @@
 #include "endpoint.h"
 #include "proto.h"
 
+struct event;
 struct event_base;
 
 #define GUEST_CONNECT_TIMEOUT	5	/* seconds, host and target */
@@ -242,9 +243,10 @@ struct gstream	*gstream_connect(uint64_t, gstream_cb, void *);
 struct gstream	*gstream_reverse(uint32_t, gstream_cb, void *);
 void		 gstream_cancel(struct gstream *);
 int		 gstream_take(uint64_t);
+void		 gstream_handed(void);
 void		 gstream_linger(int);
 void		 gstream_stop(void);
-uint64_t	 gstream_release(int);
+uint64_t	 gstream_release(int, struct event *);
 void		 gstream_back(void);
 void		 gstream_pool_start(int, int);
 void		 gstream_pool_stop(void);
@@ -340,7 +342,6 @@ void		 jail_enter(uid_t, gid_t);
 const char	*jail_possible(void);
 
 /* localsock.c: the agent's local sockets, opened before it splits */
-struct event;
 struct localsock {
 	const char	*what;		/* "status socket", in messages */
 	struct endpoint	 ep;

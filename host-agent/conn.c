@@ -79,6 +79,8 @@ conn_done_cb(struct relay *r, enum relay_end end, void *arg)
 {
 	struct conn			*c = arg;
 	const struct relay_stats	*st = relay_stats(r);
+	struct event			*watch;
+	int				 stream;
 
 	c->f->bytes_out += st->bytes_out;
 	c->f->bytes_in += st->bytes_in;
@@ -87,7 +89,8 @@ conn_done_cb(struct relay *r, enum relay_end end, void *arg)
 	    (unsigned long long)c->pair.id, relay_end_name(end),
 	    (unsigned long long)st->bytes_out,
 	    (unsigned long long)st->bytes_in);
-	pair_return(&c->pair, relay_keep_stream(r));
+	stream = relay_keep_stream(r, &watch);
+	pair_return(&c->pair, stream, watch);
 	c->relay = NULL;
 	conn_free(c, 0);
 }
@@ -250,8 +253,16 @@ conn_accept(struct forward *f, int fd)
 	f->conns_total++;
 	events_conn(HEV_CONN_OPENED, f);
 	if ((stream = pair_open(&c->pair, f->s, f->id, &conn_pair_ops,
-	    c)) != -1)
+	    c)) != -1) {
+		/*
+		 * The pool's watch goes once the relay watches the stream:
+		 * its registration carries over, and what came before the
+		 * relay is read.
+		 */
 		conn_relay(c, stream);
+		pair_handed(&c->pair);
+		relay_look_stream(c->relay);
+	}
 	if (conn_fds_short(fd))
 		forward_pause(f, "few descriptors left for the guest's streams");
 }

@@ -419,6 +419,7 @@ struct host {
 	int			 udp_max_flows;	/* --udp-flows, per forward */
 	uint64_t		 udp_dropped;	/* datagrams to guests dropped */
 	uint64_t		 streams_returned; /* to a pool after a clean end */
+	uint64_t		 streams_pooled;   /* idle in pools now */
 	uint64_t		 gate_refused[GATE_NKINDS];
 	int			 local_peers;	/* --local-peers */
 	int			 any_source_port; /* --any-source-port */
@@ -593,7 +594,8 @@ struct pair {
 	int			 released;	/* the guest's RELEASE came */
 	uint64_t		 release_id;	/* its pooled stream id */
 	int			 fd;		/* returning: the stream */
-	struct event		*ev;		/* returning: readable */
+	struct event		*ev;		/* returning: readable, or late */
+	struct pooled		*handing;	/* its pooled stream, watched */
 };
 
 int	 pair_open(struct pair *, struct session *, uint32_t,
@@ -609,7 +611,8 @@ int	 pair_reuses(const struct pair *);
 int	 pair_send_shut(struct pair *, uint64_t);
 void	 pair_shut_msg(struct session *, const struct ph_shut *);
 void	 pair_release_msg(struct session *, const struct ph_release *);
-void	 pair_return(struct pair *, int);
+void	 pair_return(struct pair *, int, struct event *);
+void	 pair_handed(struct pair *);
 void	 pair_session_gone(struct session *, int);
 /* admit.c: what may change a verdict after policy_decide, in one step */
 enum refusal	 admit_forward(struct forward *, int);

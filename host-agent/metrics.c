@@ -230,6 +230,11 @@ metrics_counters(struct evbuffer *b)
 	    "connection to a clean end (protocol 4), for the next client.");
 	evbuffer_add_printf(b, "porthole_streams_returned_total %llu\n",
 	    (unsigned long long)host->streams_returned);
+	head(b, "porthole_streams_pooled", "gauge",
+	    "Data streams idle in guests' pools now, each ready for a client "
+	    "(a descriptor here and one in its guest).");
+	evbuffer_add_printf(b, "porthole_streams_pooled %llu\n",
+	    (unsigned long long)host->streams_pooled);
 	head(b, "porthole_guest_refused_total", "counter",
 	    "Connections refused as not the guest's own agent (a vsock CID "
 	    "or source port, a missing or wrong key proof), by reason.");

@@ -17,6 +17,14 @@
  * (pair_return()).  It goes back to the pool once the guest, done too,
  * sends RELEASE with the id it pools it under; until then its pair waits
  * on the session's returning list, keeping its connection id.
+ *
+ * Wherever a stream waits (pooled, relaying, returning) it is watched
+ * with the relay's own events (RELAY_STREAM_WATCH), and each hand-over
+ * adds the next watch before it frees the last, so the stream stays
+ * registered with epoll from one connection to the next: no
+ * epoll_ctl(2) for it per connection.  An inherited registration wakes
+ * for what comes after it only, so a stream entering the pool is looked
+ * at once (pooled_look()).
  */
 #include <sys/socket.h>
 #include <errno.h>
@@ -29,9 +37,10 @@
 #include "compat.h"
 #include "host.h"
 #include "log.h"
+#include "relay.h"
 #include "xmalloc.h"
 
-/* An idle stream of a session's pool. */
+/* An idle stream of a session's pool (or being handed to a relay). */
 struct pooled {
 	TAILQ_ENTRY(pooled)	 entry;
 	struct session		*s;
@@ -39,6 +48,8 @@ struct pooled {
 	int			 fd;
 	struct event		*ev;		/* readable: EOF, or a bad guest */
 };
+
+#define STREAM_WATCH	(RELAY_STREAM_WATCH | EV_PERSIST)
 
 static int
 pair_cmp(struct pair *a, struct pair *b)
@@ -70,7 +81,7 @@ pair_random_id(void)
 }
 
 static void	returning_end(struct pair *, int);
-static void	pool_insert(struct session *, uint64_t, int);
+static void	pool_insert(struct session *, uint64_t, int, struct event *);
 
 static struct pair *
 pair_find(uint64_t id)
@@ -85,23 +96,43 @@ pooled_free(struct pooled *ps)
 {
 	TAILQ_REMOVE(&ps->s->pool, ps, entry);
 	ps->s->npool--;
+	host->streams_pooled--;
 	event_free(ps->ev);
 	free(ps);
 }
 
-/* The oldest idle stream of the session's pool, taken out of it. */
+/*
+ * The oldest idle stream of the session's pool, taken out of it; its
+ * watch stays until the owner's relay watches it (pair_handed()).
+ */
 static int
-pool_take(struct session *s, uint64_t *id)
+pool_take(struct pair *p, uint64_t *id)
 {
-	struct pooled	*ps = TAILQ_FIRST(&s->pool);
-	int		 fd;
+	struct pooled	*ps = TAILQ_FIRST(&p->s->pool);
 
 	if (ps == NULL)
 		return -1;
-	fd = ps->fd;
+	TAILQ_REMOVE(&p->s->pool, ps, entry);
+	p->s->npool--;
+	host->streams_pooled--;
+	p->handing = ps;
 	*id = ps->id;
-	pooled_free(ps);
-	return fd;
+	return ps->fd;
+}
+
+/*
+ * The owner of p, given a pooled stream by pair_open(), watches it now
+ * (a relay) or is about to with events of its own (a datagram stream):
+ * the pool's watch goes.  The owner calls this before the loop turns.
+ */
+void
+pair_handed(struct pair *p)
+{
+	if (p->handing == NULL)
+		return;
+	event_free(p->handing->ev);
+	free(p->handing);
+	p->handing = NULL;
 }
 
 static void
@@ -177,7 +208,7 @@ pair_open(struct pair *p, struct session *s, uint32_t forward,
 	RB_INSERT(pair_tree, &pairs, p);
 	TAILQ_INSERT_TAIL(&s->pairs, p, entry);
 	s->nconns++;
-	if ((fd = pool_take(s, &m.u.pair.stream)) == -1) {
+	if ((fd = pool_take(p, &m.u.pair.stream)) == -1) {
 		pair_ask(p, forward);
 		return -1;
 	}
@@ -189,6 +220,7 @@ pair_open(struct pair *p, struct session *s, uint32_t forward,
 		 * returns): p waits for a stream that cannot come, so that
 		 * the session's end fails it, closing its client.
 		 */
+		pair_handed(p);
 		close(fd);
 		pair_wait(p);
 		return -1;
@@ -218,6 +250,7 @@ pair_end(struct pair *p)
 {
 	if (p->id == 0)
 		return;
+	pair_handed(p);
 	pair_detach(p);
 	if (p->timeout != NULL)
 		event_free(p->timeout);
@@ -283,23 +316,20 @@ pair_close_msg(struct session *s, const struct ph_close *m)
 }
 
 /*
- * An idle pooled stream became readable: the guest closed it, or sent
- * bytes before any PAIR named it, which is a protocol error.  Either way
- * it leaves the pool.
+ * An idle pooled stream is readable: the guest closed it, or sent bytes
+ * before any PAIR named it, which is a protocol error.  Either way it
+ * leaves the pool (and 1 is returned).
  */
-static void
-pooled_read_cb(int fd, short ev, void *arg)
+static int
+pooled_look(struct pooled *ps)
 {
-	struct pooled	*ps = arg;
 	char		 c;
 	ssize_t		 n;
+	int		 fd;
 
-	(void)ev;
-	n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-	if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
-		event_add(ps->ev, NULL);
-		return;
-	}
+	n = recv(ps->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return 0;
 	if (n > 0)
 		limit_warn(ps->s->gep, ps->s->cid, WARN_STRAY_STREAM,
 		    "guest %s: bytes on idle pooled stream %llu: closed",
@@ -307,8 +337,18 @@ pooled_read_cb(int fd, short ev, void *arg)
 	else
 		log_debug("guest %s: pooled stream %llu closed by the guest",
 		    ps->s->id, (unsigned long long)ps->id);
-	close(fd);
+	fd = ps->fd;
 	pooled_free(ps);
+	close(fd);
+	return 1;
+}
+
+static void
+pooled_read_cb(int fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)pooled_look(arg);
 }
 
 static struct session *
@@ -330,8 +370,13 @@ pool_has(const struct session *s, uint64_t id)
 	return 0;
 }
 
+/*
+ * fd joins s's pool, watched; the watch it had (a relay's, a returning
+ * pair's), if any, goes after the pool's is on, so that the stream's
+ * registration carries over, and the stream is looked at once.
+ */
 static void
-pool_insert(struct session *s, uint64_t id, int fd)
+pool_insert(struct session *s, uint64_t id, int fd, struct event *watch)
 {
 	struct pooled	*ps;
 
@@ -339,12 +384,16 @@ pool_insert(struct session *s, uint64_t id, int fd)
 	ps->s = s;
 	ps->id = id;
 	ps->fd = fd;
-	ps->ev = event_new(host->base, fd, EV_READ, pooled_read_cb, ps);
+	ps->ev = event_new(host->base, fd, STREAM_WATCH, pooled_read_cb, ps);
 	if (ps->ev == NULL)
 		fatalx("event_new");
 	event_add(ps->ev, NULL);
+	if (watch != NULL)
+		event_free(watch);
 	TAILQ_INSERT_TAIL(&s->pool, ps, entry);
 	s->npool++;
+	host->streams_pooled++;
+	(void)pooled_look(ps);
 }
 
 /* A stream presented POOL: it waits, idle, for a client (bounded). */
@@ -369,7 +418,7 @@ pair_pool_add(int fd, const struct guest_ep *gep, uint32_t cid,
 		close(fd);
 		return;
 	}
-	pool_insert(s, m->stream, fd);
+	pool_insert(s, m->stream, fd, NULL);
 }
 
 /*
@@ -384,11 +433,12 @@ pair_session_gone(struct session *s, int abort)
 {
 	struct pooled	*ps;
 	struct pair	*p;
-	int		 waiting;
+	int		 waiting, fd;
 
 	while ((ps = TAILQ_FIRST(&s->pool)) != NULL) {
-		close(ps->fd);
-		pooled_free(ps);
+		fd = ps->fd;
+		pooled_free(ps);	/* its watch before the descriptor */
+		close(fd);
 	}
 	while ((p = TAILQ_FIRST(&s->returning)) != NULL)
 		returning_end(p, 0);
@@ -438,15 +488,25 @@ pair_shut_msg(struct session *s, const struct ph_shut *m)
 	p->ops->shut(p, m->bytes);
 }
 
+/* Closes a stream no one keeps, its watch (if any) first. */
+static void
+stream_drop(int fd, struct event *watch)
+{
+	if (watch != NULL)
+		event_free(watch);
+	close(fd);
+}
+
 /*
  * A released stream joins the pool, within its bounds, for the next
- * client; stream id 0 means the guest closed it instead.
+ * client; stream id 0 means the guest closed it instead.  watch is the
+ * stream's current watch, if any, freed here.
  */
 static void
-pool_put(struct session *s, uint64_t id, int fd)
+pool_put(struct session *s, uint64_t id, int fd, struct event *watch)
 {
 	if (id == 0) {
-		close(fd);
+		stream_drop(fd, watch);
 		return;
 	}
 	if (s->npool >= PH_POOL_MAX || pool_has(s, id)) {
@@ -454,11 +514,11 @@ pool_put(struct session *s, uint64_t id, int fd)
 		    "released stream %llu %s: closed", s->id,
 		    (unsigned long long)id, s->npool >= PH_POOL_MAX ?
 		    "beyond the pool's limit" : "with an id already pooled");
-		close(fd);
+		stream_drop(fd, watch);
 		return;
 	}
 	host->streams_returned++;
-	pool_insert(s, id, fd);
+	pool_insert(s, id, fd, watch);
 }
 
 /* A returning stream is pooled (pool) or closed, and its pair freed. */
@@ -467,28 +527,35 @@ returning_end(struct pair *p, int pool)
 {
 	TAILQ_REMOVE(&p->s->returning, p, entry);
 	RB_REMOVE(pair_tree, &pairs, p);
-	event_free(p->ev);
 	if (pool)
-		pool_put(p->s, p->release_id, p->fd);
+		pool_put(p->s, p->release_id, p->fd, p->ev);
 	else
-		close(p->fd);
+		stream_drop(p->fd, p->ev);
 	free(p);
 }
 
 /*
- * No RELEASE came in time for a returning stream: it is not reused.  (It
- * is not watched meanwhile: the guest says RELEASE either way, and a
- * session's end closes it.)
+ * A returning stream is readable before its RELEASE: the guest closed
+ * it, or wrote on it, which it may not; or no RELEASE came in time.  It
+ * is not reused.
  */
 static void
 returning_cb(int fd, short ev, void *arg)
 {
 	struct pair	*p = arg;
+	char		 c;
 
-	(void)fd;
-	(void)ev;
-	log_debug("guest %s: stream of connection %016llx not released in "
-	    "time: closed", p->s->id, (unsigned long long)p->id);
+	if (!(ev & EV_TIMEOUT)) {
+		if (recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == -1 &&
+		    (errno == EAGAIN || errno == EINTR))
+			return;
+		log_debug("guest %s: stream of connection %016llx closed or "
+		    "written to before its RELEASE: closed", p->s->id,
+		    (unsigned long long)p->id);
+	} else
+		log_debug("guest %s: stream of connection %016llx not "
+		    "released in time: closed", p->s->id,
+		    (unsigned long long)p->id);
 	returning_end(p, 0);
 }
 
@@ -517,11 +584,12 @@ pair_release_msg(struct session *s, const struct ph_release *m)
 
 /*
  * The owner is done with p.  fd is its stream when the connection ended
- * cleanly both ways (relay_keep_stream()), else -1.  The stream goes back
- * to the pool once the guest released it too.
+ * cleanly both ways (relay_keep_stream()), else -1, and watch the
+ * relay's event on it, which this frees.  The stream goes back to the
+ * pool once the guest released it too.
  */
 void
-pair_return(struct pair *p, int fd)
+pair_return(struct pair *p, int fd, struct event *watch)
 {
 	struct timeval	 tv = { HOST_DATA_TIMEOUT, 0 };
 	struct session	*s = p->s;
@@ -533,20 +601,23 @@ pair_return(struct pair *p, int fd)
 	if (fd == -1)
 		return;
 	if (s == NULL) {
-		close(fd);
+		stream_drop(fd, watch);
 		return;
 	}
 	if (released) {
-		pool_put(s, release_id, fd);
+		pool_put(s, release_id, fd, watch);
 		return;
 	}
 	r = xcalloc(1, sizeof *r);
 	r->id = id;
 	r->s = s;
 	r->fd = fd;
-	if ((r->ev = evtimer_new(host->base, returning_cb, r)) == NULL)
-		fatalx("evtimer_new");
-	evtimer_add(r->ev, &tv);
+	r->ev = event_new(host->base, fd, STREAM_WATCH, returning_cb, r);
+	if (r->ev == NULL)
+		fatalx("event_new");
+	event_add(r->ev, &tv);
+	if (watch != NULL)
+		event_free(watch);
 	RB_INSERT(pair_tree, &pairs, r);
 	TAILQ_INSERT_TAIL(&s->returning, r, entry);
 }

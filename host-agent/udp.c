@@ -231,6 +231,7 @@ udp_flow_new(struct udp_sock *us, const struct udp_flow *key)
 	f->conns_total++;
 	events_conn(HEV_CONN_OPENED, f);
 	stream = pair_open(&fl->pair, f->s, f->id, &udp_pair_ops, fl);
+	pair_handed(&fl->pair);	/* before its bufferevent: not edge-triggered */
 	log_debug("udp flow from %s on forward %u: connection %016llx%s",
 	    udp_flow_name(fl, ca, sizeof ca), f->id,
 	    (unsigned long long)fl->pair.id, stream != -1 ? ", pooled stream" :

@@ -84,6 +84,7 @@ struct relay {
 	int			 reuse;		/* EOF as SHUT; stream keepable */
 	int			 shut_sent;	/* our EOF went as SHUT */
 	int			 keep;		/* in done(): may be kept */
+	struct event		*watch;		/* in done(): the kept stream's */
 };
 
 static uint8_t	scratch[RELAY_COPY_MAX];
@@ -215,8 +216,8 @@ dir_init(struct relay *r, int d, int src, int dst, uint64_t *count)
 	 * and the other's sink.  EV_CLOSED (EPOLLRDHUP) says an EOF waits
 	 * behind the bytes, which a short read would otherwise leave unseen.
 	 */
-	dir->rev = event_new(r->base, src, EV_READ | EV_CLOSED | EV_PERSIST |
-	    EV_ET, relay_read_cb, dir);
+	dir->rev = event_new(r->base, src, RELAY_STREAM_WATCH | EV_PERSIST,
+	    relay_read_cb, dir);
 	dir->wev = event_new(r->base, dst, EV_WRITE | EV_PERSIST | EV_ET,
 	    relay_write_cb, dir);
 	if (dir->rev == NULL || dir->wev == NULL)
@@ -279,38 +280,59 @@ dir_clear(struct relay_dir *dir)
 	dir->pend = NULL;
 }
 
-/* Ends the relay: after this the relay is gone, callers return at once. */
+/*
+ * Ends the relay: after this the relay is gone, callers return at once.
+ * A stream that may be kept keeps its read event, still registered,
+ * through done(), so that its next owner can take the registration over
+ * (relay_keep_stream()).
+ */
 static void
 relay_finish(struct relay *r, enum relay_end end, int rst_ext)
 {
+	r->keep = end == RELAY_END_CLOSED && r->reuse && r->shut_sent &&
+	    r->dir[DIR_IN].by_limit;
+	if (r->keep) {
+		r->watch = r->dir[DIR_IN].rev;
+		r->dir[DIR_IN].rev = NULL;
+	}
 	dir_clear(&r->dir[DIR_OUT]);
 	dir_clear(&r->dir[DIR_IN]);
 	if (r->linger != NULL)
 		event_free(r->linger);
 	close_fd(r, RELAY_EXT, rst_ext);
-	r->keep = end == RELAY_END_CLOSED && r->reuse && r->shut_sent &&
-	    r->dir[DIR_IN].by_limit;
 	if (!r->keep)
 		close_fd(r, RELAY_STREAM, 0);
 	r->cbs.done(r, end, r->arg);
-	close_fd(r, RELAY_STREAM, 0);	/* unless the owner kept it */
+	if (r->watch != NULL)		/* the owner did not keep it */
+		event_free(r->watch);
+	close_fd(r, RELAY_STREAM, 0);
 	free(r);
 }
 
 /*
  * In done(): a stream that carried this connection to a clean end in
- * both directions, by SHUT, and is quiet: the caller owns it now.
- * -1 for any other end.
+ * both directions, by SHUT, and is quiet: the caller owns it now, and
+ * *watch, the relay's read event on it, still registered with epoll.
+ * The caller frees *watch before done() returns, and before it closes
+ * the stream; one that watches the stream again with RELAY_STREAM_WATCH
+ * adds its own event first, and the stream's registration carries over:
+ * no epoll_ctl(2) between one connection and the next.  Nothing was
+ * read from the stream since its last edge, so the next owner looks at
+ * it once (a peer's stray bytes or EOF would wake nobody).  -1 (*watch
+ * NULL) for any other end.
  */
 int
-relay_keep_stream(struct relay *r)
+relay_keep_stream(struct relay *r, struct event **watch)
 {
 	int	fd = r->fd[RELAY_STREAM];
 
+	*watch = NULL;
 	if (!r->keep)
 		return -1;
 	r->keep = 0;
 	r->fd[RELAY_STREAM] = -1;
+	*watch = r->watch;
+	r->watch = NULL;
 	return fd;
 }
 
@@ -388,7 +410,12 @@ dir_shutdown(struct relay_dir *dir)
 {
 	struct relay	*r = dir->r;
 
-	event_del(dir->rev);
+	/*
+	 * At a SHUT's count the stream stays registered (the read event
+	 * is ignored from now on): it may carry the next connection.
+	 */
+	if (!dir->by_limit)
+		event_del(dir->rev);
 	event_del(dir->wev);
 	dir->done = 1;
 	if (dir == &r->dir[DIR_OUT] && r->reuse &&
@@ -634,6 +661,8 @@ relay_read_cb(int fd, short ev, void *arg)
 	struct relay_dir	*dir = arg;
 
 	(void)fd;
+	if (dir->done)
+		return;			/* ended at a SHUT's count */
 	if (ev & (EV_CLOSED | EV_WRITE))	/* EPOLLRDHUP, EPOLLHUP, EPOLLERR */
 		dir->closing = 1;
 	if (dir->held)
@@ -669,6 +698,17 @@ relay_write_cb(int fd, short ev, void *arg)
 	dir->pend = NULL;
 	dir->pend_off = dir->pend_len = 0;
 	dir_release(dir);
+}
+
+/*
+ * The stream came watched by its last owner (a pool), whose watch this
+ * relay's took the epoll registration of: an edge before (bytes, EOF)
+ * went to that watch, so look at the stream once.
+ */
+void
+relay_look_stream(struct relay *r)
+{
+	event_active(r->dir[DIR_IN].rev, EV_READ, 1);
 }
 
 /* The other agent speaks protocol 4: EOFs travel as SHUT. */

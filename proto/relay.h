@@ -24,9 +24,20 @@
 
 #include <stdint.h>
 
+#include <event2/event.h>
+
+/*
+ * The events a relay watches its sources' reads with.  An owner that
+ * watches an idle stream with exactly these (EV_PERSIST as it likes)
+ * shares one epoll registration with the relay on it when their events
+ * overlap in time: see relay_keep_stream().
+ */
+#define RELAY_STREAM_WATCH	(EV_READ | EV_CLOSED | EV_ET)
+
 /* The most a direction holds while its sink is full. */
 #define RELAY_PIPE_SIZE		(1024 * 1024)
 
+struct event;
 struct event_base;
 struct relay;
 
@@ -70,9 +81,10 @@ struct relay_stats {
 struct relay	*relay_new(struct event_base *, int, int,
 		    const struct relay_cbs *, void *);
 void		 relay_set_reuse(struct relay *);
+void		 relay_look_stream(struct relay *);
 void		 relay_peer_shut(struct relay *, uint64_t);
 void		 relay_unshare(struct relay *);
-int		 relay_keep_stream(struct relay *);
+int		 relay_keep_stream(struct relay *, struct event **);
 void		 relay_reset(struct relay *);
 void		 relay_abort(struct relay *);
 const struct relay_stats *relay_stats(const struct relay *);

@@ -82,14 +82,21 @@ gsession_reuses(void)
 }
 
 uint64_t
-gstream_release(int fd)
+gstream_release(int fd, struct event *watch)
 {
+	if (watch != NULL)
+		event_free(watch);
 	close(fd);
 	return 0;
 }
 
 void
 gstream_back(void)
+{
+}
+
+void
+gstream_handed(void)
 {
 }
 
@@ -231,10 +238,17 @@ relay_unshare(struct relay *rl)
 	(void)rl;
 }
 
-int
-relay_keep_stream(struct relay *rl)
+void
+relay_look_stream(struct relay *rl)
 {
 	(void)rl;
+}
+
+int
+relay_keep_stream(struct relay *rl, struct event **watch)
+{
+	(void)rl;
+	*watch = NULL;
 	return -1;
 }
 

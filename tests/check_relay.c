@@ -69,6 +69,8 @@ static struct {
 	uint64_t		 shut_bytes;
 	int			 shut_ret;
 	int			 kept;		/* the stream, kept in done */
+	struct event		*keeper;	/* its next owner's watch */
+	int			 keeper_woke;
 } f;
 
 static void
@@ -121,6 +123,8 @@ teardown(void)
 		if (f.peer[side] != -1)
 			close(f.peer[side]);
 	}
+	if (f.keeper != NULL)
+		event_free(f.keeper);
 	if (f.kept != -1)
 		close(f.kept);
 	event_free(f.tick);
@@ -193,14 +197,38 @@ ext_reset_cb(struct relay *r, void *arg)
 }
 
 static void
+keeper_cb(int fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	f.keeper_woke++;
+}
+
+/*
+ * A kept stream is watched as its next owner would (a pool): its watch
+ * on before the relay's goes, which it so takes the registration of.
+ */
+static void
 done_cb(struct relay *r, enum relay_end end, void *arg)
 {
+	struct event	*watch;
+
 	(void)arg;
 	ck_assert_msg(!f.done, "done called twice");
 	f.done = 1;
 	f.end = end;
 	f.stats = *relay_stats(r);
-	f.kept = relay_keep_stream(r);
+	f.kept = relay_keep_stream(r, &watch);
+	if (f.kept != -1) {
+		ck_assert_ptr_nonnull(watch);
+		f.keeper = event_new(f.base, f.kept, RELAY_STREAM_WATCH |
+		    EV_PERSIST, keeper_cb, NULL);
+		ck_assert_ptr_nonnull(f.keeper);
+		ck_assert_int_eq(event_add(f.keeper, NULL), 0);
+		event_free(watch);
+	} else
+		ck_assert_ptr_null(watch);
 	f.r = NULL;
 }
 
@@ -299,6 +327,13 @@ static int
 stream_got(int n)
 {
 	return f.sink[RELAY_STREAM].len >= (size_t)n;
+}
+
+static int
+keeper_woke(int unused)
+{
+	(void)unused;
+	return f.keeper_woke > 0;
 }
 
 static int
@@ -967,6 +1002,10 @@ START_TEST(test_reuse_clean)
 	assert_delivered(RELAY_STREAM);
 	assert_delivered(RELAY_EXT);
 	ck_assert_int_eq(inq(f.kept), 0);
+	/* What the peer sends next wakes the kept stream's next owner. */
+	ck_assert_int_eq(f.keeper_woke, 0);
+	ck_assert_int_eq(write(f.peer[RELAY_STREAM], "x", 1), 1);
+	run_until(keeper_woke, 0, "the kept stream's next watch to wake");
 }
 END_TEST
 
