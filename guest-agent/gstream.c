@@ -15,8 +15,8 @@
  *
  * With a protocol 4 host a stream whose connection ended cleanly comes
  * back (gstream_release()) as a new idle stream of the pool, under a new
- * id the guest sends in RELEASE, while the pool holds fewer than twice
- * the streams it keeps ready (pool_cap()); a taken stream is replaced
+ * id the guest sends in RELEASE, while the pool holds fewer than four
+ * times the streams it keeps ready (pool_cap()); a taken stream is replaced
  * only when it does not come back.  A released stream is watched,
  * since the host closes it rather than pool it when its side did not end
  * cleanly.

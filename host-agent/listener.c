@@ -224,6 +224,8 @@ pending_dispatch(struct pending *p, const struct ph_frame_hdr *h)
 		pending_challenge(p, &m.u.hello, key);
 		return;
 	}
+	/* Its next owner watches it its own way (edge-triggered, some). */
+	event_del(p->ev);
 	if (h->type == PH_HELLO)
 		session_new(fd, p->gep, p->cid, &m.u.hello, NULL);
 	else if (h->type == PH_DATA)

@@ -312,6 +312,15 @@ pair_close_msg(struct session *s, const struct ph_close *m)
 	log_debug("guest %s: connection %016llx %s: %s", s->id,
 	    (unsigned long long)p->id, ph_close_name(m->how),
 	    log_safe(m->reason, safe, sizeof safe));
+	/*
+	 * Done here and returning its stream (no owner): the guest's side
+	 * failed after all, so no RELEASE will come and the stream is not
+	 * reused.
+	 */
+	if (p->ops == NULL) {
+		returning_end(p, 0);
+		return;
+	}
 	p->ops->closed(p, m);
 }
 
@@ -537,7 +546,9 @@ returning_end(struct pair *p, int pool)
 /*
  * A returning stream is readable before its RELEASE: the guest closed
  * it, or wrote on it, which it may not; or no RELEASE came in time.  It
- * is not reused.
+ * is not reused.  (What came before its watch, which took the relay's
+ * registration over, wakes nobody: pool_insert() looks at it, at the
+ * RELEASE, or the timeout ends it.)
  */
 static void
 returning_cb(int fd, short ev, void *arg)

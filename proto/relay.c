@@ -311,15 +311,15 @@ relay_finish(struct relay *r, enum relay_end end, int rst_ext)
 
 /*
  * In done(): a stream that carried this connection to a clean end in
- * both directions, by SHUT, and is quiet: the caller owns it now, and
- * *watch, the relay's read event on it, still registered with epoll.
- * The caller frees *watch before done() returns, and before it closes
- * the stream; one that watches the stream again with RELAY_STREAM_WATCH
- * adds its own event first, and the stream's registration carries over:
- * no epoll_ctl(2) between one connection and the next.  Nothing was
- * read from the stream since its last edge, so the next owner looks at
- * it once (a peer's stray bytes or EOF would wake nobody).  -1 (*watch
- * NULL) for any other end.
+ * both directions, by SHUT: the caller owns it now, and *watch, the
+ * relay's read event on it, still registered with epoll.  The caller
+ * frees *watch before done() returns, and before it closes the stream;
+ * one that watches the stream again with RELAY_STREAM_WATCH adds its
+ * own event first, and the stream's registration carries over: no
+ * epoll_ctl(2) between one connection and the next.  Nothing was read
+ * past the count, and an edge that came since woke only this relay, so
+ * the next owner looks at the stream once (a peer's stray bytes or EOF
+ * would wake nobody).  -1 (*watch NULL) for any other end.
  */
 int
 relay_keep_stream(struct relay *r, struct event **watch)
@@ -548,7 +548,11 @@ dir_send(struct relay_dir *dir, const uint8_t *p, size_t len)
 static int
 dir_read_failed(struct relay_dir *dir, const char *what)
 {
-	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+	if (errno == EAGAIN || errno == EWOULDBLOCK) {
+		dir->closing = 0;	/* dry, and no EOF waits */
+		return PUMP_DRY;
+	}
+	if (errno == EINTR)
 		return PUMP_DRY;
 	relay_side_failed(dir->r, dir_src_side(dir), what);
 	return PUMP_GONE;
@@ -703,12 +707,14 @@ relay_write_cb(int fd, short ev, void *arg)
 /*
  * The stream came watched by its last owner (a pool), whose watch this
  * relay's took the epoll registration of: an edge before (bytes, EOF)
- * went to that watch, so look at the stream once.
+ * went to that watch, so look at the stream once, reading until it is
+ * dry or ends (EV_CLOSED: a short read is not taken for dry, since an
+ * EOF behind the bytes would wake nobody again).
  */
 void
 relay_look_stream(struct relay *r)
 {
-	event_active(r->dir[DIR_IN].rev, EV_READ, 1);
+	event_active(r->dir[DIR_IN].rev, EV_READ | EV_CLOSED, 1);
 }
 
 /* The other agent speaks protocol 4: EOFs travel as SHUT. */

@@ -16,8 +16,9 @@
  * stream down either: the owner tells the other agent how many bytes
  * the stream carried before it (SHUT), and applies the other agent's
  * count with relay_peer_shut().  When both directions end so, the stream
- * is quiet and whole, and the owner may keep it for another connection
- * (relay_keep_stream(), in done()).
+ * is whole (every byte of this connection read, none beyond it), and the
+ * owner may keep it for another connection (relay_keep_stream(), in
+ * done()); anything after the count is the next owner's to find.
  */
 #ifndef PH_RELAY_H
 #define PH_RELAY_H

@@ -1009,6 +1009,35 @@ START_TEST(test_reuse_clean)
 }
 END_TEST
 
+/*
+ * A stream handed over watched (a pool's watch, the relay's own events):
+ * bytes and an EOF that came while the last owner watched it, its one
+ * edge gone there, still reach ext once the relay looks (the EOF too,
+ * behind a short read).
+ */
+START_TEST(test_look_after_handover)
+{
+	struct event	*watch;
+
+	make_unix(RELAY_EXT);
+	make_unix(RELAY_STREAM);
+	watch = event_new(f.base, f.fd[RELAY_STREAM], RELAY_STREAM_WATCH |
+	    EV_PERSIST, keeper_cb, NULL);
+	ck_assert_ptr_nonnull(watch);
+	event_add(watch, NULL);
+	ck_assert_int_eq(write(f.peer[RELAY_STREAM], "abc", 3), 3);
+	ck_assert_int_eq(shutdown(f.peer[RELAY_STREAM], SHUT_WR), 0);
+	run_until(keeper_woke, 0, "the last owner's watch to take the edge");
+	start_relay();
+	event_free(watch);
+	relay_look_stream(f.r);
+	sink_start(RELAY_EXT, 3);
+	run_until(ext_eof, 0, "the EOF at ext");
+	ck_assert_uint_eq(f.sink[RELAY_EXT].len, 3);
+	ck_assert(memcmp(f.sink[RELAY_EXT].buf, "abc", 3) == 0);
+}
+END_TEST
+
 /* Reuse: a count below what came already breaks the stream: ext reset. */
 START_TEST(test_reuse_bad_count)
 {
@@ -1130,6 +1159,7 @@ relay_suite(void)
 	tcase_add_loop_test(tc, test_data_then_eof, 0, 8);
 	tcase_add_loop_test(tc, test_reuse_clean, 0, 4);
 	tcase_add_test(tc, test_reuse_bad_count);
+	tcase_add_test(tc, test_look_after_handover);
 	tcase_add_test(tc, test_reuse_fallback);
 	tcase_add_test(tc, test_reuse_unshare);
 	tcase_add_test(tc, test_reuse_shut_after_reset);

@@ -89,6 +89,15 @@ grep -q "data stream for unknown connection $id dropped" "$T/host.log" ||
     fail "the stale DATA was not logged"
 case_ok "DATA for unknown, another guest's and stale connection ids: dropped and logged; the real one unharmed"
 
+# A connection that ended cleanly both ways (protocol 4) leaves its pair
+# waiting for the guest's RELEASE, with no owner: a CLOSE for it then
+# dropped the host (a NULL call), any guest could do it.  Now its stream
+# is closed and the session goes on.
+eport=$(free_port)
+[ "$(evil close-returning "$eport")" = pong ] ||
+    fail "CLOSE for a connection waiting for its RELEASE"
+case_ok "CLOSE for a connection waiting for its RELEASE: its stream dropped, the session answers"
+
 kill_wait TERM "$good"
 grep -q BAD "$T/good.log" && fail "the good guest's data was damaged: $(grep -v complete "$T/good.log" | head -3)"
 runs=$(grep -c "complete 20 cut 0 corrupt 0" "$T/good.log")

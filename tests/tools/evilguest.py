@@ -18,6 +18,7 @@ import time
 
 HELLO, WELCOME, EXPOSE, UNEXPOSE, EXPOSED, OPEN, CLOSE, DATA, PING, PONG, \
     ERROR, POOL, PAIR = range(1, 14)
+SHUT, RELEASE = 15, 16
 REACH, REVERSE = 17, 18
 VERDICTS = {1: "bound", 2: "rewritten", 3: "refused", 4: "failed"}
 
@@ -321,6 +322,41 @@ def flood_data_unknown(path, count):
     print("sent %d" % count)
 
 
+def frame_of(sock, want):
+    """Reads the host's frames up to one of type want; its payload."""
+    while True:
+        ftype, payload = read_frame(sock)
+        if ftype is None:
+            sys.exit("evilguest: the host closed the session")
+        if ftype == want:
+            return payload
+
+
+def close_returning(s, port):
+    """A connection ended cleanly both ways (protocol 4: SHUT each way),
+    its stream not yet RELEASEd, then a CLOSE for it: its stream is
+    dropped, the session goes on (PING answered)."""
+    token = session(s, 6)
+    s.sendall(expose(1, "127.0.0.1", int(port)))
+    frame_of(s, EXPOSED)
+    pooled = connect()
+    pooled.sendall(frame(POOL, struct.pack(">QQ", token, 1)))
+    client = socket.create_connection(("127.0.0.1", int(port)), timeout=10)
+    client.sendall(b"x")
+    client.shutdown(socket.SHUT_WR)
+    conn = struct.unpack(">Q", frame_of(s, PAIR)[:8])[0]
+    if recv_exact(pooled, 1) != b"x":
+        sys.exit("evilguest: the client's byte did not come")
+    if struct.unpack(">QQ", frame_of(s, SHUT)) != (conn, 1):
+        sys.exit("evilguest: no SHUT after the client's byte")
+    s.sendall(frame(SHUT, struct.pack(">QQ", conn, 0)))
+    if client.recv(1) != b"":	# the host is done: the pair returning
+        sys.exit("evilguest: the client got no EOF")
+    s.sendall(frame(CLOSE, struct.pack(">QB", conn, 2) + string("reset")) +
+              frame(PING, struct.pack(">Q", 7)))
+    return s
+
+
 def data_for(s, conn_hex):
     """A data stream for somebody's connection, with a made-up token."""
     s.sendall(frame(DATA, os.urandom(8) + bytes.fromhex(conn_hex)))
@@ -372,6 +408,7 @@ ARG_CASES = {
                                     s.sendall(expose_unix(
                                         1, a.split(":")[1]))),
     "data-for": lambda s, a: data_for(s, a),
+    "close-returning": close_returning,
     "reverse": reverse,
     "reverse-v5": reverse_v5,
 }
