@@ -462,13 +462,8 @@ gstream_take(uint64_t id)
 static int
 released_look(struct gstream *g)
 {
-	char	c;
-	ssize_t	n;
-
-	n = recv(g->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-	if (n > 0)
-		return 0;		/* its PAIR is on the way */
-	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+	/* Bytes: its PAIR is on the way. */
+	if (relay_stream_idle(g->fd) != RELAY_IDLE_GONE)
 		return 0;
 	log_debug("pooled stream %llu: closed by the host",
 	    (unsigned long long)g->id);
@@ -551,13 +546,8 @@ gstream_release(int fd, struct event *watch)
 	g = gstream_new(0, NULL, NULL);
 	g->fd = fd;
 	g->id = ++pool.next_id;
-	g->ev = event_new(guest->base, fd, RELAY_STREAM_WATCH | EV_PERSIST,
-	    released_read_cb, g);
-	if (g->ev == NULL)
-		fatalx("event_new");
-	event_add(g->ev, NULL);
-	if (watch != NULL)
-		event_free(watch);
+	g->ev = relay_watch_stream(guest->base, fd, released_read_cb, g, NULL,
+	    watch);
 	TAILQ_INSERT_TAIL(&pool.idle, g, entry);
 	pool.nidle++;
 	if (released_look(g))

@@ -26,8 +26,6 @@
  * for what comes after it only, so a stream entering the pool is looked
  * at once (pooled_look()).
  */
-#include <sys/socket.h>
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -48,8 +46,6 @@ struct pooled {
 	int			 fd;
 	struct event		*ev;		/* readable: EOF, or a bad guest */
 };
-
-#define STREAM_WATCH	(RELAY_STREAM_WATCH | EV_PERSIST)
 
 static int
 pair_cmp(struct pair *a, struct pair *b)
@@ -332,14 +328,12 @@ pair_close_msg(struct session *s, const struct ph_close *m)
 static int
 pooled_look(struct pooled *ps)
 {
-	char		 c;
-	ssize_t		 n;
+	enum relay_idle	 idle = relay_stream_idle(ps->fd);
 	int		 fd;
 
-	n = recv(ps->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+	if (idle == RELAY_IDLE_QUIET)
 		return 0;
-	if (n > 0)
+	if (idle == RELAY_IDLE_BYTES)
 		limit_warn(ps->s->gep, ps->s->cid, WARN_STRAY_STREAM,
 		    "guest %s: bytes on idle pooled stream %llu: closed",
 		    ps->s->id, (unsigned long long)ps->id);
@@ -393,12 +387,8 @@ pool_insert(struct session *s, uint64_t id, int fd, struct event *watch)
 	ps->s = s;
 	ps->id = id;
 	ps->fd = fd;
-	ps->ev = event_new(host->base, fd, STREAM_WATCH, pooled_read_cb, ps);
-	if (ps->ev == NULL)
-		fatalx("event_new");
-	event_add(ps->ev, NULL);
-	if (watch != NULL)
-		event_free(watch);
+	ps->ev = relay_watch_stream(host->base, fd, pooled_read_cb, ps, NULL,
+	    watch);
 	TAILQ_INSERT_TAIL(&s->pool, ps, entry);
 	s->npool++;
 	host->streams_pooled++;
@@ -554,11 +544,9 @@ static void
 returning_cb(int fd, short ev, void *arg)
 {
 	struct pair	*p = arg;
-	char		 c;
 
 	if (!(ev & EV_TIMEOUT)) {
-		if (recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == -1 &&
-		    (errno == EAGAIN || errno == EINTR))
+		if (relay_stream_idle(fd) == RELAY_IDLE_QUIET)
 			return;
 		log_debug("guest %s: stream of connection %016llx closed or "
 		    "written to before its RELEASE: closed", p->s->id,
@@ -623,12 +611,7 @@ pair_return(struct pair *p, int fd, struct event *watch)
 	r->id = id;
 	r->s = s;
 	r->fd = fd;
-	r->ev = event_new(host->base, fd, STREAM_WATCH, returning_cb, r);
-	if (r->ev == NULL)
-		fatalx("event_new");
-	event_add(r->ev, &tv);
-	if (watch != NULL)
-		event_free(watch);
+	r->ev = relay_watch_stream(host->base, fd, returning_cb, r, &tv, watch);
 	RB_INSERT(pair_tree, &pairs, r);
 	TAILQ_INSERT_TAIL(&s->returning, r, entry);
 }

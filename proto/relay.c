@@ -705,6 +705,46 @@ relay_write_cb(int fd, short ev, void *arg)
 }
 
 /*
+ * An idle stream's next owner watches it as a relay does (persistent,
+ * cb(arg), tv a timeout or NULL); the watch it had (old, if any) goes
+ * after, so the stream's epoll registration carries over.
+ */
+struct event *
+relay_watch_stream(struct event_base *base, int fd, event_callback_fn cb,
+    void *arg, const struct timeval *tv, struct event *old)
+{
+	struct event	*ev;
+
+	ev = event_new(base, fd, RELAY_STREAM_WATCH | EV_PERSIST, cb, arg);
+	if (ev == NULL)
+		fatalx("relay: event_new failed");
+	event_add(ev, tv);
+	if (old != NULL)
+		event_free(old);
+	return ev;
+}
+
+/*
+ * What waits on a stream that should be idle, looked at without reading
+ * it: RELAY_IDLE_QUIET (nothing), RELAY_IDLE_BYTES (the peer wrote), or
+ * RELAY_IDLE_GONE (it closed, or the socket failed).
+ */
+enum relay_idle
+relay_stream_idle(int fd)
+{
+	char	c;
+	ssize_t	n;
+
+	n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n > 0)
+		return RELAY_IDLE_BYTES;
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+	    errno == EINTR))
+		return RELAY_IDLE_QUIET;
+	return RELAY_IDLE_GONE;
+}
+
+/*
  * The stream came watched by its last owner (a pool), whose watch this
  * relay's took the epoll registration of: an edge before (bytes, EOF)
  * went to that watch, so look at the stream once, reading until it is

@@ -47,6 +47,12 @@ enum relay_side {
 	RELAY_STREAM = 1
 };
 
+enum relay_idle {
+	RELAY_IDLE_QUIET,	/* nothing waits */
+	RELAY_IDLE_BYTES,	/* the peer wrote */
+	RELAY_IDLE_GONE		/* the peer closed, or the socket failed */
+};
+
 enum relay_end {
 	RELAY_END_CLOSED,	/* both directions ended with EOF */
 	RELAY_END_EXT_RESET,	/* ext reset or failed; peer was told */
@@ -83,6 +89,10 @@ struct relay	*relay_new(struct event_base *, int, int,
 		    const struct relay_cbs *, void *);
 void		 relay_set_reuse(struct relay *);
 void		 relay_look_stream(struct relay *);
+struct event	*relay_watch_stream(struct event_base *, int,
+		    event_callback_fn, void *, const struct timeval *,
+		    struct event *);
+enum relay_idle	 relay_stream_idle(int);
 void		 relay_peer_shut(struct relay *, uint64_t);
 void		 relay_unshare(struct relay *);
 int		 relay_keep_stream(struct relay *, struct event **);
