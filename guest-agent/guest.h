@@ -214,7 +214,7 @@ const char	*nat_check(const struct natbind *);
 /* natdump.c: the nf_tables rule set, over netlink (CAP_NET_ADMIN) */
 int		 natdump(struct natbind *, size_t, size_t *);
 int		 natdump_subscribe(void);
-int		 natdump_changed(int);
+int		 natdump_changed(int, size_t *);
 
 /* nat.c: ports published by DNAT rules, binds of the bind table */
 typedef int	(*nat_dump_fn)(struct natbind *, size_t, size_t *);

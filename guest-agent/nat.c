@@ -115,11 +115,12 @@ nat_refresh(void)
 static void
 nat_commit_cb(int fd, short ev, void *arg)
 {
+	size_t	nmsg;
 	int	rc;
 
 	(void)ev;
 	(void)arg;
-	if ((rc = natdump_changed(fd)) == -1) {
+	if ((rc = natdump_changed(fd, &nmsg)) == -1) {
 		log_warn("nat: rule set changes: reading; DNAT rules are read "
 		    "at each slow scan from now on");
 		event_free(nat.ev);
@@ -128,6 +129,9 @@ nat_commit_cb(int fd, short ev, void *arg)
 		nat.fd = -1;
 		return;
 	}
+	/* t_dnat counts these: the filter's proof */
+	log_debug("nat: %zu rule set messages heard%s", nmsg,
+	    rc == 1 ? ", a commit" : "");
 	if (rc == 1 && nat_refresh())
 		watch_scan();
 }

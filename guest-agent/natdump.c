@@ -275,16 +275,18 @@ natdump_subscribe(void)
 
 /*
  * Reads what came on a natdump_subscribe() socket: 1 if a commit came
- * (or so many that some were lost), 0 if none, -1 on an error.
+ * (or so many that some were lost), 0 if none, -1 on an error.  *nmsg
+ * is how many messages it read: what the filter let through.
  */
 int
-natdump_changed(int fd)
+natdump_changed(int fd, size_t *nmsg)
 {
 	static char		 buf[8192];
 	const struct nlmsghdr	*nlh;
 	ssize_t			 n;
 	int			 len, changed = 0;
 
+	*nmsg = 0;
 	for (;;) {
 		n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
 		if (n == -1 && errno == EINTR)
@@ -299,8 +301,10 @@ natdump_changed(int fd)
 			return -1;
 		len = (int)n;
 		for (nlh = (const struct nlmsghdr *)buf;
-		    mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len))
+		    mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+			(*nmsg)++;
 			if (nlh->nlmsg_type == NEWGEN_TYPE)
 				changed = 1;
+		}
 	}
 }
