@@ -26,8 +26,9 @@ read -r hfd0 gfd0 <<<"$(fds_beside_pool)"
 settled() { [ "$(fds_beside_pool)" = "$1 $2" ]; }
 
 # Warm up (first connections allocate the relay's scratch and libevent's
-# tables), then take the memory baseline.
-"$PH_ROOT/tests/tools/phstorm" churn 127.0.0.1 "$port" 200 20 >/dev/null ||
+# tables), at the churn's own concurrency so that its peak is reached
+# already, then take the memory baseline.
+"$PH_ROOT/tests/tools/phstorm" churn 127.0.0.1 "$port" 500 50 >/dev/null ||
     fail "warm-up churn failed"
 hrss0=$(rss_kb "$HOST_PID") grss0=$(rss_kb "$GUEST_PID")
 

@@ -9,7 +9,7 @@
 vm_create
 P=$(free_port 50)
 PU=$((P + 1))
-start_host -u 1		# UDP flows end after 1 s idle, and count then
+start_host -u 2		# UDP flows end after 2 s idle, and count then
 start_guest
 vm_http www 0.0.0.0 "$P"
 wait_for 5 "the forward" host_listens 127.0.0.1 "$P"

@@ -24,6 +24,11 @@ guest_conns() { [ "$(guest_socks | wc -l)" = "$1" ]; }
 guest_conns_ge() { [ "$(guest_socks | wc -l)" -ge "$1" ]; }
 returned() { metric porthole_streams_returned_total; }
 returned_is() { [ "$(returned)" = "$1" ]; }
+# (the same, cheaper: once per client of 200)
+returned_now_is() {
+	[ "$(api /metrics |
+	    awk '$1 == "porthole_streams_returned_total" { print $2 }')" = "$1" ]
+}
 no_conns() { [ "$(metric porthole_connections_active)" = 0 ]; }
 
 wait_for 5 "the control channel and 4 pooled streams" guest_conns 5
@@ -46,6 +51,10 @@ for i in $(seq 1 200); do
 	sent=$(awk '$2 == "sent" { print $3, $5 }' "$T/c.out")
 	wait_for 5 "client $i's bytes at the server" grep -q \
 	    "^server received ${sent% *} digest ${sent#* } " "$T/server.log"
+	# sequential: the next client comes once this one's stream is back
+	# (a busy machine may lag the hand-back, never skip it)
+	wait_for 5 "client $i's stream back in the pool" \
+	    returned_now_is $((i + 1))
 done
 wait_for 10 "200 streams back in the pool" returned_is 201
 wait_for 5 "the pool as it was" guest_conns 5

@@ -25,7 +25,7 @@ got=$(host_udp_listeners "$P")
 
 # ask SERVER TYPE [+tcp]: the answer dig prints, and only that
 ask() {
-	dig @"$1" -p "$P" +short +time=5 +tries=1 ${3:+"$3"} \
+	dig @"$1" -p "$P" +short +time="$(ph_secs 5)" +tries=1 ${3:+"$3"} \
 	    vm.porthole.test "$2"
 }
 for s in 127.0.0.1 ::1; do
