@@ -1,7 +1,8 @@
 /*
  * The worker's jail (privsep.c): the process that parses the host's
  * frames runs as an unprivileged user, in an empty root directory, with
- * no capability in any set and no_new_privs.  The user is -u's, else
+ * no capability in any set, no_new_privs, and not dumpable (no process of
+ * its user may trace it or read its memory).  The user is -u's, else
  * "porthole" if the VM has one, else "nobody", else (a minimal VM with
  * no user database, an initramfs say) uid and gid 65534, the kernel's
  * overflow ids, which own nothing; never root.  The empty
@@ -111,6 +112,8 @@ jail_verify(void)
 		fatalx("capabilities left after dropping privileges");
 	if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
 		fatalx("no_new_privs is not set");
+	if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0)
+		fatalx("the worker is still dumpable");
 }
 
 /*
@@ -132,6 +135,14 @@ jail_enter(uid_t uid, gid_t gid)
 		fatalx("cannot change to uid %d gid %d", (int)uid, (int)gid);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 		fatal("prctl PR_SET_NO_NEW_PRIVS");
+	/*
+	 * The change of ids made the worker non-dumpable only if
+	 * fs.suid_dumpable is 0: at 1, any process of the worker's user
+	 * could ptrace it or read its memory (the key, the session) and
+	 * speak for the guest.  Not left to a sysctl.
+	 */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+		fatal("prctl PR_SET_DUMPABLE");
 	jail_verify();
 }
 

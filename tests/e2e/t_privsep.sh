@@ -16,8 +16,17 @@ gone() { ! kill -0 "$1" 2>/dev/null ||
 port=$(free_port)
 vm_create
 start_host
+# fs.suid_dumpable 1 (core dumps of processes that changed ids, which an
+# admin may want) leaves a process dumpable after it changes to nobody:
+# the worker must make itself non-dumpable.  Set for the worker's start
+# only, and put back at once (and at exit, if the test fails first).
+DUMPABLE0=$(cat /proc/sys/fs/suid_dumpable)
+restore_dumpable() { echo "$DUMPABLE0" >/proc/sys/fs/suid_dumpable; }
+ph_before_exit restore_dumpable
+echo 1 >/proc/sys/fs/suid_dumpable || fail "cannot set fs.suid_dumpable"
 start_guest
 wait_for 5 "the split" log_has guest "privilege separation: uid"
+restore_dumpable
 WORKER=$GUEST_PID
 HELPER=$(children "$WORKER")
 [ "$(echo "$HELPER" | wc -w)" = 1 ] ||
@@ -41,6 +50,37 @@ done
     fail "$EMPTY is $(stat -c '%U %a %F' $EMPTY)"
 [ -z "$(ls -A $EMPTY)" ] || fail "$EMPTY is not empty: $(ls -A $EMPTY)"
 pass "worker: uid/gid nobody, no groups, every capability set empty, no_new_privs, root $EMPTY (root's, 0755, empty)"
+
+# Another process of the worker's user, in the VM, with what such a
+# process has: it can neither trace the worker nor read its memory.
+out=$(ip netns exec "$NS" setpriv --reuid=65534 --regid=65534 \
+    --clear-groups /usr/bin/python3 -c "
+import ctypes, os, sys
+pid = int(sys.argv[1])
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.ptrace(16, pid, 0, 0) == 0:	# PTRACE_ATTACH
+    os.waitpid(pid, 0)
+    libc.ptrace(17, pid, 0, 0)	# PTRACE_DETACH
+    print('attached')
+else:
+    print('attach:', os.strerror(ctypes.get_errno()))
+for f in ('mem', 'environ'):
+    try:
+        with open('/proc/%d/%s' % (pid, f), 'rb') as m:
+            m.read(1)
+        print(f, 'read')
+    except OSError as e:
+        print(f + ':', e.strerror)
+" "$WORKER" 2>&1)
+[ "$out" = "attach: Operation not permitted
+mem: Permission denied
+environ: Permission denied" ] ||
+    fail "a process of the worker's user, with fs.suid_dumpable 1:" \
+    "$(echo "$out" | tr '\n' ';')"
+[ "$(stat -c %u "/proc/$WORKER/environ")" = 0 ] ||
+    fail "the worker's /proc files are its user's: it is dumpable"
+pass "a process of the worker's user cannot trace it or read its memory" \
+    "(not dumpable, whatever fs.suid_dumpable says)"
 
 # The helper: root, CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE and CAP_NET_ADMIN,
 # the real root.
