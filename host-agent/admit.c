@@ -28,25 +28,41 @@
 #include "host.h"
 #include "log.h"
 
+/* f's host address h, which hostaddr_overlap() tests others against. */
+struct admit_where {
+	const struct forward		*f;
+	const struct ph_hostaddr	*h;
+};
+
 /*
- * Whether a is where b would be: the same family and port, and a
- * wildcard on either side or the same address.
+ * Whether g's a is in the way of f's h: the same port, and in the same
+ * family a wildcard on either side or the same address.  Another
+ * guest's forward is in the way in the other family too: a host client
+ * of localhost:P tries ::1 and 127.0.0.1, and must not reach another
+ * guest on either.  One guest's IPv4 and IPv6 sockets on one port (a
+ * server's two, docker-proxy's pair) are its own, as its kernel let it.
  */
 static int
-hostaddr_overlap(const struct ph_hostaddr *a, const void *arg)
+hostaddr_overlap(const struct forward *g, const struct ph_hostaddr *a,
+    const void *arg)
 {
-	const struct ph_hostaddr	*b = arg;
+	const struct admit_where	*w = arg;
+	const struct ph_hostaddr	*b = w->h;
 
-	if (a->port != b->port || a->addr.family != b->addr.family)
+	if (a->port != b->port)
 		return 0;
+	if (a->addr.family != b->addr.family)
+		return g->s != w->f->s;
 	return addr_is_any(&a->addr) || addr_is_any(&b->addr) ||
 	    addr_equal(&a->addr, &b->addr);
 }
 
 /* Whether a has port *arg, at any address. */
 static int
-hostaddr_port(const struct ph_hostaddr *a, const void *arg)
+hostaddr_port(const struct forward *g, const struct ph_hostaddr *a,
+    const void *arg)
 {
+	(void)g;
 	return a->port == *(const uint16_t *)arg;
 }
 
@@ -76,7 +92,9 @@ admit_same_hosts(const struct bind_decision *a, const struct bind_decision *b)
 static struct forward *
 admit_holder(const struct forward *f, const struct ph_hostaddr *h)
 {
-	return hostports_find(f, h->port, hostaddr_overlap, h);
+	struct admit_where	w = { f, h };
+
+	return hostports_find(f, h->port, hostaddr_overlap, &w);
 }
 
 /*

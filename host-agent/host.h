@@ -545,8 +545,8 @@ void		 forward_unref(struct forward *);
 void		 hostports_add(struct forward *);
 void		 hostports_remove(struct forward *);
 struct forward	*hostports_find(const struct forward *, uint16_t,
-		    int (*)(const struct ph_hostaddr *, const void *),
-		    const void *);
+		    int (*)(const struct forward *, const struct ph_hostaddr *,
+		    const void *), const void *);
 
 /* sockdir.c: where guests' Unix sockets go on the host */
 int		 sockdir_configure(const char *, char *, size_t);

@@ -78,11 +78,12 @@ hostports_remove(struct forward *f)
 
 /*
  * The first forward other than f, of f's protocol, listening on port
- * at a host address for which match(address, arg) holds.
+ * at a host address for which match(that forward, address, arg) holds.
  */
 struct forward *
 hostports_find(const struct forward *f, uint16_t port,
-    int (*match)(const struct ph_hostaddr *, const void *), const void *arg)
+    int (*match)(const struct forward *, const struct ph_hostaddr *,
+    const void *), const void *arg)
 {
 	struct hostport	 key, *hp;
 
@@ -93,7 +94,7 @@ hostports_find(const struct forward *f, uint16_t port,
 	for (hp = RB_NFIND(hostport_tree, &hostports, &key); hp != NULL &&
 	    hp->proto == key.proto && hp->port == port;
 	    hp = RB_NEXT(hostport_tree, &hostports, hp))
-		if (hp->f != f && match(&hp->f->dec.host[hp->i], arg))
+		if (hp->f != f && match(hp->f, &hp->f->dec.host[hp->i], arg))
 			return hp->f;
 	return NULL;
 }

@@ -264,16 +264,44 @@ START_TEST(test_two_guests_one_port)
 	/* b is not told a's name; the host keeps it. */
 	ck_assert_str_eq(forward_find(gb.s, 1)->dec.held_by, "a");
 	ck_assert_int_eq(host->nwaiting, 1);
-	/* Another family is another port. */
+	/*
+	 * The other family of that port too: a host client of localhost
+	 * tries ::1 and 127.0.0.1, and must not reach b on one of them.
+	 */
 	expose(&gb, 2, "::1", port);
-	expect(&gb, 2, PH_BOUND, "loopback bind", 0);
+	snprintf(want, sizeof want, "port in use by another guest ([::1]:%u)",
+	    port);
+	expect(&gb, 2, PH_REFUSED, want, 0);
+	ck_assert_int_eq(host->nwaiting, 2);
 
-	/* a closes its port: b gets it, and is told. */
+	/* a closes its port: b gets it in both families, and is told. */
 	forward_close(forward_find(ga.s, 1), "test");
 	expect(&gb, 1, PH_REWRITTEN, "rewritten to loopback", 200);
+	expect(&gb, 2, PH_BOUND, "loopback bind", 200);
 	ck_assert(listening("127.0.0.1", port));
+	ck_assert(listening("::1", port));
 	ck_assert_int_eq(host->nwaiting, 0);
 	expect_nothing(&ga, 0);
+}
+END_TEST
+
+/*
+ * One guest's IPv4 and IPv6 sockets on one port (a server's two,
+ * docker-proxy's pair) are its own: both are forwarded, and another
+ * guest gets neither family of that port.
+ */
+START_TEST(test_one_guest_both_families)
+{
+	expose(&ga, 1, "127.0.0.1", port);
+	expect(&ga, 1, PH_BOUND, "loopback bind", 0);
+	expose(&ga, 2, "::1", port);
+	expect(&ga, 2, PH_BOUND, "loopback bind", 0);
+	ck_assert(listening("127.0.0.1", port));
+	ck_assert(listening("::1", port));
+	expose(&gb, 1, "::", port);
+	expect(&gb, 1, PH_REFUSED, "port in use by another guest", 0);
+	expose(&gb, 2, "127.0.0.1", port);
+	expect(&gb, 2, PH_REFUSED, "port in use by another guest", 0);
 }
 END_TEST
 
@@ -663,6 +691,7 @@ admit_suite(void)
 	tcase_set_timeout(tc, 20);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_two_guests_one_port);
+	tcase_add_test(tc, test_one_guest_both_families);
 	tcase_add_test(tc, test_wildcard_overlaps);
 	tcase_add_test(tc, test_auto);
 	tcase_add_test(tc, test_retry_host_port);

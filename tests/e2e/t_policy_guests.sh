@@ -1,6 +1,7 @@
 #!/bin/bash
 # Two guests, in two network namespaces, on two endpoints of one host
-# agent, with their own rules and limits.  They never share a host port:
+# agent, with their own rules and limits.  They never share a host port,
+# in either family (a host client of localhost tries ::1 and 127.0.0.1):
 # the second to ask for a port gets "refused: port in use by another
 # guest" (the host's log names alpha, the guest is not told), or another
 # port when its rule says "to auto", and gets the
@@ -19,7 +20,7 @@ POLICY=$T/policy
 cat >"$POLICY" <<EOF
 max-forwards 3
 guest beta {
-	max-forwards 2
+	max-forwards 3
 }
 remap tcp port $PA to auto
 EOF
@@ -58,13 +59,15 @@ wait_for 5 "alpha's P" logged guest "tcp 0.0.0.0:$P: rewritten on host \
 wait_for 5 "alpha's PA" logged guest "tcp 0.0.0.0:$PA: rewritten on host \
 127.0.0.1:$PA"
 
-# beta asks for the same two ports.
-serve beta-srv "$NS2" beta "0.0.0.0,$P" "0.0.0.0,$PA"
+# beta asks for the same two ports, P in IPv6 too.
+serve beta-srv "$NS2" beta "0.0.0.0,$P" "::1,$P,v6only" "0.0.0.0,$PA"
 bg guest2 ip netns exec "$NS2" "$PH_GUEST" -d -v -c "unix:$SOCK2" \
     -s "$T/guest2-status.sock" -N beta
 wait_for 5 "beta to connect" logged guest2 "connected to host"
 wait_for 5 "beta's P refused" logged guest2 "tcp 0.0.0.0:$P: refused by \
 host: port in use by another guest (127.0.0.1:$P)"
+wait_for 5 "beta's P in IPv6 refused" logged guest2 "tcp [::1]:$P: refused \
+by host: port in use by another guest ([::1]:$P)"
 wait_for 5 "beta's PA moved" logged guest2 "; port $PA in use by another \
 guest: host port "
 Q=$(grep -F "tcp 0.0.0.0:$PA: rewritten on host" "$T/guest2.log" |
@@ -82,22 +85,27 @@ grep -qE "guest beta \(unix:$SOCK2\): tcp 0.0.0.0:$P python3 -> refused \
     "$T/host.log" || fail "the host did not log it"
 ! grep -q "alpha" "$T/guest2.log" || fail "beta was told alpha's name"
 pass "two guests, one port: the second refused (port in use by another" \
-    "guest, alpha named to the host only), or moved to $Q by 'to auto'"
+    "guest, alpha named to the host only; in IPv6 too), or moved to $Q" \
+    "by 'to auto'"
 
 # alpha lets P go: beta, which still wants it, gets it.
 kill_wait TERM "$ALPHA_P"
 wait_for 10 "beta to get P" logged guest2 "tcp 0.0.0.0:$P: rewritten on \
 host 127.0.0.1:$P"
+wait_for 10 "beta to get P in IPv6" logged guest2 "tcp [::1]:$P: bound on \
+host [::1]:$P"
 wait_for 5 "P's greeting from beta" sh -c "[ \"\$(timeout $(ph_secs 5) bash -c \
 'exec 3<>/dev/tcp/127.0.0.1/$P && head -n 1 <&3')\" = 'hello $P from beta' ]"
-pass "alpha closed P: beta got it and was told"
+[ "$(host_listeners "$P")" = "127.0.0.1:$P [::1]:$P" ] ||
+    fail "P: host listens on '$(host_listeners "$P")'"
+pass "alpha closed P: beta got it in both families and was told"
 
-# beta's guest block: max-forwards 2, and beta has two.
+# beta's guest block: max-forwards 3, and beta has three.
 serve beta-more "$NS2" beta "0.0.0.0,$L1"
 wait_for 5 "beta's third refused" logged guest2 "tcp 0.0.0.0:$L1: refused \
-by host: max-forwards 2 reached for this guest (line 3)"
+by host: max-forwards 3 reached for this guest (line 3)"
 [ "$(host_listeners "$L1")" = "" ] || fail "L1 opened over the limit"
-pass "beta's guest block: max-forwards 2 refuses its third"
+pass "beta's guest block: max-forwards 3 refuses its fourth"
 
 # A program on the host holds PH: failed, then taken once it is free.
 bg blocker env PHLISTEN_NAME=host "$PY" "$PH_ROOT/tests/tools/phlisten.py" \
