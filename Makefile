@@ -10,6 +10,7 @@ DOCDIR ?=	$(PREFIX)/share/doc/porthole
 # systemd reads units under /usr/local/lib too; OpenRC only /etc/init.d.
 SYSTEMDUNITDIR ?=	$(PREFIX)/lib/systemd/system
 SYSTEMDUSERUNITDIR ?=	$(PREFIX)/lib/systemd/user
+SYSUSERSDIR ?=	$(PREFIX)/lib/sysusers.d
 SYSCONFDIR ?=	/etc
 DESTDIR ?=
 
@@ -529,7 +530,8 @@ install: all contrib
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
 	    $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DOCDIR)/docs \
 	    $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(SYSTEMDUNITDIR) \
-	    $(DESTDIR)$(SYSTEMDUSERUNITDIR) $(DESTDIR)$(SYSCONFDIR)/init.d
+	    $(DESTDIR)$(SYSTEMDUSERUNITDIR) $(DESTDIR)$(SYSCONFDIR)/init.d \
+	    $(DESTDIR)$(SYSUSERSDIR)
 	install -m 755 $(BIN_PROGS) $(DESTDIR)$(BINDIR)/
 	install -m 755 $(SBIN_PROGS) $(DESTDIR)$(SBINDIR)/
 	install -m 755 $(LIBEXEC_PROGS) $(DESTDIR)$(LIBEXECDIR)/
@@ -549,9 +551,18 @@ install: all contrib
 	    $(DESTDIR)$(SYSTEMDUSERUNITDIR)/
 	install -m 755 contrib/openrc/porthole-guest \
 	    $(DESTDIR)$(SYSCONFDIR)/init.d/
+	install -m 644 contrib/sysusers/porthole.conf $(DESTDIR)$(SYSUSERSDIR)/
+	@# The worker's user, made now on this machine as a package's
+	@# postinst would (not into a DESTDIR: its image's boot makes it).
+	@if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers >/dev/null; then \
+	    echo "systemd-sysusers $(SYSUSERSDIR)/porthole.conf"; \
+	    systemd-sysusers $(SYSUSERSDIR)/porthole.conf; \
+	fi
 
 # Removes exactly what install put in place, and porthole's own
-# directories once empty; the shared ones (bin, man8, ...) stay.
+# directories once empty; the shared ones (bin, man8, ...) stay, and so
+# does the user porthole, as a package's would: an id once given is not
+# given again to whoever comes next.
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(BIN_PROGS))) \
 	    $(addprefix $(DESTDIR)$(SBINDIR)/,$(notdir $(SBIN_PROGS))) \
@@ -560,7 +571,8 @@ uninstall:
 	    $(addprefix $(DESTDIR)$(DOCDIR)/examples/,$(notdir $(EXAMPLES))) \
 	    $(DESTDIR)$(SYSTEMDUNITDIR)/porthole-guest.service \
 	    $(DESTDIR)$(SYSTEMDUSERUNITDIR)/porthole-host.service \
-	    $(DESTDIR)$(SYSCONFDIR)/init.d/porthole-guest
+	    $(DESTDIR)$(SYSCONFDIR)/init.d/porthole-guest \
+	    $(DESTDIR)$(SYSUSERSDIR)/porthole.conf
 	@for m in $(notdir $(MANS)); do \
 	    echo "rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$$m"; \
 	    rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$$m; \

@@ -5,7 +5,8 @@
  * its user may trace it or read its memory).  The user is -u's, else
  * "porthole" if the VM has one, else "nobody", else (a minimal VM with
  * no user database, an initramfs say) uid and gid 65534, the kernel's
- * overflow ids, which own nothing; never root.  The empty
+ * overflow ids, which own nothing; never root.  A user of its own is
+ * best: any process of the worker's user may still signal it.  The empty
  * root is made by the agent, root-owned, mode 0755, and checked to be
  * so and empty: a directory another user could write into would be a
  * root they choose.
@@ -32,8 +33,11 @@ jail_user(const char *name, uid_t *uid, gid_t *gid)
 
 	if (name != NULL)
 		pw = getpwnam(name);
-	else if ((pw = getpwnam("porthole")) == NULL)
-		pw = getpwnam("nobody");
+	else if ((pw = getpwnam("porthole")) == NULL &&
+	    (pw = getpwnam("nobody")) != NULL)
+		log_info("no user porthole: the worker runs as nobody, whose "
+		    "other processes could stop or kill it (make install's "
+		    "sysusers.d file makes porthole; or -u)");
 	if (pw == NULL && name == NULL) {
 		log_info("no user porthole or nobody: the worker runs as "
 		    "uid and gid %d", JAIL_NOBODY);

@@ -31,6 +31,7 @@ expected() {
 	echo "644 usr/local/lib/systemd/system/porthole-guest.service"
 	echo "644 usr/local/lib/systemd/user/porthole-host.service"
 	echo "755 etc/init.d/porthole-guest"
+	echo "644 usr/local/lib/sysusers.d/porthole.conf"
 	echo "644 usr/local/share/doc/porthole/README.md"
 	for p in "$PH_ROOT"/docs/*.md; do
 		echo "644 usr/local/share/doc/porthole/docs/${p##*/}"
@@ -77,6 +78,19 @@ grep -qx "::respawn:/usr/local/sbin/porthole-guest" \
     fail "the inittab line"
 sh -n "$R/etc/init.d/porthole-guest" || fail "the OpenRC script is not sh"
 pass "the contrib files name the installed programs"
+
+# The worker's user, as systemd-sysusers makes it from the installed file
+# (in a root of its own, a copy: the files list above stays exact).
+cp -a "$R" "$T/sysroot"
+systemd-sysusers --root="$T/sysroot" \
+    "$T/sysroot/usr/local/lib/sysusers.d/porthole.conf" >"$T/sysusers.log" 2>&1 ||
+    fail "systemd-sysusers: $(cat "$T/sysusers.log")"
+IFS=: read -r name _ uid gid _ _ shell < <(grep '^porthole:' "$T/sysroot/etc/passwd")
+[ "$name" = porthole ] && [ "$uid" -gt 0 ] && [ "$uid" -lt 1000 ] &&
+    [ "$gid" -gt 0 ] && [ "$shell" = /usr/sbin/nologin ] ||
+    fail "the sysusers file made: $(cat "$T/sysroot/etc/passwd")"
+pass "the installed sysusers.d file makes the system user porthole" \
+    "(uid $uid, no login) for the guest's worker"
 
 "$R/usr/local/sbin/porthole-guest" -V | grep -q "^porthole-guest " ||
     fail "the installed porthole-guest does not run"

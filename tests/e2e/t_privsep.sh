@@ -10,6 +10,10 @@
 . "$(dirname "$0")/lib.sh"
 
 EMPTY=/run/porthole-guest/empty
+# The worker's default user: porthole where make install made it, else
+# nobody (this machine's usual case).
+if id -u porthole >/dev/null 2>&1; then WU=porthole; else WU=nobody; fi
+WUID=$(id -u $WU) WGID=$(id -g $WU)
 gone() { ! kill -0 "$1" 2>/dev/null ||
     grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
 
@@ -32,11 +36,14 @@ HELPER=$(children "$WORKER")
 [ "$(echo "$HELPER" | wc -w)" = 1 ] ||
     fail "the worker has children \"$HELPER\", not one helper"
 
-# The worker: nobody, nothing in any capability set, in the empty root.
-[ "$(ids "$WORKER" Uid)" = "65534 65534 65534 65534" ] ||
-    fail "worker uids are $(ids "$WORKER" Uid), not nobody's"
-[ "$(ids "$WORKER" Gid)" = "65534 65534 65534 65534" ] ||
-    fail "worker gids are $(ids "$WORKER" Gid), not nogroup's"
+# The worker: $WU, nothing in any capability set, in the empty root.
+[ "$(ids "$WORKER" Uid)" = "$WUID $WUID $WUID $WUID" ] ||
+    fail "worker uids are $(ids "$WORKER" Uid), not $WU's"
+[ "$(ids "$WORKER" Gid)" = "$WGID $WGID $WGID $WGID" ] ||
+    fail "worker gids are $(ids "$WORKER" Gid), not $WU's group's"
+[ $WU = porthole ] || log_has guest "no user porthole: the worker runs as \
+nobody, whose other processes could stop or kill it" ||
+    fail "the fallback to nobody was not said"
 [ -z "$(ids "$WORKER" Groups | tr -d ' ')" ] ||
     fail "worker keeps supplementary groups $(ids "$WORKER" Groups)"
 for set in CapInh CapPrm CapEff CapBnd CapAmb; do
@@ -49,11 +56,11 @@ done
 [ "$(stat -c '%U %a %F' $EMPTY)" = "root 755 directory" ] ||
     fail "$EMPTY is $(stat -c '%U %a %F' $EMPTY)"
 [ -z "$(ls -A $EMPTY)" ] || fail "$EMPTY is not empty: $(ls -A $EMPTY)"
-pass "worker: uid/gid nobody, no groups, every capability set empty, no_new_privs, root $EMPTY (root's, 0755, empty)"
+pass "worker: uid/gid $WU, no groups, every capability set empty, no_new_privs, root $EMPTY (root's, 0755, empty)"
 
 # Another process of the worker's user, in the VM, with what such a
 # process has: it can neither trace the worker nor read its memory.
-out=$(ip netns exec "$NS" setpriv --reuid=65534 --regid=65534 \
+out=$(ip netns exec "$NS" setpriv --reuid="$WUID" --regid="$WGID" \
     --clear-groups /usr/bin/python3 -c "
 import ctypes, os, sys
 pid = int(sys.argv[1])
@@ -147,6 +154,31 @@ wait_for 5 "the helper to exit" gone "$HELPER"
 wait_for 5 "the status socket removed" test ! -e "$GSTATUS"
 pass "the worker killed: the helper exits, and removes the status socket"
 mv "$T/guest.log" "$T/guest-3.log"
+
+# Signals are the one thing a process of the worker's user can still do
+# to it (stop it, kill it): hence a user of its own.  One made for this
+# test, then nobody's process (another user's) cannot stop that worker.
+PHU=phw$$
+useradd --system --no-create-home --shell /usr/sbin/nologin "$PHU" ||
+    fail "useradd $PHU"
+del_phu() { userdel "$PHU" 2>/dev/null; }
+ph_at_exit del_phu
+start_guest -u "$PHU"
+WORKER=$GUEST_PID
+wait_for 5 "the split as $PHU" log_has guest "privilege separation: uid \
+$(id -u "$PHU")"
+as_nobody_stop() {
+	ip netns exec "$NS" setpriv --reuid=65534 --regid=65534 \
+	    --clear-groups kill -STOP "$1" 2>&1
+}
+out=$(as_nobody_stop "$WORKER") && fail "nobody stopped $PHU's worker"
+grep -q '^State:.*T' "/proc/$WORKER/status" && fail "the worker is stopped"
+case $out in *"Operation not permitted"*) ;;
+*) fail "kill -STOP as nobody: $out" ;; esac
+wait_for 5 "the forward through $PHU's worker" host_listens 127.0.0.1 "$port"
+pass "-u $PHU: a process of nobody cannot signal the worker (EPERM)"
+kill_wait TERM "$WORKER"
+mv "$T/guest.log" "$T/guest-4.log"
 
 # Root without what the split takes: one process, one line saying so.
 wrap=("${PH_WRAP[@]}")
