@@ -325,14 +325,19 @@ def flood_data_unknown(path, count):
     print("sent %d" % count)
 
 
-def frame_of(sock, want):
-    """Reads the host's frames up to one of type want; its payload."""
+def frame_of_any(sock, wants):
+    """Reads the host's frames up to one of the types in wants."""
     while True:
         ftype, payload = read_frame(sock)
         if ftype is None:
             sys.exit("evilguest: the host closed the session")
-        if ftype == want:
-            return payload
+        if ftype in wants:
+            return ftype, payload
+
+
+def frame_of(sock, want):
+    """Reads the host's frames up to one of type want; its payload."""
+    return frame_of_any(sock, (want,))[1]
 
 
 def close_returning(s, port):
@@ -348,7 +353,13 @@ def close_returning(s, port):
                                       timeout=NET)
     client.sendall(b"x")
     client.shutdown(socket.SHUT_WR)
-    conn = struct.unpack(">Q", frame_of(s, PAIR)[:8])[0]
+    # The client and the POOL reach the host on two sockets, in either
+    # order: a host that has no pooled stream yet asks for one (OPEN).
+    ftype, payload = frame_of_any(s, (PAIR, OPEN))
+    conn = struct.unpack(">Q", payload[:8])[0]
+    if ftype == OPEN:
+        pooled = connect()
+        pooled.sendall(frame(DATA, struct.pack(">QQ", token, conn)))
     if recv_exact(pooled, 1) != b"x":
         sys.exit("evilguest: the client's byte did not come")
     if struct.unpack(">QQ", frame_of(s, SHUT)) != (conn, 1):
