@@ -323,6 +323,7 @@ guest_run(const struct options *o)
 	nat_set_source(privsep_nat_dump, privsep_nat_subscribe);
 	nat_start();
 	watch_start();
+	notify_watchdog_start(guest->base);
 	event_base_dispatch(guest->base);
 	notify_stopping();
 	status_stop();

@@ -273,6 +273,7 @@ int		 notify_init(void);
 int		 notify_send(const char *);
 void		 notify_ready(const char *, ...)
 		    __attribute__((format(printf, 1, 2)));
+void		 notify_watchdog_start(struct event_base *);
 void		 notify_stopping(void);
 
 /* daemon.c: -D, detaching with a pid file */

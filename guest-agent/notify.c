@@ -13,10 +13,16 @@
  * The agent is ready once its first attempt to reach the host has ended,
  * connected or retrying: either way it is watching binds and forwards
  * them as soon as the host answers.  STATUS= then follows the channel.
+ *
+ * With WatchdogSec= (systemd sets $WATCHDOG_USEC, and $WATCHDOG_PID to
+ * the process it watches), WATCHDOG=1 is sent every half of that from
+ * the event loop: an agent whose loop stops turning, stuck or stopped
+ * with SIGSTOP by whoever shares its user, is killed and restarted.
  */
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -24,8 +30,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "guest.h"
 #include "log.h"
+
+/* The longest WatchdogSec= taken: a day. */
+#define NOTIFY_WATCHDOG_MAX	(24LL * 3600 * 1000000)
 
 static struct {
 	int			fd;
@@ -33,7 +44,34 @@ static struct {
 	socklen_t		len;
 	int			ready;		/* READY=1 sent */
 	char			status[256];	/* the last STATUS= sent */
+	long long		watchdog_usec;	/* 0: none asked */
+	struct event		*watchdog;
 } nt = { .fd = -1 };
+
+/*
+ * $WATCHDOG_USEC, if it is for this process ($WATCHDOG_PID unset or
+ * ours); both are unset, so that nothing the agent starts inherits them.
+ */
+static void
+notify_watchdog_env(void)
+{
+	const char	*usec = getenv("WATCHDOG_USEC");
+	const char	*pid = getenv("WATCHDOG_PID");
+	const char	*err = NULL;
+	long long	 v;
+
+	if (usec != NULL) {
+		v = strtonum(usec, 1, NOTIFY_WATCHDOG_MAX, &err);
+		if (err != NULL)
+			log_warnx("WATCHDOG_USEC \"%.*s\" is %s: no watchdog",
+			    32, usec, err);
+		else if (pid == NULL ||
+		    strtonum(pid, 1, INT_MAX, &err) == (long long)getpid())
+			nt.watchdog_usec = v;
+	}
+	unsetenv("WATCHDOG_USEC");
+	unsetenv("WATCHDOG_PID");
+}
 
 /*
  * Reads and unsets $NOTIFY_SOCKET, so that nothing the agent might start
@@ -46,6 +84,7 @@ notify_init(void)
 	const char	*s = getenv("NOTIFY_SOCKET");
 	size_t		 n;
 
+	notify_watchdog_env();
 	if (s == NULL || *s == '\0')
 		return 0;
 	memset(&nt.sun, 0, sizeof nt.sun);
@@ -118,8 +157,38 @@ notify_ready(const char *fmt, ...)
 	notify_send(msg);
 }
 
+static void
+notify_watchdog_cb(int fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	notify_send("WATCHDOG=1\n");
+}
+
+/* The watchdog's pings, if systemd asked for them, from base's loop. */
+void
+notify_watchdog_start(struct event_base *base)
+{
+	struct timeval	tv;
+	long long	half = nt.watchdog_usec / 2;
+
+	if (nt.watchdog_usec == 0 || nt.fd == -1)
+		return;
+	tv.tv_sec = half / 1000000;
+	tv.tv_usec = half % 1000000;
+	if ((nt.watchdog = event_new(base, -1, EV_PERSIST, notify_watchdog_cb,
+	    NULL)) == NULL)
+		fatalx("event_new");
+	event_add(nt.watchdog, &tv);
+	log_info("systemd's watchdog: WATCHDOG=1 every %lld ms", half / 1000);
+}
+
 void
 notify_stopping(void)
 {
+	if (nt.watchdog != NULL)
+		event_free(nt.watchdog);
+	nt.watchdog = NULL;
 	notify_send("STOPPING=1\nSTATUS=exiting\n");
 }

@@ -62,6 +62,34 @@ wait_for 10 "READY=1 on an abstract socket" notified notify2 \
     "^READY=1 \| STATUS=connected to host unix:$SOCK$"
 pass "READY=1 on an abstract socket once connected"
 
+# systemd's watchdog (WatchdogSec=): $WATCHDOG_USEC, for the process
+# $WATCHDOG_PID names (exec keeps the pid: bash, env, ip netns exec and
+# the agent are one process), gets WATCHDOG=1 every half of it; another
+# process's watchdog is not taken.  Both are said before READY=1.
+# watched LOGNAME NOTIFY-SOCKET WATCHDOG-PID|self: a guest so started
+watched() {
+	bg "$1" bash -c 'export WATCHDOG_USEC=200000 WATCHDOG_PID=$2
+	    [ "$2" = self ] && WATCHDOG_PID=$$
+	    exec env NOTIFY_SOCKET="$1" ip netns exec "$3" "$4" -d -c \
+	    "unix:$5" -s none' _ "$2" "$3" "$NS" "$PH_GUEST" "$SOCK"
+}
+pings() { [ "$(grep -c '^WATCHDOG=1$' "$T/$1.log")" -ge "$2" ]; }
+notify_recv notify4 "$T/notify4.sock"
+watched guest4 "$T/notify4.sock" self
+G4=$LAST_PID
+wait_for 5 "READY=1 (watchdog)" notified notify4 "^READY=1"
+log_has guest4 "systemd's watchdog: WATCHDOG=1 every 100 ms" ||
+    fail "the watchdog was not taken"
+wait_for 5 "three WATCHDOG=1" pings notify4 3
+kill_wait TERM "$G4"
+notify_recv notify5 "$T/notify5.sock"
+watched guest5 "$T/notify5.sock" 1
+wait_for 5 "READY=1 (another's watchdog)" notified notify5 "^READY=1"
+log_has guest5 "systemd's watchdog" && fail "another process's watchdog taken"
+grep -q WATCHDOG "$T/notify5.log" && fail "WATCHDOG=1 for another process"
+pass "WATCHDOG=1 every half of WATCHDOG_USEC, for this process's" \
+    "WATCHDOG_PID only"
+
 # A bad NOTIFY_SOCKET is one warning, and the agent still works.
 bg guest3 env NOTIFY_SOCKET=relative ip netns exec "$NS" \
     "$PH_GUEST" -d -c "unix:$SOCK" -s none
