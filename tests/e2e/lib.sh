@@ -378,6 +378,9 @@ metric() {
 	    END { exit !found }'
 }
 
+# No forwarded connection open on the host (a condition to wait for).
+no_conns() { [ "$(metric porthole_connections_active)" = 0 ]; }
+
 # api_status CODE [CURL-ARGS...] PATH: the request gets HTTP CODE; with a
 # JSON error body saying the same unless PH_HTML_OK is set.  The body is
 # left in $T/reply.

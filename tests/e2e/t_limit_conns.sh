@@ -37,7 +37,6 @@ log_has host "): forward 1: client $refused" ||
     fail "the host did not log the limit and its line"
 # Until the host has seen the holders go, a client would be refused (and
 # counted as a hit): wait for their slots, then one client must pass.
-no_conns() { [ "$(metric porthole_connections_active)" = 0 ]; }
 kill_wait 9 "$holders"
 wait_for 5 "the holders' connections to end" no_conns
 curl -fsS --max-time 5 "http://127.0.0.1:$P/" | grep -q 'hello from' ||

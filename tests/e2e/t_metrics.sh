@@ -36,8 +36,7 @@ for i in 1 2 3 4 5; do
 	curl -sf "http://127.0.0.1:$P/" | grep -q "hello from the guest" ||
 	    fail "request $i through the forward"
 done
-idle() { [ "$(metric porthole_connections_active)" = 0 ]; }
-wait_for 5 "the connections to end" idle
+wait_for 5 "the connections to end" no_conns
 expect_metric porthole_connections_total 5
 to=$(metric 'porthole_bytes_total{direction="to_guest"}')
 from=$(metric 'porthole_bytes_total{direction="from_guest"}')
@@ -65,7 +64,7 @@ wait_for 5 "an active connection" held
 more=$(metric 'porthole_bytes_total{direction="to_guest"}')
 [ "$more" -gt "$to" ] || fail "a running relay's bytes are not counted"
 kill_wait TERM "$HOLDER"
-wait_for 5 "the connection to end" idle
+wait_for 5 "the connection to end" no_conns
 expect_metric porthole_connections_total 6
 more=$(metric 'porthole_bytes_total{direction="to_guest"}')
 pass "a running connection: active 1, its bytes counted live"
@@ -75,7 +74,7 @@ vm_udp_echo echo 0.0.0.0 "$PU"
 wait_for 5 "the UDP forward" host_udp_listens 127.0.0.1 "$PU"
 "$PHUDP" client 127.0.0.1 "$PU" 10 100 100 1 >"$T/udp.out" 2>&1 ||
     fail "UDP through the forward: $(cat "$T/udp.out")"
-wait_for 10 "the UDP flow to end" idle
+wait_for 10 "the UDP flow to end" no_conns
 expect_metric porthole_connections_total 7
 udp_to=$(metric 'porthole_bytes_total{direction="to_guest"}')
 [ "$udp_to" -ge $((more + 1000)) ] ||
